@@ -1,0 +1,182 @@
+//! MNIST from the Hugging Face Hub, through hf-hub's cache.
+//!
+//! The Hub serves MNIST as the dataset [`REPO`] at revision [`REVISION`], one
+//! parquet file per split ([`TRAIN_FILE`], [`TEST_FILE`]) with two columns:
+//! `image`, a struct `{bytes: PNG, path}`, and `label`, an `int64`.
+//!
+//! Files are fetched with hf-hub into its cache (`$HF_HUB_CACHE`, else
+//! `$HF_HOME/hub`, else `~/.cache/huggingface/hub`), in the layout
+//! `datasets--ylecun--mnist/refs/refs/convert/parquet` (a commit sha) and
+//! `datasets--ylecun--mnist/snapshots/<sha>/mnist/{train,test}/0000.parquet`.
+//! Once there, no network is used again. With `HF_HUB_OFFLINE=1` (or
+//! [`HubOptions::offline`]) the network is never touched.
+
+use super::idx::IdxImages;
+use crate::error::{Error, Result};
+use hf_hub::api::sync::ApiBuilder;
+use hf_hub::{Cache, Repo, RepoType};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use std::path::{Path, PathBuf};
+
+/// The Hub dataset holding MNIST.
+pub const REPO: &str = "ylecun/mnist";
+/// The revision with the parquet conversion.
+pub const REVISION: &str = "refs/convert/parquet";
+/// The training split's file in the repository.
+pub const TRAIN_FILE: &str = "mnist/train/0000.parquet";
+/// The test split's file in the repository.
+pub const TEST_FILE: &str = "mnist/test/0000.parquet";
+
+/// Where and how to look for MNIST on the Hub.
+#[derive(Debug, Clone, Default)]
+pub struct HubOptions {
+    /// The hf-hub cache directory; `None` uses hf-hub's usual place
+    /// (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`).
+    pub cache_dir: Option<PathBuf>,
+    /// Never use the network, only the cache (also set by `HF_HUB_OFFLINE=1`).
+    pub offline: bool,
+    /// Another Hub address (also set by `HF_ENDPOINT`).
+    pub endpoint: Option<String>,
+    /// Show a progress bar while downloading.
+    pub progress: bool,
+}
+
+impl HubOptions {
+    /// The cache directory these options use.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        if let Some(dir) = std::env::var_os("HF_HUB_CACHE") {
+            return PathBuf::from(dir);
+        }
+        Cache::from_env().path().clone()
+    }
+
+    fn offline(&self) -> bool {
+        self.offline
+            || std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0")
+    }
+}
+
+fn repo() -> Repo {
+    Repo::with_revision(REPO.to_string(), RepoType::Dataset, REVISION.to_string())
+}
+
+/// How to get MNIST, for error messages.
+pub(crate) const HOW_TO_GET_MNIST: &str = "To get MNIST, either run once with a network \
+connection (it is downloaded from the Hugging Face Hub, dataset ylecun/mnist, about 20 MB, \
+and cached), or put the four IDX files (train-images-idx3-ubyte.gz, \
+train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, from \
+any MNIST mirror) in a directory and set MNIST_DIR to it (or pass --data-dir)";
+
+/// The local paths of the train and test parquet files, downloading them
+/// into the cache if they are not there yet (and the options allow it).
+pub fn fetch(options: &HubOptions) -> Result<(PathBuf, PathBuf)> {
+    let cache_dir = options.cache_dir();
+    let cached = Cache::new(cache_dir.clone()).repo(repo());
+    if let (Some(train), Some(test)) = (cached.get(TRAIN_FILE), cached.get(TEST_FILE)) {
+        return Ok((train, test));
+    }
+    if options.offline() {
+        return Err(Error::DatasetUnavailable(format!(
+            "MNIST is not in the Hugging Face cache at {} and offline mode is on \
+             (HF_HUB_OFFLINE). {HOW_TO_GET_MNIST}.",
+            cache_dir.display()
+        )));
+    }
+    let mut builder = ApiBuilder::from_cache(Cache::new(cache_dir.clone()))
+        .with_progress(options.progress);
+    if let Some(endpoint) = options
+        .endpoint
+        .clone()
+        .or_else(|| std::env::var("HF_ENDPOINT").ok())
+    {
+        builder = builder.with_endpoint(endpoint);
+    }
+    let unavailable = |reason: String| {
+        Error::DatasetUnavailable(format!(
+            "MNIST is not in the Hugging Face cache at {} and could not be downloaded \
+             ({reason}). {HOW_TO_GET_MNIST}.",
+            cache_dir.display()
+        ))
+    };
+    let api = builder.build().map_err(|e| unavailable(e.to_string()))?;
+    let api_repo = api.repo(repo());
+    let get = |file: &str| api_repo.get(file).map_err(|e| unavailable(e.to_string()));
+    Ok((get(TRAIN_FILE)?, get(TEST_FILE)?))
+}
+
+/// Reads one split of the Hub's MNIST parquet: decodes every PNG to 8-bit
+/// grayscale and checks every label.
+pub fn read_parquet(path: impl AsRef<Path>) -> Result<(IdxImages, Vec<u8>)> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let bad = |problem: String| Error::bad_data(path, problem);
+    let reader = SerializedFileReader::new(file).map_err(|e| {
+        bad(format!(
+            "not a readable parquet file ({e}); delete it from the cache and download again"
+        ))
+    })?;
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let columns: Vec<String> = schema
+        .columns()
+        .iter()
+        .map(|c| c.path().string())
+        .collect();
+    if !columns.iter().any(|c| c == "image.bytes") || !columns.iter().any(|c| c == "label") {
+        return Err(bad(format!(
+            "expected the Hub's MNIST columns image.bytes and label, found {columns:?}"
+        )));
+    }
+    let rows = reader
+        .get_row_iter(None)
+        .map_err(|e| bad(format!("cannot read rows: {e}")))?;
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    let (mut height, mut width) = (0, 0);
+    for (i, row) in rows.enumerate() {
+        let row = row.map_err(|e| bad(format!("row {i} is unreadable: {e}")))?;
+        let (mut png, mut label) = (None, None);
+        for (name, field) in row.get_column_iter() {
+            match (name.as_str(), field) {
+                ("image", Field::Group(image)) => {
+                    for (inner, value) in image.get_column_iter() {
+                        if let ("bytes", Field::Bytes(b)) = (inner.as_str(), value) {
+                            png = Some(b.data());
+                        }
+                    }
+                }
+                ("label", Field::Long(l)) => label = Some(*l),
+                ("label", Field::Int(l)) => label = Some(i64::from(*l)),
+                _ => {}
+            }
+        }
+        let png = png.ok_or_else(|| bad(format!("row {i} has no image bytes")))?;
+        let label = label.ok_or_else(|| bad(format!("row {i} has no integer label")))?;
+        if !(0..10).contains(&label) {
+            return Err(bad(format!("row {i}: label {label} is not a digit 0..9")));
+        }
+        let img = image::load_from_memory(png)
+            .map_err(|e| bad(format!("row {i}: the image is not a decodable picture ({e})")))?
+            .to_luma8();
+        if i == 0 {
+            (height, width) = (img.height() as usize, img.width() as usize);
+        } else if (img.height() as usize, img.width() as usize) != (height, width) {
+            return Err(bad(format!(
+                "row {i}: image is {}x{}, earlier ones were {width}x{height}",
+                img.width(),
+                img.height()
+            )));
+        }
+        pixels.extend_from_slice(img.as_raw());
+        labels.push(label as u8);
+    }
+    let images = IdxImages {
+        count: labels.len(),
+        rows: height,
+        cols: width,
+        pixels,
+    };
+    Ok((images, labels))
+}

@@ -1,0 +1,364 @@
+//! MNIST as tensors: where it comes from, and how it is cut into mini-batches.
+//!
+//! Images are `[N, 1, 28, 28]` f32 in `0..1` (the bytes divided by 255, as in
+//! Keras' example), labels `[N]` u8. Three sources:
+//!
+//! 1. a directory of the four IDX files ([`Mnist::from_dir`]), gzipped or not;
+//! 2. the Hugging Face Hub ([`Mnist::from_hub`], feature `hub`), cached by
+//!    hf-hub so that later and offline runs need no network;
+//! 3. [`Mnist::load`]: the directory named by `$MNIST_DIR`, else `data/mnist/`
+//!    when it holds the files, else the Hub.
+//!
+//! ```no_run
+//! use filters_are_weights::data::Mnist;
+//! let mnist = Mnist::load()?.subset(1000, 200)?;
+//! assert_eq!(mnist.train_images.dims(), &[1000, 1, 28, 28]);
+//! # Ok::<(), filters_are_weights::Error>(())
+//! ```
+
+#[cfg(feature = "hub")]
+pub mod hub;
+pub mod idx;
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+use candle_core::{DType, Device, Tensor};
+use idx::IdxImages;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming a directory with the four MNIST IDX files.
+pub const MNIST_DIR_ENV: &str = "MNIST_DIR";
+
+/// Side of an MNIST image, in pixels.
+pub const IMAGE_SIDE: usize = 28;
+
+/// Number of classes (the digits 0 to 9).
+pub const CLASSES: usize = 10;
+
+/// The base names of the four IDX files, in the order train images, train
+/// labels, test images, test labels.
+pub const IDX_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// The MNIST training and test sets, as tensors on one device.
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    /// Training images, `[60000, 1, 28, 28]` f32 in `0..1`.
+    pub train_images: Tensor,
+    /// Training labels, `[60000]` u8.
+    pub train_labels: Tensor,
+    /// Test images, `[10000, 1, 28, 28]` f32 in `0..1`.
+    pub test_images: Tensor,
+    /// Test labels, `[10000]` u8.
+    pub test_labels: Tensor,
+    /// Where the data came from, for display.
+    pub source: String,
+}
+
+/// Finds `base` in `dir` under the names MNIST mirrors use: with `-` or `.`
+/// before `idx`, gzipped or not.
+fn find_idx_file(dir: &Path, base: &str) -> Option<PathBuf> {
+    let dotted = base.replacen("-idx", ".idx", 1);
+    [base, dotted.as_str()]
+        .iter()
+        .flat_map(|name| [format!("{name}.gz"), name.to_string()])
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Whether `dir` holds all four IDX files.
+pub fn has_idx_files(dir: &Path) -> bool {
+    IDX_FILES.iter().all(|b| find_idx_file(dir, b).is_some())
+}
+
+/// The local MNIST directory [`Mnist::load`] would use, if any: `$MNIST_DIR`
+/// when set, else `data/mnist/` (of the working directory, then of this crate)
+/// when it holds the four files.
+pub fn local_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(MNIST_DIR_ENV) {
+        return Some(PathBuf::from(dir));
+    }
+    [
+        PathBuf::from("data/mnist"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
+    ]
+    .into_iter()
+    .find(|d| has_idx_files(d))
+}
+
+fn images_to_tensor(images: &IdxImages, device: &Device) -> Result<Tensor> {
+    let t = Tensor::from_slice(
+        &images.pixels,
+        (images.count, 1, images.rows, images.cols),
+        device,
+    )?;
+    // [N, 1, 28, 28], bytes / 255 as in Keras' example.
+    Ok((t.to_dtype(DType::F32)? / 255.0)?)
+}
+
+/// Checks one split and turns it into tensors.
+fn split_tensors(
+    images: &IdxImages,
+    labels: &[u8],
+    images_path: &Path,
+    labels_path: &Path,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
+    if (images.rows, images.cols) != (IMAGE_SIDE, IMAGE_SIDE) {
+        return Err(Error::bad_data(
+            images_path,
+            format!(
+                "images are {}x{}, but MNIST-format images must be 28x28",
+                images.rows, images.cols
+            ),
+        ));
+    }
+    if images.count != labels.len() {
+        return Err(Error::bad_data(
+            labels_path,
+            format!(
+                "{} labels, but {} holds {} images: the two files do not belong together",
+                labels.len(),
+                images_path.display(),
+                images.count
+            ),
+        ));
+    }
+    if let Some(i) = labels.iter().position(|&l| l as usize >= CLASSES) {
+        return Err(Error::bad_data(
+            labels_path,
+            format!("label {} at index {i} is out of range 0..9", labels[i]),
+        ));
+    }
+    let x = images_to_tensor(images, device)?;
+    let y = Tensor::from_slice(labels, labels.len(), device)?;
+    Ok((x, y))
+}
+
+impl Mnist {
+    /// Reads the four IDX files from `dir` (named as in [`IDX_FILES`], with `-`
+    /// or `.` before `idx`, optionally gzipped).
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::from_dir_on(dir, &Device::Cpu)
+    }
+
+    /// [`Mnist::from_dir`], with the tensors on `device`.
+    pub fn from_dir_on(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::DatasetUnavailable(format!(
+                "the MNIST directory {} does not exist; point {MNIST_DIR_ENV} (or --data-dir) \
+                 at a directory holding the four IDX files {}",
+                dir.display(),
+                IDX_FILES.join(", ")
+            )));
+        }
+        let mut paths = Vec::new();
+        for base in IDX_FILES {
+            paths.push(find_idx_file(dir, base).ok_or_else(|| {
+                Error::DatasetUnavailable(format!(
+                    "{} has no {base} (nor {base}.gz); an MNIST directory needs the four \
+                     IDX files {}",
+                    dir.display(),
+                    IDX_FILES.join(", ")
+                ))
+            })?);
+        }
+        let train_images = idx::read_images(&paths[0])?;
+        let train_labels = idx::read_labels(&paths[1])?;
+        let test_images = idx::read_images(&paths[2])?;
+        let test_labels = idx::read_labels(&paths[3])?;
+        let (train_x, train_y) =
+            split_tensors(&train_images, &train_labels, &paths[0], &paths[1], device)?;
+        let (test_x, test_y) =
+            split_tensors(&test_images, &test_labels, &paths[2], &paths[3], device)?;
+        Ok(Self {
+            train_images: train_x,
+            train_labels: train_y,
+            test_images: test_x,
+            test_labels: test_y,
+            source: format!("IDX files in {}", dir.display()),
+        })
+    }
+
+    /// Reads MNIST from the Hugging Face Hub's cache, downloading it first if
+    /// needed and allowed (see [`hub`]).
+    #[cfg(feature = "hub")]
+    pub fn from_hub(options: &hub::HubOptions) -> Result<Self> {
+        let (train_path, test_path) = hub::fetch(options)?;
+        let (train_images, train_labels) = hub::read_parquet(&train_path)?;
+        let (test_images, test_labels) = hub::read_parquet(&test_path)?;
+        let device = Device::Cpu;
+        let (train_x, train_y) = split_tensors(
+            &train_images,
+            &train_labels,
+            &train_path,
+            &train_path,
+            &device,
+        )?;
+        let (test_x, test_y) =
+            split_tensors(&test_images, &test_labels, &test_path, &test_path, &device)?;
+        Ok(Self {
+            train_images: train_x,
+            train_labels: train_y,
+            test_images: test_x,
+            test_labels: test_y,
+            source: format!("Hugging Face Hub {} ({})", hub::REPO, hub::REVISION),
+        })
+    }
+
+    /// MNIST from wherever it is: `$MNIST_DIR`, else `data/mnist/`, else the
+    /// Hugging Face Hub (through its cache).
+    pub fn load() -> Result<Self> {
+        match local_dir() {
+            Some(dir) => Self::from_dir(dir),
+            None => Self::load_remote(),
+        }
+    }
+
+    #[cfg(feature = "hub")]
+    fn load_remote() -> Result<Self> {
+        Self::from_hub(&hub::HubOptions {
+            progress: true,
+            ..Default::default()
+        })
+    }
+
+    #[cfg(not(feature = "hub"))]
+    fn load_remote() -> Result<Self> {
+        Err(Error::DatasetUnavailable(format!(
+            "no local MNIST found (set {MNIST_DIR_ENV} to a directory with the four IDX \
+             files {}), and this build has no `hub` feature to download it",
+            IDX_FILES.join(", ")
+        )))
+    }
+
+    /// The first `train` training and `test` test examples (all of them when
+    /// a count exceeds the set): a quick run's data.
+    pub fn subset(&self, train: usize, test: usize) -> Result<Self> {
+        let take = |t: &Tensor, n: usize| -> Result<Tensor> {
+            Ok(t.narrow(0, 0, n.min(t.dim(0)?))?)
+        };
+        Ok(Self {
+            train_images: take(&self.train_images, train)?,
+            train_labels: take(&self.train_labels, train)?,
+            test_images: take(&self.test_images, test)?,
+            test_labels: take(&self.test_labels, test)?,
+            source: self.source.clone(),
+        })
+    }
+
+    /// Number of training examples.
+    pub fn train_len(&self) -> usize {
+        self.train_labels.dims1().unwrap_or(0)
+    }
+
+    /// Number of test examples.
+    pub fn test_len(&self) -> usize {
+        self.test_labels.dims1().unwrap_or(0)
+    }
+
+    /// How many training examples each digit 0..9 has.
+    pub fn class_counts(&self) -> Result<[usize; CLASSES]> {
+        let mut counts = [0; CLASSES];
+        for l in self.train_labels.to_vec1::<u8>()? {
+            counts[l as usize] += 1;
+        }
+        Ok(counts)
+    }
+
+    /// The training set in shuffled mini-batches of `batch_size` (the last one
+    /// may be smaller), in an order fixed by `rng`.
+    pub fn train_batches(&self, batch_size: usize, rng: &mut Rng) -> Result<Batches> {
+        Batches::new(
+            &self.train_images,
+            &self.train_labels,
+            batch_size,
+            Some(rng),
+        )
+    }
+
+    /// The test set in order, in batches of `batch_size`.
+    pub fn test_batches(&self, batch_size: usize) -> Result<Batches> {
+        Batches::new(&self.test_images, &self.test_labels, batch_size, None)
+    }
+}
+
+/// An iterator over `(images [b, 1, 28, 28], labels [b])` mini-batches.
+#[derive(Debug)]
+pub struct Batches {
+    images: Tensor,
+    labels: Tensor,
+    order: Option<Vec<u32>>,
+    batch_size: usize,
+    next: usize,
+    len: usize,
+}
+
+impl Batches {
+    /// Batches of `images` and `labels`, shuffled by `rng` when given.
+    pub fn new(
+        images: &Tensor,
+        labels: &Tensor,
+        batch_size: usize,
+        rng: Option<&mut Rng>,
+    ) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::InvalidConfig("batch size must be at least 1".into()));
+        }
+        let len = labels.dim(0)?;
+        let order = rng.map(|rng| {
+            let mut order: Vec<u32> = (0..len as u32).collect();
+            rng.shuffle(&mut order);
+            order
+        });
+        Ok(Self {
+            images: images.clone(),
+            labels: labels.clone(),
+            order,
+            batch_size,
+            next: 0,
+            len,
+        })
+    }
+
+    /// Number of batches in all.
+    pub fn num_batches(&self) -> usize {
+        self.len.div_ceil(self.batch_size)
+    }
+
+    fn take(&mut self) -> Result<(Tensor, Tensor)> {
+        let n = self.batch_size.min(self.len - self.next);
+        let batch = match &self.order {
+            Some(order) => {
+                let idx = Tensor::from_slice(
+                    &order[self.next..self.next + n],
+                    n,
+                    self.images.device(),
+                )?;
+                (
+                    self.images.index_select(&idx, 0)?,
+                    self.labels.index_select(&idx, 0)?,
+                )
+            }
+            None => (
+                self.images.narrow(0, self.next, n)?,
+                self.labels.narrow(0, self.next, n)?,
+            ),
+        };
+        self.next += n;
+        Ok(batch)
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<(Tensor, Tensor)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        (self.next < self.len).then(|| self.take())
+    }
+}

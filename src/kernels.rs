@@ -1,0 +1,257 @@
+//! Classic image kernels: filters chosen by hand.
+//!
+//! An image kernel is a small matrix slid over a picture; each output pixel is
+//! the sum of the products of the kernel with the pixels under it (a
+//! cross-correlation, with no kernel flip):
+//!
+//! `out[y, x] = Σ_{i, j} picture[y + i, x + j] · kernel[i, j]`
+//!
+//! This is exactly what the first layer of a CNN computes, so [`Kernel::filter`]
+//! runs through the very same [`ops::conv2d`] as the network. The nine kernels
+//! of setosa.io's "Image Kernels" page are in [`CLASSIC`]; [`Kernel::apply`]
+//! renders a result the way that page does (truncated to integers, clamped to
+//! 0..255, a black border where the 3×3 window does not fit).
+//!
+//! ```
+//! use filters_are_weights::kernels::{Kernel, demo_picture};
+//! let outline = Kernel::by_name("outline").unwrap();
+//! let edges = outline.apply(&demo_picture()).unwrap(); // a GrayImage
+//! assert_eq!(edges.dimensions(), demo_picture().dimensions());
+//! let mine = Kernel::new("mine", [[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]]);
+//! assert_eq!(mine.name, "mine");
+//! ```
+
+use crate::error::{Error, Result};
+use crate::ops;
+use candle_core::{Device, Tensor};
+use image::GrayImage;
+use std::path::Path;
+
+/// A named 3×3 kernel, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kernel {
+    /// The kernel's name.
+    pub name: &'static str,
+    /// Its weights, `weights[row][col]`.
+    pub weights: [[f32; 3]; 3],
+}
+
+/// setosa.io's nine classic kernels, in the order of its menu.
+pub const CLASSIC: [Kernel; 9] = [
+    Kernel::new("blur", [[0.0625, 0.125, 0.0625], [0.125, 0.25, 0.125], [0.0625, 0.125, 0.0625]]),
+    Kernel::new("bottom sobel", [[-1., -2., -1.], [0., 0., 0.], [1., 2., 1.]]),
+    Kernel::new("emboss", [[-2., -1., 0.], [-1., 1., 1.], [0., 1., 2.]]),
+    Kernel::new("identity", [[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]]),
+    Kernel::new("left sobel", [[1., 0., -1.], [2., 0., -2.], [1., 0., -1.]]),
+    Kernel::new("outline", [[-1., -1., -1.], [-1., 8., -1.], [-1., -1., -1.]]),
+    Kernel::new("right sobel", [[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]]),
+    Kernel::new("sharpen", [[0., -1., 0.], [-1., 5., -1.], [0., -1., 0.]]),
+    Kernel::new("top sobel", [[1., 2., 1.], [0., 0., 0.], [-1., -2., -1.]]),
+];
+
+/// Where the demo picture lives in the repository.
+pub const DEMO_PICTURE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo.png");
+
+impl Kernel {
+    /// A kernel of your own.
+    pub const fn new(name: &'static str, weights: [[f32; 3]; 3]) -> Self {
+        Self { name, weights }
+    }
+
+    /// One of [`CLASSIC`], by name (`"outline"`, `"left sobel"`, ...).
+    pub fn by_name(name: &str) -> Option<Kernel> {
+        CLASSIC.iter().find(|k| k.name == name).cloned()
+    }
+
+    /// The kernel as a convolution weight `[3, 3, 1, 1]`, the layout of the
+    /// network's first layer (`[kh, kw, in, out]`).
+    pub fn tensor(&self, device: &Device) -> Result<Tensor> {
+        let flat: Vec<f32> = self.weights.iter().flatten().copied().collect();
+        Ok(Tensor::from_vec(flat, (3, 3, 1, 1), device)?)
+    }
+
+    /// Slides the kernel over `picture` `[h, w]` and returns the raw sums
+    /// `[h - 2, w - 2]`, computed by the network's own convolution.
+    pub fn filter(&self, picture: &Tensor) -> Result<Tensor> {
+        let (h, w) = picture.dims2()?;
+        let x = picture.reshape((1, h, w, 1))?; // [1, h, w, 1]
+        let y = ops::conv2d(&x, &self.tensor(picture.device())?)?; // [1, h-2, w-2, 1]
+        Ok(y.reshape((h - 2, w - 2))?)
+    }
+
+    /// Applies the kernel to a grayscale picture and renders the result as
+    /// setosa.io does: truncated to integers, clamped to 0..255, black border.
+    pub fn apply(&self, picture: &GrayImage) -> Result<GrayImage> {
+        let out = self.filter(&picture_tensor(picture)?)?;
+        render_like_setosa(&out)
+    }
+}
+
+/// A grayscale picture as a tensor `[h, w]` of f32 intensities 0..255.
+pub fn picture_tensor(picture: &GrayImage) -> Result<Tensor> {
+    let (w, h) = picture.dimensions();
+    let t = Tensor::from_slice(picture.as_raw(), (h as usize, w as usize), &Device::Cpu)?;
+    Ok(t.to_dtype(candle_core::DType::F32)?)
+}
+
+/// Turns the raw output `[h - 2, w - 2]` of a 3×3 kernel into an `h × w`
+/// picture: each value truncated toward zero, clamped to 0..255, and a
+/// one-pixel black border.
+pub fn render_like_setosa(filtered: &Tensor) -> Result<GrayImage> {
+    let (oh, ow) = filtered.dims2()?;
+    let values = filtered.flatten_all()?.to_vec1::<f32>()?;
+    let mut img = GrayImage::new(ow as u32 + 2, oh as u32 + 2);
+    for y in 0..oh {
+        for x in 0..ow {
+            let v = values[y * ow + x].trunc().clamp(0.0, 255.0) as u8;
+            img.put_pixel(x as u32 + 1, y as u32 + 1, image::Luma([v]));
+        }
+    }
+    Ok(img)
+}
+
+/// Opens any picture the `image` crate can decode (PNG, JPEG) as grayscale.
+pub fn load_picture(path: impl AsRef<Path>) -> Result<GrayImage> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Err(Error::Picture {
+            path: path.to_path_buf(),
+            problem: "no such file; check the path (the demo picture is data/demo.png)".into(),
+        });
+    }
+    let reader = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| Error::io(path, e))?;
+    let img = reader.decode().map_err(|e| Error::Picture {
+        path: path.to_path_buf(),
+        problem: format!("cannot decode it as a PNG or JPEG picture ({e})"),
+    })?;
+    if img.width() < 3 || img.height() < 3 {
+        return Err(Error::Picture {
+            path: path.to_path_buf(),
+            problem: format!(
+                "it is {}x{}, too small for a 3x3 kernel",
+                img.width(),
+                img.height()
+            ),
+        });
+    }
+    Ok(img.to_luma8())
+}
+
+/// The demo picture, drawn by this crate: a house with a door and a window, a
+/// sun, and ground under a shaded sky, 192×192. Flat areas and a smooth sky
+/// make the outline kernel's result black except on the edges.
+pub fn demo_picture() -> GrayImage {
+    let side = 192u32;
+    GrayImage::from_fn(side, side, |x, y| {
+        let (fx, fy) = (x as f32, y as f32);
+        let inside = |x0: u32, y0: u32, x1: u32, y1: u32| x >= x0 && x < x1 && y >= y0 && y < y1;
+        // The roof: a triangle with its apex at (96, 40) and base y = 88.
+        let roof = fy >= 40.0 && fy < 88.0 && (fx - 96.0).abs() <= (fy - 40.0) * 1.25;
+        let sun = (fx - 152.0).powi(2) + (fy - 36.0).powi(2) <= 18.0f32.powi(2);
+        let v = if inside(84, 124, 104, 160) {
+            40 // door
+        } else if inside(112, 100, 136, 120) || inside(56, 100, 80, 120) {
+            235 // windows
+        } else if inside(44, 88, 148, 160) {
+            165 // walls
+        } else if roof {
+            70
+        } else if y >= 160 {
+            95 // ground
+        } else if sun {
+            250
+        } else {
+            // A smooth sky, lighter towards the horizon: no edges in it.
+            (150.0 + 50.0 * fy / 160.0) as u8
+        };
+        image::Luma([v])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 3x4 picture used below: two 3x3 windows,
+    /// W1 = [0 0 9; 0 9 9; 0 0 9] and W2 = [0 9 0; 9 9 0; 0 9 9].
+    fn tiny() -> Tensor {
+        let p = [0f32, 0., 9., 0., 0., 9., 9., 0., 0., 0., 9., 9.];
+        Tensor::from_slice(&p, (3, 4), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn each_classic_kernel_matches_hand_computed_values() {
+        // Sums of products worked out by hand on W1 and W2.
+        let expected: [(&str, [f32; 2]); 9] = [
+            // W1: (9 + 36 + 18 + 9) / 16; W2: (18 + 18 + 36 + 18 + 9) / 16
+            ("blur", [4.5, 6.1875]),
+            // W1: -(9) + (9); W2: -(18) + (18 + 9)
+            ("bottom sobel", [0., 9.]),
+            // W1: 9 + 9 + 18; W2: -9 - 9 + 9 + 9 + 18
+            ("emboss", [36., 18.]),
+            ("identity", [9., 9.]),
+            // W1: -9 - 18 - 9; W2: 18 - 9
+            ("left sobel", [-36., 9.]),
+            // W1: 8*9 - 27; W2: 8*9 - 36
+            ("outline", [45., 36.]),
+            ("right sobel", [36., -9.]),
+            // W1: 5*9 - 9; W2: 5*9 - 27
+            ("sharpen", [36., 18.]),
+            ("top sobel", [0., -9.]),
+        ];
+        for (name, want) in expected {
+            let k = Kernel::by_name(name).unwrap();
+            let got = k.filter(&tiny()).unwrap();
+            assert_eq!(got.dims(), &[1, 2]);
+            assert_eq!(got.flatten_all().unwrap().to_vec1::<f32>().unwrap(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn rendering_truncates_clamps_and_blackens_the_border() {
+        let raw = Tensor::from_slice(&[-3.7f32, 2.9, 300.0, 254.99], (2, 2), &Device::Cpu).unwrap();
+        let img = render_like_setosa(&raw).unwrap();
+        assert_eq!(img.dimensions(), (4, 4));
+        let inner: Vec<u8> = [(1, 1), (2, 1), (1, 2), (2, 2)]
+            .iter()
+            .map(|&(x, y)| img.get_pixel(x, y).0[0])
+            .collect();
+        assert_eq!(inner, vec![0, 2, 255, 254]);
+        for i in 0..4 {
+            for (x, y) in [(i, 0), (i, 3), (0, i), (3, i)] {
+                assert_eq!(img.get_pixel(x, y).0[0], 0);
+            }
+        }
+    }
+
+    #[test]
+    fn outline_unveils_the_demo_pictures_edges() {
+        let pic = demo_picture();
+        let edges = Kernel::by_name("outline").unwrap().apply(&pic).unwrap();
+        // Inside a flat wall: black. On the door's left edge: bright.
+        assert_eq!(edges.get_pixel(60, 140).0[0], 0);
+        assert!(edges.get_pixel(104, 140).0[0] > 100);
+        let bright = edges.pixels().filter(|p| p.0[0] > 50).count();
+        let total = (pic.width() * pic.height()) as usize;
+        assert!(bright > 200 && bright < total / 10, "{bright} edge pixels");
+    }
+
+    #[test]
+    fn committed_demo_picture_is_the_generated_one() {
+        let on_disk = load_picture(DEMO_PICTURE_PATH).unwrap();
+        assert_eq!(on_disk, demo_picture(), "regenerate data/demo.png");
+    }
+
+    #[test]
+    fn missing_and_undecodable_pictures_are_explained() {
+        let err = load_picture("/no/such/picture.png").unwrap_err().to_string();
+        assert!(err.contains("/no/such/picture.png") && err.contains("no such file"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.png");
+        std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        let err = load_picture(&bad).unwrap_err().to_string();
+        assert!(err.contains("bad.png") && err.contains("cannot decode"), "{err}");
+    }
+}

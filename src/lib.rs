@@ -1,0 +1,62 @@
+//! # Convolutional filters are weights
+//!
+//! A classic image kernel, chosen by hand, unveils the edges of a picture. A
+//! convolutional network computes the same sums of products, but nobody
+//! chooses its filters: they are weights, learned by gradient descent like
+//! every other weight. This crate reproduces the 2017 post "TIL: Convolutional
+//! Filters Are Weights": it trains Keras' `mnist_cnn.py` on MNIST with candle
+//! and shows the 32 first-layer filters after 1, 7 and 15 epochs.
+//!
+//! The modules follow the lesson:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`kernels`] | setosa.io's nine classic 3×3 kernels, applied to any picture |
+//! | [`data`] | MNIST from IDX files or the Hugging Face Hub, in mini-batches |
+//! | [`model`] | Keras' MNIST CNN, its first-layer filters, save and load |
+//! | [`ops`] | the convolution and max-pooling it is built from |
+//! | [`optim`] | Adadelta with Keras' 2017 defaults |
+//! | [`train`] | the training loop, filter snapshots, history |
+//! | [`viz`] | the figures: filter grids, evolution, kernel gallery, curves |
+//!
+//! The crate re-exports [`candle`](candle_core), [`candle_nn`] and [`image`],
+//! so a notebook needs only one `:dep` line.
+//!
+//! ```no_run
+//! use filters_are_weights::prelude::*;
+//! let data = Mnist::load()?;
+//! let mut trainer = Trainer::new(MnistCnn::new(42, &Device::Cpu)?, TrainConfig::default())?;
+//! let history = trainer.run(&data)?;
+//! viz::filter_evolution(&history.snapshots, history.steps_per_epoch)?.save_png("evolution.png")?;
+//! # Ok::<(), filters_are_weights::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod error;
+pub mod io;
+pub mod kernels;
+pub mod model;
+pub mod ops;
+pub mod optim;
+pub mod rng;
+pub mod train;
+pub mod viz;
+
+pub use candle_core as candle;
+pub use candle_nn;
+pub use error::{Error, Result};
+pub use image;
+
+/// Everything a notebook or a program usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::data::Mnist;
+    pub use crate::kernels::{demo_picture, load_picture, Kernel, CLASSIC};
+    pub use crate::model::MnistCnn;
+    pub use crate::optim::{Adadelta, AdadeltaConfig};
+    pub use crate::train::{History, Progress, Snapshot, TrainConfig, Trainer};
+    pub use crate::viz::{self, ColourScale, Figure};
+    pub use crate::{Error, Result};
+    pub use candle_core::{DType, Device, Tensor};
+}

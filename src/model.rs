@@ -1,0 +1,218 @@
+//! Keras' `mnist_cnn.py` (2017), layer for layer.
+//!
+//! | layer | output | parameters |
+//! |---|---|---|
+//! | input, pixels / 255 | `[b, 28, 28, 1]` | |
+//! | Conv2D(32, 3×3) + ReLU | `[b, 26, 26, 32]` | 3·3·1·32 + 32 = 320 |
+//! | Conv2D(64, 3×3) + ReLU | `[b, 24, 24, 64]` | 3·3·32·64 + 64 = 18,496 |
+//! | MaxPool 2×2, Dropout(0.25) | `[b, 12, 12, 64]` | |
+//! | Flatten, Dense(128) + ReLU | `[b, 128]` | 9216·128 + 128 = 1,179,776 |
+//! | Dropout(0.5), Dense(10) | `[b, 10]` (logits; softmax in the loss) | 128·10 + 10 = 1,290 |
+//!
+//! 1,199,882 parameters in all. Every weight is a candle [`Var`]: the filters of
+//! the first layer are weights like any other, and training moves them.
+//! Tensors are channels-last as in Keras: activations `[b, h, w, c]`, kernels
+//! `[kh, kw, in, out]`, dense kernels `[in, out]`. Kernels start
+//! glorot-uniform, `U(-l, l)` with `l = sqrt(6 / (fan_in + fan_out))`, biases
+//! zero. [`MnistCnn::conv1_filters`] gives the 32 first-layer filters as
+//! `[32, 1, 3, 3]`.
+//!
+//! ```
+//! use filters_are_weights::model::MnistCnn;
+//! use candle_core::{Device, Tensor};
+//! let model = MnistCnn::new(42, &Device::Cpu)?;
+//! assert_eq!(model.parameter_count(), 1_199_882);
+//! let x = Tensor::zeros((2, 1, 28, 28), candle_core::DType::F32, &Device::Cpu)?;
+//! assert_eq!(model.forward(&x, None)?.dims(), &[2, 10]);
+//! assert_eq!(model.conv1_filters()?.dims(), &[32, 1, 3, 3]);
+//! # Ok::<(), filters_are_weights::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use crate::ops;
+use crate::rng::Rng;
+use candle_core::{DType, Device, Tensor, Var};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The names of the model's weights, in order, as saved in safetensors.
+pub const PARAMETER_NAMES: [&str; 8] = [
+    "conv1.kernel",
+    "conv1.bias",
+    "conv2.kernel",
+    "conv2.bias",
+    "dense1.kernel",
+    "dense1.bias",
+    "dense2.kernel",
+    "dense2.bias",
+];
+
+/// The shape of each weight in [`PARAMETER_NAMES`].
+pub const PARAMETER_SHAPES: [&[usize]; 8] = [
+    &[3, 3, 1, 32],
+    &[32],
+    &[3, 3, 32, 64],
+    &[64],
+    &[9216, 128],
+    &[128],
+    &[128, 10],
+    &[10],
+];
+
+/// Dropout rates after the pooling and after the first dense layer.
+pub const DROPOUT: (f32, f32) = (0.25, 0.5);
+
+/// The CNN of Keras' MNIST example.
+#[derive(Debug, Clone)]
+pub struct MnistCnn {
+    vars: Vec<Var>,
+}
+
+/// Glorot-uniform initial values for a weight of `shape` (Keras' rule for
+/// the fans of conv kernels `[kh, kw, in, out]` and dense kernels `[in, out]`).
+fn glorot_uniform(shape: &[usize], rng: &mut Rng) -> Vec<f32> {
+    let receptive: usize = shape[..shape.len() - 2].iter().product();
+    let fan_in = shape[shape.len() - 2] * receptive;
+    let fan_out = shape[shape.len() - 1] * receptive;
+    let limit = (6.0 / (fan_in + fan_out) as f32).sqrt();
+    let n: usize = shape.iter().product();
+    (0..n).map(|_| rng.uniform(-limit, limit)).collect()
+}
+
+/// Multiplies `x` by a fresh dropout mask: each entry is zeroed with
+/// probability `p`, the others scaled by `1 / (1 - p)`.
+fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
+    let scale = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| if rng.next_f32() < p { 0.0 } else { scale })
+        .collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+    Ok(x.mul(&mask)?)
+}
+
+impl MnistCnn {
+    /// A freshly initialised model, its initial weights fixed by `seed`.
+    pub fn new(seed: u64, device: &Device) -> Result<Self> {
+        let mut rng = Rng::new(seed);
+        let vars = PARAMETER_NAMES
+            .iter()
+            .zip(PARAMETER_SHAPES)
+            .map(|(name, shape)| {
+                let values = if name.ends_with("kernel") {
+                    glorot_uniform(shape, &mut rng)
+                } else {
+                    vec![0.0; shape.iter().product()]
+                };
+                Ok(Var::from_tensor(&Tensor::from_vec(values, shape, device)?)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { vars })
+    }
+
+    /// The weights, in the order of [`PARAMETER_NAMES`].
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+
+    /// Total number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.vars.iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// A model with the same values in brand-new variables.
+    ///
+    /// Under evcxr every notebook cell has its own copy of candle's statics, so
+    /// tensors made in one cell can clash with those of another; training
+    /// starts from fresh variables made in the training cell.
+    pub fn fresh_copy(&self) -> Result<Self> {
+        let vars = self
+            .vars
+            .iter()
+            .map(|v| Ok(Var::from_tensor(&v.as_tensor().copy()?)?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { vars })
+    }
+
+    /// The logits `[b, 10]` for images `[b, 1, 28, 28]`. With `dropout`
+    /// (training) the two dropout layers draw their masks from it; without,
+    /// they pass everything through (inference).
+    pub fn forward(&self, images: &Tensor, dropout: Option<&mut Rng>) -> Result<Tensor> {
+        let v = |i: usize| self.vars[i].as_tensor();
+        let (b, _, h, w) = images.dims4()?;
+        let x = images.reshape((b, h, w, 1))?; // [b, 28, 28, 1]: one channel, same bytes
+        let x = ops::conv2d(&x, v(0))?.broadcast_add(v(1))?.relu()?; // [b, 26, 26, 32]
+        let x = ops::conv2d(&x, v(2))?.broadcast_add(v(3))?.relu()?; // [b, 24, 24, 64]
+        let x = ops::max_pool2x2(&x)?; // [b, 12, 12, 64]
+        let mut rng = dropout;
+        let x = match rng.as_deref_mut() {
+            Some(r) => self::dropout(&x, DROPOUT.0, r)?,
+            None => x,
+        };
+        let x = x.flatten_from(1)?; // [b, 9216], in Keras' (h, w, c) order
+        let x = x.matmul(v(4))?.broadcast_add(v(5))?.relu()?; // [b, 128]
+        let x = match rng {
+            Some(r) => self::dropout(&x, DROPOUT.1, r)?,
+            None => x,
+        };
+        Ok(x.matmul(v(6))?.broadcast_add(v(7))?) // [b, 10]
+    }
+
+    /// The predicted digit for each image `[b, 1, 28, 28]`, as `[b]` u32.
+    pub fn predict(&self, images: &Tensor) -> Result<Tensor> {
+        Ok(self.forward(images, None)?.argmax(1)?)
+    }
+
+    /// The 32 first-layer filters, `[32, 1, 3, 3]` (filter, channel, row, column).
+    pub fn conv1_filters(&self) -> Result<Tensor> {
+        // [3, 3, 1, 32] -> [32, 1, 3, 3]
+        Ok(self.vars[0].as_tensor().permute((3, 2, 0, 1))?.contiguous()?)
+    }
+
+    /// The weights by name.
+    pub fn named_tensors(&self) -> HashMap<String, Tensor> {
+        PARAMETER_NAMES
+            .iter()
+            .zip(&self.vars)
+            .map(|(n, v)| (n.to_string(), v.as_tensor().clone()))
+            .collect()
+    }
+
+    /// Saves the weights to a safetensors file, atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        crate::io::with_temp_file(path, |tmp| {
+            Ok(candle_core::safetensors::save(&self.named_tensors(), tmp)?)
+        })
+    }
+
+    /// Loads weights saved by [`MnistCnn::save`], checking every name and shape.
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        let path = path.as_ref();
+        let bad = |problem: String| Error::Checkpoint {
+            path: path.to_path_buf(),
+            problem,
+        };
+        if !path.is_file() {
+            return Err(bad("no such file".into()));
+        }
+        let mut tensors = candle_core::safetensors::load(path, device)
+            .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
+        let vars = PARAMETER_NAMES
+            .iter()
+            .zip(PARAMETER_SHAPES)
+            .map(|(name, shape)| {
+                let t = tensors
+                    .remove(*name)
+                    .ok_or_else(|| bad(format!("it has no tensor {name}: not a model of this kind")))?;
+                if t.dims() != shape {
+                    return Err(bad(format!(
+                        "{name} has shape {:?}, this model needs {shape:?}",
+                        t.dims()
+                    )));
+                }
+                Ok(Var::from_tensor(&t.to_dtype(DType::F32)?)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { vars })
+    }
+}

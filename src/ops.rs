@@ -1,0 +1,337 @@
+//! The two layers whose maths candle gets slow or wrong on a CPU, written out.
+//!
+//! Tensors here are **channels-last** (NHWC), as in Keras: an image batch is
+//! `[batch, height, width, channels]` and a convolution kernel is
+//! `[kh, kw, in_channels, out_channels]`.
+//!
+//! * [`conv2d`] is a *valid* cross-correlation (no kernel flip, no padding,
+//!   stride 1), the operation of Keras' `Conv2D` and of setosa's image kernels:
+//!
+//!   `out[n, y, x, o] = Σ_{ky, kx, c} in[n, y + ky, x + kx, c] · w[ky, kx, c, o]`
+//!
+//!   It is computed as *im2col + matrix product*: every `kh × kw × c` patch of
+//!   the input becomes one row of a matrix `cols` of shape
+//!   `[batch·oh·ow, kh·kw·c]`, and `out = cols · w` with `w` seen as
+//!   `[kh·kw·c, o]`. candle's autograd differentiates the matrix product; the
+//!   gradient of im2col is its adjoint, col2im (scatter-add the rows back).
+//!   When the input is not a variable (the images), no input gradient is
+//!   computed at all.
+//! * [`max_pool2x2`] keeps the largest value of each 2×2 window. Its gradient
+//!   goes, whole, to the position that held the maximum (the first one, if
+//!   several tie), exactly as in Keras and PyTorch.
+//!
+//! On a GPU device both fall back to candle's own operations.
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use filters_are_weights::ops::{conv2d, max_pool2x2};
+//! # fn main() -> candle_core::Result<()> {
+//! let x = Tensor::arange(0f32, 16., &Device::Cpu)?.reshape((1, 4, 4, 1))?; // [1, 4, 4, 1]
+//! let w = Tensor::ones((3, 3, 1, 2), candle_core::DType::F32, &Device::Cpu)?; // [3, 3, 1, 2]
+//! let y = conv2d(&x, &w)?; // [1, 2, 2, 2]: sums of 3x3 windows
+//! assert_eq!(y.dims(), &[1, 2, 2, 2]);
+//! assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, vec![45., 45., 54., 54., 81., 81., 90., 90.]);
+//! let p = max_pool2x2(&x)?; // [1, 2, 2, 1]
+//! assert_eq!(p.flatten_all()?.to_vec1::<f32>()?, vec![5., 7., 13., 15.]);
+//! # Ok(()) }
+//! ```
+
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType,
+};
+use rayon::prelude::*;
+
+/// Valid, stride-1 cross-correlation of `x` `[b, h, w, c]` with `w`
+/// `[kh, kw, c, o]`, giving `[b, h - kh + 1, w - kw + 1, o]`.
+pub fn conv2d(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (b, h, wd, c) = x.dims4()?;
+    let (kh, kw, wc, o) = w.dims4()?;
+    if wc != c {
+        bail!("conv2d: input has {c} channels but the kernel expects {wc}")
+    }
+    if kh > h || kw > wd {
+        bail!("conv2d: kernel {kh}x{kw} is larger than the {h}x{wd} input")
+    }
+    let (oh, ow) = (h - kh + 1, wd - kw + 1);
+    if !x.device().is_cpu() {
+        // candle's conv2d is channels-first: [b, c, h, w] and [o, c, kh, kw].
+        let y = x
+            .permute((0, 3, 1, 2))?
+            .conv2d(&w.permute((3, 2, 0, 1))?, 0, 1, 1, 1)?;
+        return y.permute((0, 2, 3, 1));
+    }
+    let cols = x.contiguous()?.apply_op1(Im2Col { kh, kw })?; // [b·oh·ow, kh·kw·c]
+    let y = cols.matmul(&w.reshape((kh * kw * c, o))?)?; // [b·oh·ow, o]
+    y.reshape((b, oh, ow, o))
+}
+
+/// 2×2 max-pooling with stride 2 of `x` `[b, h, w, c]`, giving
+/// `[b, h / 2, w / 2, c]` (a trailing odd row or column is dropped, as in Keras).
+pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
+    let (b, h, w, c) = x.dims4()?;
+    if h < 2 || w < 2 {
+        bail!("max_pool2x2: input {h}x{w} is smaller than the 2x2 window")
+    }
+    if !x.device().is_cpu() {
+        let x = x.narrow(1, 0, h / 2 * 2)?.narrow(2, 0, w / 2 * 2)?;
+        return x.reshape((b, h / 2, 2, w / 2, 2, c))?.max(4)?.max(2);
+    }
+    x.contiguous()?.apply_op1(MaxPool2x2)
+}
+
+fn contiguous_slice<'a, T: WithDType>(v: &'a [T], layout: &Layout, op: &str) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&v[start..end]),
+        None => bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// Applies a generic CPU kernel to an f32 or f64 storage.
+macro_rules! float_dispatch {
+    ($storage:expr, $layout:expr, $name:expr, |$v:ident| $body:expr) => {
+        match $storage {
+            CpuStorage::F32(all) => {
+                let $v = contiguous_slice(all, $layout, $name)?;
+                CpuStorage::F32($body)
+            }
+            CpuStorage::F64(all) => {
+                let $v = contiguous_slice(all, $layout, $name)?;
+                CpuStorage::F64($body)
+            }
+            other => bail!("{}: unsupported dtype {:?}", $name, candle_core::backend::BackendStorage::dtype(other)),
+        }
+    };
+}
+
+/// im2col: `[b, h, w, c]` to `[b·oh·ow, kh·kw·c]`.
+struct Im2Col {
+    kh: usize,
+    kw: usize,
+}
+
+impl Im2Col {
+    fn run<T: WithDType>(&self, x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
+        let (kh, kw) = (self.kh, self.kw);
+        let (oh, ow) = (h - kh + 1, w - kw + 1);
+        let row = kh * kw * c;
+        let mut cols = vec![T::zero(); b * oh * ow * row];
+        cols.par_chunks_mut(oh * ow * row)
+            .enumerate()
+            .for_each(|(n, img_cols)| {
+                let img = &x[n * h * w * c..(n + 1) * h * w * c];
+                for y in 0..oh {
+                    for xx in 0..ow {
+                        let dst = &mut img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
+                        for ky in 0..kh {
+                            // For a fixed kernel row, (kx, c) is one contiguous run.
+                            let src = ((y + ky) * w + xx) * c;
+                            dst[ky * kw * c..(ky + 1) * kw * c]
+                                .copy_from_slice(&img[src..src + kw * c]);
+                        }
+                    }
+                }
+            });
+        cols
+    }
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = layout.shape().dims4()?;
+        let (b, h, w, c) = dims;
+        let (oh, ow) = (h + 1 - self.kh, w + 1 - self.kw);
+        let out = float_dispatch!(storage, layout, "im2col", |x| self.run(x, dims));
+        Ok((out, Shape::from((b * oh * ow, self.kh * self.kw * c))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad_res.contiguous()?.apply_op1(Col2Im {
+            kh: self.kh,
+            kw: self.kw,
+            input: arg.dims4()?,
+        })?;
+        Ok(Some(g))
+    }
+}
+
+/// col2im, the adjoint of im2col: `[b·oh·ow, kh·kw·c]` to `[b, h, w, c]`,
+/// adding up every patch entry that came from the same input pixel.
+struct Col2Im {
+    kh: usize,
+    kw: usize,
+    input: (usize, usize, usize, usize),
+}
+
+impl Col2Im {
+    fn run<T: WithDType>(&self, cols: &[T]) -> Vec<T> {
+        let (b, h, w, c) = self.input;
+        let (kh, kw) = (self.kh, self.kw);
+        let (oh, ow) = (h - kh + 1, w - kw + 1);
+        let row = kh * kw * c;
+        let mut x = vec![T::zero(); b * h * w * c];
+        x.par_chunks_mut(h * w * c).enumerate().for_each(|(n, img)| {
+            let img_cols = &cols[n * oh * ow * row..(n + 1) * oh * ow * row];
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let src = &img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
+                    for ky in 0..kh {
+                        let dst = ((y + ky) * w + xx) * c;
+                        for (d, s) in img[dst..dst + kw * c]
+                            .iter_mut()
+                            .zip(&src[ky * kw * c..(ky + 1) * kw * c])
+                        {
+                            *d += *s;
+                        }
+                    }
+                }
+            }
+        });
+        x
+    }
+}
+
+impl CustomOp1 for Col2Im {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, h, w, c) = self.input;
+        let expected = (b * (h + 1 - self.kh) * (w + 1 - self.kw), self.kh * self.kw * c);
+        if layout.shape().dims2()? != expected {
+            bail!("col2im: got {:?}, expected {expected:?}", layout.shape())
+        }
+        let out = float_dispatch!(storage, layout, "col2im", |cols| self.run(cols));
+        Ok((out, Shape::from(self.input)))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad_res.contiguous()?.apply_op1(Im2Col {
+            kh: self.kh,
+            kw: self.kw,
+        })?;
+        Ok(Some(g))
+    }
+}
+
+/// Index, within `x`, of the first maximum of the 2×2 window at `(n, oy, ox, ch)`.
+#[inline]
+fn window_argmax<T: WithDType>(
+    x: &[T],
+    (h, w, c): (usize, usize, usize),
+    n: usize,
+    oy: usize,
+    ox: usize,
+    ch: usize,
+) -> usize {
+    let at = |y: usize, xx: usize| ((n * h + y) * w + xx) * c + ch;
+    let mut best = at(2 * oy, 2 * ox);
+    for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
+        let i = at(2 * oy + dy, 2 * ox + dx);
+        if x[i] > x[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+struct MaxPool2x2;
+
+impl MaxPool2x2 {
+    fn run<T: WithDType>(x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
+        let (oh, ow) = (h / 2, w / 2);
+        let mut out = vec![T::zero(); b * oh * ow * c];
+        out.par_chunks_mut(oh * ow * c)
+            .enumerate()
+            .for_each(|(n, img)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ch in 0..c {
+                            img[(oy * ow + ox) * c + ch] =
+                                x[window_argmax(x, (h, w, c), n, oy, ox, ch)];
+                        }
+                    }
+                }
+            });
+        out
+    }
+}
+
+impl CustomOp1 for MaxPool2x2 {
+    fn name(&self) -> &'static str {
+        "max-pool-2x2"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = layout.shape().dims4()?;
+        let (b, h, w, c) = dims;
+        let out = float_dispatch!(storage, layout, "max-pool-2x2", |x| Self::run(x, dims));
+        Ok((out, Shape::from((b, h / 2, w / 2, c))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op2_no_bwd(&grad_res.contiguous()?, &MaxPool2x2Grad)?;
+        Ok(Some(g))
+    }
+}
+
+/// Routes each pooled gradient to its window's argmax: `(x, grad)` to `[b, h, w, c]`.
+struct MaxPool2x2Grad;
+
+impl MaxPool2x2Grad {
+    fn run<T: WithDType>(x: &[T], g: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
+        let (oh, ow) = (h / 2, w / 2);
+        let mut dx = vec![T::zero(); b * h * w * c];
+        dx.par_chunks_mut(h * w * c)
+            .enumerate()
+            .for_each(|(n, img)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ch in 0..c {
+                            let i = window_argmax(x, (h, w, c), n, oy, ox, ch);
+                            img[i - n * h * w * c] = g[((n * oh + oy) * ow + ox) * c + ch];
+                        }
+                    }
+                }
+            });
+        dx
+    }
+}
+
+impl CustomOp2 for MaxPool2x2Grad {
+    fn name(&self) -> &'static str {
+        "max-pool-2x2-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = l1.shape().dims4()?;
+        let (b, h, w, c) = dims;
+        if l2.shape().dims4()? != (b, h / 2, w / 2, c) {
+            bail!("max-pool-2x2-grad: gradient shape {:?} does not fit", l2.shape())
+        }
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(Self::run(
+                contiguous_slice(x, l1, self.name())?,
+                contiguous_slice(g, l2, self.name())?,
+                dims,
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => CpuStorage::F64(Self::run(
+                contiguous_slice(x, l1, self.name())?,
+                contiguous_slice(g, l2, self.name())?,
+                dims,
+            )),
+            _ => bail!("max-pool-2x2-grad: unsupported dtypes"),
+        };
+        Ok((out, Shape::from(dims)))
+    }
+}

@@ -1,0 +1,434 @@
+//! Training: mini-batch gradient descent that moves every weight, filters too.
+//!
+//! One epoch shuffles the training set (seeded), and for each batch of 128
+//! computes the logits, the cross-entropy loss
+//! `L = -mean_i log softmax(logits_i)[label_i]`, its gradient with respect to
+//! every weight, and an Adadelta step. After each epoch the test set is
+//! scored. Snapshots of the first layer's 32 filters `[32, 1, 3, 3]` are kept
+//! at chosen epochs (epoch 0 is the random start) and, optionally, every N
+//! batches: the pictures of the lesson.
+//!
+//! Everything random (shuffling, dropout, initialisation) comes from the seed,
+//! so two runs with the same seed end with the same filters.
+//!
+//! ```no_run
+//! use filters_are_weights::{data::Mnist, model::MnistCnn, train::{TrainConfig, Trainer}};
+//! let data = Mnist::load()?.subset(2000, 500)?;
+//! let config = TrainConfig { epochs: 1, snapshot_epochs: vec![0, 1], ..TrainConfig::default() };
+//! let mut trainer = Trainer::new(MnistCnn::new(config.seed, &candle_core::Device::Cpu)?, config)?;
+//! let history = trainer.run(&data)?;
+//! println!("test accuracy {:.2}%", 100.0 * history.epochs[0].test_accuracy);
+//! # Ok::<(), filters_are_weights::Error>(())
+//! ```
+
+use crate::data::Mnist;
+use crate::error::{Error, Result};
+use crate::model::MnistCnn;
+use crate::optim::{Adadelta, AdadeltaConfig};
+use crate::rng::Rng;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::Optimizer;
+use serde::{Deserialize, Serialize};
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+/// How training reports its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Progress {
+    /// A bar redrawn in place on stderr (for terminals).
+    Bar,
+    /// A line on stdout every tenth of an epoch (for notebooks and logs).
+    Lines,
+    /// Nothing but errors.
+    Silent,
+}
+
+impl Progress {
+    /// A bar when stderr is a terminal, lines otherwise.
+    pub fn auto() -> Self {
+        if std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Lines
+        }
+    }
+}
+
+/// What to train and how. The defaults reproduce the post: Keras' example
+/// (batch 128, Adadelta lr 1.0) for 15 epochs, filters kept at 0, 1, 7, 15.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Number of epochs (whole passes over the training set).
+    pub epochs: usize,
+    /// Examples per mini-batch.
+    pub batch_size: usize,
+    /// Seed of shuffling, dropout (and, by convention, initialisation).
+    pub seed: u64,
+    /// Epochs after which the first-layer filters are kept (0 = before training).
+    pub snapshot_epochs: Vec<usize>,
+    /// Also keep the filters every this many batches.
+    pub snapshot_every_batches: Option<usize>,
+    /// The optimizer's settings.
+    pub optimizer: AdadeltaConfig,
+    /// How progress is shown.
+    pub progress: Progress,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 15,
+            batch_size: 128,
+            seed: 42,
+            snapshot_epochs: vec![0, 1, 7, 15],
+            snapshot_every_batches: None,
+            optimizer: AdadeltaConfig::default(),
+            progress: Progress::auto(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks that the configuration describes a run that can happen.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::InvalidConfig(
+                "epochs must be at least 1 (the post trains 15)".into(),
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::InvalidConfig("batch size must be at least 1".into()));
+        }
+        if let Some(&e) = self.snapshot_epochs.iter().find(|&&e| e > self.epochs) {
+            return Err(Error::InvalidConfig(format!(
+                "snapshot epoch {e} is beyond the run's {} epochs",
+                self.epochs
+            )));
+        }
+        if self.snapshot_every_batches == Some(0) {
+            return Err(Error::InvalidConfig(
+                "snapshots every 0 batches: give at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The first layer's filters at one moment of training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Epochs completed when it was taken.
+    pub epoch: usize,
+    /// Batches (optimizer steps) completed, counting all epochs.
+    pub step: usize,
+    /// The 32 filters, `[32, 1, 3, 3]` row-major.
+    pub filters: Vec<f32>,
+}
+
+impl Snapshot {
+    /// The filters as a tensor `[32, 1, 3, 3]`.
+    pub fn tensor(&self) -> Result<Tensor> {
+        let n = self.filters.len() / 9;
+        Ok(Tensor::from_slice(&self.filters, (n, 1, 3, 3), &Device::Cpu)?)
+    }
+
+    /// A short label: "epoch 7", or "step 40" between epochs.
+    pub fn label(&self, steps_per_epoch: usize) -> String {
+        if steps_per_epoch > 0 && self.step == self.epoch * steps_per_epoch {
+            format!("epoch {}", self.epoch)
+        } else {
+            format!("step {}", self.step)
+        }
+    }
+}
+
+/// How one epoch went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// The epoch, counting from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch (with dropout).
+    pub train_loss: f32,
+    /// Training accuracy over the epoch (with dropout).
+    pub train_accuracy: f32,
+    /// Loss on the test set.
+    pub test_loss: f32,
+    /// Accuracy on the test set.
+    pub test_accuracy: f32,
+    /// Wall time of the epoch's training, in seconds.
+    pub train_seconds: f32,
+}
+
+/// Everything a run measured and kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// One entry per completed epoch.
+    pub epochs: Vec<EpochStats>,
+    /// Filter snapshots, in the order taken.
+    pub snapshots: Vec<Snapshot>,
+    /// Batches per epoch.
+    pub steps_per_epoch: usize,
+}
+
+impl History {
+    /// The snapshot taken after `epoch` complete epochs, if any.
+    pub fn at_epoch(&self, epoch: usize) -> Option<&Snapshot> {
+        self.snapshots
+            .iter()
+            .find(|s| s.epoch == epoch && s.step == epoch * self.steps_per_epoch)
+    }
+
+    /// The history as pretty JSON.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self).map_err(|e| Error::InvalidConfig(e.to_string()))
+    }
+}
+
+/// Trains a [`MnistCnn`] and keeps its [`History`].
+#[derive(Debug)]
+pub struct Trainer {
+    /// The model being trained.
+    pub model: MnistCnn,
+    /// The run's settings.
+    pub config: TrainConfig,
+    /// What has been measured so far.
+    pub history: History,
+    optimizer: Adadelta,
+}
+
+/// Cross-entropy of logits `[b, 10]` against labels `[b]` (any integer dtype).
+pub fn loss(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    Ok(candle_nn::loss::cross_entropy(
+        logits,
+        &labels.to_dtype(DType::U32)?,
+    )?)
+}
+
+/// Number of rows of `logits` `[b, 10]` whose argmax is the label.
+fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize> {
+    let pred = logits.argmax(1)?;
+    let hits = pred.eq(&labels.to_dtype(DType::U32)?)?;
+    Ok(hits.to_dtype(DType::U32)?.sum_all()?.to_scalar::<u32>()? as usize)
+}
+
+/// Test loss and accuracy of `model` on `data`'s test set.
+pub fn evaluate(model: &MnistCnn, data: &Mnist) -> Result<(f32, f32)> {
+    let (mut total, mut hits, mut n) = (0.0f64, 0usize, 0usize);
+    for batch in data.test_batches(1000)? {
+        let (x, y) = batch?;
+        let logits = model.forward(&x, None)?;
+        let b = y.dim(0)?;
+        total += loss(&logits, &y)?.to_scalar::<f32>()? as f64 * b as f64;
+        hits += correct(&logits, &y)?;
+        n += b;
+    }
+    if n == 0 {
+        return Err(Error::InvalidConfig("the test set is empty".into()));
+    }
+    Ok(((total / n as f64) as f32, hits as f32 / n as f32))
+}
+
+/// The random stream of one epoch: fixed by the seed and the epoch alone, so
+/// a run can be continued from any epoch.
+fn epoch_rng(seed: u64, epoch: usize) -> Rng {
+    let mut mix = Rng::new(seed ^ (epoch as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+    mix.fork()
+}
+
+impl Trainer {
+    /// A trainer for `model` with a fresh optimizer.
+    pub fn new(model: MnistCnn, config: TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let optimizer = Adadelta::new(model.vars().to_vec(), config.optimizer)?;
+        Ok(Self {
+            model,
+            config,
+            history: History::default(),
+            optimizer,
+        })
+    }
+
+    /// Epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.history.epochs.len()
+    }
+
+    /// Trains until `config.epochs` epochs are done and returns the history.
+    pub fn run(&mut self, data: &Mnist) -> Result<&History> {
+        let remaining = self.config.epochs.saturating_sub(self.epochs_done());
+        self.run_epochs(data, remaining)?;
+        Ok(&self.history)
+    }
+
+    /// Trains `n` more epochs (possibly past `config.epochs`).
+    pub fn run_epochs(&mut self, data: &Mnist, n: usize) -> Result<()> {
+        self.run_epochs_with(data, n, |_| Ok(()))
+    }
+
+    /// Trains `n` more epochs, calling `after_epoch` once each is done (to
+    /// save a checkpoint, print, ...).
+    pub fn run_epochs_with(
+        &mut self,
+        data: &Mnist,
+        n: usize,
+        mut after_epoch: impl FnMut(&Trainer) -> Result<()>,
+    ) -> Result<()> {
+        // Fresh variables, made here: see MnistCnn::fresh_copy.
+        self.model = self.model.fresh_copy()?;
+        self.optimizer = self.optimizer.rebind(self.model.vars().to_vec())?;
+        let steps = data.train_len().div_ceil(self.config.batch_size);
+        if steps == 0 {
+            return Err(Error::InvalidConfig("the training set is empty".into()));
+        }
+        self.history.steps_per_epoch = steps;
+        if self.epochs_done() == 0 && self.history.snapshots.is_empty() {
+            self.maybe_snapshot(0, 0, true)?;
+        }
+        for _ in 0..n {
+            let stats = self.train_epoch(data, steps)?;
+            report_epoch(self.config.progress, &stats, self.config.epochs);
+            self.history.epochs.push(stats);
+            let epoch = self.epochs_done();
+            self.maybe_snapshot(epoch, epoch * steps, true)?;
+            after_epoch(self)?;
+        }
+        Ok(())
+    }
+
+    fn maybe_snapshot(&mut self, epoch: usize, step: usize, epoch_end: bool) -> Result<()> {
+        let by_epoch = epoch_end && self.config.snapshot_epochs.contains(&epoch);
+        let by_step = self
+            .config
+            .snapshot_every_batches
+            .is_some_and(|every| step % every == 0);
+        let taken = self.history.snapshots.iter().any(|s| s.step == step);
+        if (by_epoch || by_step) && !taken {
+            let filters = self.model.conv1_filters()?.flatten_all()?.to_vec1::<f32>()?;
+            self.history.snapshots.push(Snapshot {
+                epoch,
+                step,
+                filters,
+            });
+        }
+        Ok(())
+    }
+
+    fn train_epoch(&mut self, data: &Mnist, steps: usize) -> Result<EpochStats> {
+        let epoch = self.epochs_done() + 1;
+        let mut rng = epoch_rng(self.config.seed, epoch);
+        let mut dropout_rng = rng.fork();
+        let start = Instant::now();
+        let (mut total_loss, mut hits, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut bar = ProgressBar::new(self.config.progress, epoch, self.config.epochs, steps);
+        for (i, batch) in data
+            .train_batches(self.config.batch_size, &mut rng)?
+            .enumerate()
+        {
+            let (x, y) = batch?;
+            let logits = self.model.forward(&x, Some(&mut dropout_rng))?;
+            let loss = loss(&logits, &y)?;
+            let value = loss.to_scalar::<f32>()?;
+            if !value.is_finite() {
+                return Err(Error::NonFiniteLoss {
+                    epoch,
+                    batch: i + 1,
+                    loss: value,
+                });
+            }
+            self.optimizer.backward_step(&loss)?;
+            let b = y.dim(0)?;
+            total_loss += value as f64 * b as f64;
+            hits += correct(&logits, &y)?;
+            seen += b;
+            let step = (epoch - 1) * steps + i + 1;
+            if i + 1 < steps {
+                // Mid-epoch snapshots; the epoch's end is handled by the caller.
+                self.maybe_snapshot(epoch - 1, step, false)?;
+            }
+            bar.update(i + 1, (total_loss / seen as f64) as f32, seen, start);
+        }
+        bar.finish();
+        let train_seconds = start.elapsed().as_secs_f32();
+        let (test_loss, test_accuracy) = evaluate(&self.model, data)?;
+        Ok(EpochStats {
+            epoch,
+            train_loss: (total_loss / seen as f64) as f32,
+            train_accuracy: hits as f32 / seen as f32,
+            test_loss,
+            test_accuracy,
+            train_seconds,
+        })
+    }
+}
+
+fn report_epoch(progress: Progress, s: &EpochStats, epochs: usize) {
+    if progress != Progress::Silent {
+        println!(
+            "epoch {}/{epochs}: train loss {:.4}, test loss {:.4}, test accuracy {:.2}% ({:.1} s)",
+            s.epoch,
+            s.train_loss,
+            s.test_loss,
+            100.0 * s.test_accuracy,
+            s.train_seconds
+        );
+    }
+}
+
+/// A minimal progress display: a bar on a terminal, lines in a notebook.
+struct ProgressBar {
+    mode: Progress,
+    epoch: usize,
+    epochs: usize,
+    steps: usize,
+    next_line: usize,
+}
+
+impl ProgressBar {
+    fn new(mode: Progress, epoch: usize, epochs: usize, steps: usize) -> Self {
+        Self {
+            mode,
+            epoch,
+            epochs,
+            steps,
+            next_line: 1,
+        }
+    }
+
+    fn update(&mut self, step: usize, loss: f32, seen: usize, start: Instant) {
+        let rate = seen as f32 / start.elapsed().as_secs_f32().max(1e-6);
+        match self.mode {
+            Progress::Bar => {
+                let width = 30;
+                let filled = width * step / self.steps;
+                let mut err = std::io::stderr().lock();
+                let _ = write!(
+                    err,
+                    "\repoch {}/{} [{}{}] {step}/{} loss {loss:.4} {rate:.0} img/s ",
+                    self.epoch,
+                    self.epochs,
+                    "#".repeat(filled),
+                    "-".repeat(width - filled),
+                    self.steps
+                );
+                let _ = err.flush();
+            }
+            Progress::Lines => {
+                if step * 10 >= self.next_line * self.steps {
+                    println!(
+                        "  epoch {} {:>3}%: loss {loss:.4}, {rate:.0} images/s",
+                        self.epoch,
+                        100 * step / self.steps
+                    );
+                    self.next_line = step * 10 / self.steps + 1;
+                }
+            }
+            Progress::Silent => {}
+        }
+    }
+
+    fn finish(&self) {
+        if self.mode == Progress::Bar {
+            eprintln!();
+        }
+    }
+}
