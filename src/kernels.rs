@@ -38,12 +38,25 @@ pub struct Kernel {
 
 /// setosa.io's nine classic kernels, in the order of its menu.
 pub const CLASSIC: [Kernel; 9] = [
-    Kernel::new("blur", [[0.0625, 0.125, 0.0625], [0.125, 0.25, 0.125], [0.0625, 0.125, 0.0625]]),
-    Kernel::new("bottom sobel", [[-1., -2., -1.], [0., 0., 0.], [1., 2., 1.]]),
+    Kernel::new(
+        "blur",
+        [
+            [0.0625, 0.125, 0.0625],
+            [0.125, 0.25, 0.125],
+            [0.0625, 0.125, 0.0625],
+        ],
+    ),
+    Kernel::new(
+        "bottom sobel",
+        [[-1., -2., -1.], [0., 0., 0.], [1., 2., 1.]],
+    ),
     Kernel::new("emboss", [[-2., -1., 0.], [-1., 1., 1.], [0., 1., 2.]]),
     Kernel::new("identity", [[0., 0., 0.], [0., 1., 0.], [0., 0., 0.]]),
     Kernel::new("left sobel", [[1., 0., -1.], [2., 0., -2.], [1., 0., -1.]]),
-    Kernel::new("outline", [[-1., -1., -1.], [-1., 8., -1.], [-1., -1., -1.]]),
+    Kernel::new(
+        "outline",
+        [[-1., -1., -1.], [-1., 8., -1.], [-1., -1., -1.]],
+    ),
     Kernel::new("right sobel", [[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]]),
     Kernel::new("sharpen", [[0., -1., 0.], [-1., 5., -1.], [0., -1., 0.]]),
     Kernel::new("top sobel", [[1., 2., 1.], [0., 0., 0.], [-1., -2., -1.]]),
@@ -148,7 +161,7 @@ pub fn demo_picture() -> GrayImage {
         let (fx, fy) = (x as f32, y as f32);
         let inside = |x0: u32, y0: u32, x1: u32, y1: u32| x >= x0 && x < x1 && y >= y0 && y < y1;
         // The roof: a triangle with its apex at (96, 40) and base y = 88.
-        let roof = fy >= 40.0 && fy < 88.0 && (fx - 96.0).abs() <= (fy - 40.0) * 1.25;
+        let roof = (40.0..88.0).contains(&fy) && (fx - 96.0).abs() <= (fy - 40.0) * 1.25;
         let sun = (fx - 152.0).powi(2) + (fy - 36.0).powi(2) <= 18.0f32.powi(2);
         let v = if inside(84, 124, 104, 160) {
             40 // door
@@ -205,7 +218,11 @@ mod tests {
             let k = Kernel::by_name(name).unwrap();
             let got = k.filter(&tiny()).unwrap();
             assert_eq!(got.dims(), &[1, 2]);
-            assert_eq!(got.flatten_all().unwrap().to_vec1::<f32>().unwrap(), want, "{name}");
+            assert_eq!(
+                got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                want,
+                "{name}"
+            );
         }
     }
 
@@ -246,12 +263,20 @@ mod tests {
 
     #[test]
     fn missing_and_undecodable_pictures_are_explained() {
-        let err = load_picture("/no/such/picture.png").unwrap_err().to_string();
-        assert!(err.contains("/no/such/picture.png") && err.contains("no such file"), "{err}");
+        let err = load_picture("/no/such/picture.png")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/no/such/picture.png") && err.contains("no such file"),
+            "{err}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.png");
         std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
         let err = load_picture(&bad).unwrap_err().to_string();
-        assert!(err.contains("bad.png") && err.contains("cannot decode"), "{err}");
+        assert!(
+            err.contains("bad.png") && err.contains("cannot decode"),
+            "{err}"
+        );
     }
 }

@@ -156,7 +156,10 @@ fn reproduce(o: Options) -> Result<()> {
             let title = if e == 0 {
                 "First-layer filters at initialisation".to_string()
             } else {
-                format!("First-layer filters after {e} epoch{}", if e == 1 { "" } else { "s" })
+                format!(
+                    "First-layer filters after {e} epoch{}",
+                    if e == 1 { "" } else { "s" }
+                )
             };
             let path = out(&format!("filters-epoch-{e:02}.png"));
             viz::filter_grid(&s.tensor()?, &title, ColourScale::Shared)?.save_png(&path)?;
@@ -208,8 +211,11 @@ fn run() -> Result<()> {
 
 fn png(img: &image::GrayImage) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| Error::Plot(e.to_string()))?;
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| Error::Plot(e.to_string()))?;
     Ok(bytes)
 }
 

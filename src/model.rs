@@ -86,7 +86,7 @@ fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
     let mask: Vec<f32> = (0..x.elem_count())
         .map(|_| if rng.next_f32() < p { 0.0 } else { scale })
         .collect();
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
     Ok(x.mul(&mask)?)
 }
 
@@ -133,6 +133,16 @@ impl MnistCnn {
         Ok(Self { vars })
     }
 
+    /// The same model computing in `dtype` (f64 is handy for gradient checks).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
+        let vars = self
+            .vars
+            .iter()
+            .map(|v| Ok(Var::from_tensor(&v.as_tensor().to_dtype(dtype)?)?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { vars })
+    }
+
     /// The logits `[b, 10]` for images `[b, 1, 28, 28]`. With `dropout`
     /// (training) the two dropout layers draw their masks from it; without,
     /// they pass everything through (inference).
@@ -140,8 +150,8 @@ impl MnistCnn {
         let v = |i: usize| self.vars[i].as_tensor();
         let (b, _, h, w) = images.dims4()?;
         let x = images.reshape((b, h, w, 1))?; // [b, 28, 28, 1]: one channel, same bytes
-        let x = ops::conv2d(&x, v(0))?.broadcast_add(v(1))?.relu()?; // [b, 26, 26, 32]
-        let x = ops::conv2d(&x, v(2))?.broadcast_add(v(3))?.relu()?; // [b, 24, 24, 64]
+        let x = ops::conv2d_with_bias(&x, v(0), Some(v(1)))?.relu()?; // [b, 26, 26, 32]
+        let x = ops::conv2d_with_bias(&x, v(2), Some(v(3)))?.relu()?; // [b, 24, 24, 64]
         let x = ops::max_pool2x2(&x)?; // [b, 12, 12, 64]
         let mut rng = dropout;
         let x = match rng.as_deref_mut() {
@@ -165,7 +175,10 @@ impl MnistCnn {
     /// The 32 first-layer filters, `[32, 1, 3, 3]` (filter, channel, row, column).
     pub fn conv1_filters(&self) -> Result<Tensor> {
         // [3, 3, 1, 32] -> [32, 1, 3, 3]
-        Ok(self.vars[0].as_tensor().permute((3, 2, 0, 1))?.contiguous()?)
+        Ok(self.vars[0]
+            .as_tensor()
+            .permute((3, 2, 0, 1))?
+            .contiguous()?)
     }
 
     /// The weights by name.
@@ -201,9 +214,9 @@ impl MnistCnn {
             .iter()
             .zip(PARAMETER_SHAPES)
             .map(|(name, shape)| {
-                let t = tensors
-                    .remove(*name)
-                    .ok_or_else(|| bad(format!("it has no tensor {name}: not a model of this kind")))?;
+                let t = tensors.remove(*name).ok_or_else(|| {
+                    bad(format!("it has no tensor {name}: not a model of this kind"))
+                })?;
                 if t.dims() != shape {
                     return Err(bad(format!(
                         "{name} has shape {:?}, this model needs {shape:?}",

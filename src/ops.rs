@@ -44,6 +44,15 @@ use rayon::prelude::*;
 /// Valid, stride-1 cross-correlation of `x` `[b, h, w, c]` with `w`
 /// `[kh, kw, c, o]`, giving `[b, h - kh + 1, w - kw + 1, o]`.
 pub fn conv2d(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    conv2d_with_bias(x, w, None)
+}
+
+/// [`conv2d`] plus a bias `[o]` added to every output position.
+///
+/// On the CPU the bias is folded into the matrix product: each patch row
+/// gets one more entry, always 1, and the bias is one more row of the kernel
+/// matrix. Its gradient then comes out of the same matrix product.
+pub fn conv2d_with_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let (b, h, wd, c) = x.dims4()?;
     let (kh, kw, wc, o) = w.dims4()?;
     if wc != c {
@@ -57,12 +66,21 @@ pub fn conv2d(x: &Tensor, w: &Tensor) -> Result<Tensor> {
         // candle's conv2d is channels-first: [b, c, h, w] and [o, c, kh, kw].
         let y = x
             .permute((0, 3, 1, 2))?
-            .conv2d(&w.permute((3, 2, 0, 1))?, 0, 1, 1, 1)?;
-        return y.permute((0, 2, 3, 1));
+            .conv2d(&w.permute((3, 2, 0, 1))?, 0, 1, 1, 1)?
+            .permute((0, 2, 3, 1))?;
+        return match bias {
+            Some(bias) => y.broadcast_add(bias),
+            None => Ok(y),
+        };
     }
-    let cols = x.contiguous()?.apply_op1(Im2Col { kh, kw })?; // [b·oh·ow, kh·kw·c]
-    let y = cols.matmul(&w.reshape((kh * kw * c, o))?)?; // [b·oh·ow, o]
-    y.reshape((b, oh, ow, o))
+    let ones = bias.is_some();
+    let cols = x.contiguous()?.apply_op1(Im2Col { kh, kw, ones })?; // [b·oh·ow, kh·kw·c (+1)]
+    let w = w.reshape((kh * kw * c, o))?; // [kh·kw·c, o]
+    let w = match bias {
+        Some(bias) => Tensor::cat(&[&w, &bias.reshape((1, o))?], 0)?, // [kh·kw·c + 1, o]
+        None => w,
+    };
+    cols.matmul(&w)?.reshape((b, oh, ow, o))
 }
 
 /// 2×2 max-pooling with stride 2 of `x` `[b, h, w, c]`, giving
@@ -98,22 +116,29 @@ macro_rules! float_dispatch {
                 let $v = contiguous_slice(all, $layout, $name)?;
                 CpuStorage::F64($body)
             }
-            other => bail!("{}: unsupported dtype {:?}", $name, candle_core::backend::BackendStorage::dtype(other)),
+            other => bail!(
+                "{}: unsupported dtype {:?}",
+                $name,
+                candle_core::backend::BackendStorage::dtype(other)
+            ),
         }
     };
 }
 
-/// im2col: `[b, h, w, c]` to `[b·oh·ow, kh·kw·c]`.
+/// im2col: `[b, h, w, c]` to `[b·oh·ow, kh·kw·c]`, plus a last column of
+/// ones when `ones` is set (the bias's input).
 struct Im2Col {
     kh: usize,
     kw: usize,
+    ones: bool,
 }
 
 impl Im2Col {
     fn run<T: WithDType>(&self, x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
         let (kh, kw) = (self.kh, self.kw);
         let (oh, ow) = (h - kh + 1, w - kw + 1);
-        let row = kh * kw * c;
+        let patch = kh * kw * c;
+        let row = patch + self.ones as usize;
         let mut cols = vec![T::zero(); b * oh * ow * row];
         cols.par_chunks_mut(oh * ow * row)
             .enumerate()
@@ -122,6 +147,9 @@ impl Im2Col {
                 for y in 0..oh {
                     for xx in 0..ow {
                         let dst = &mut img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
+                        if self.ones {
+                            dst[patch] = T::one();
+                        }
                         for ky in 0..kh {
                             // For a fixed kernel row, (kx, c) is one contiguous run.
                             let src = ((y + ky) * w + xx) * c;
@@ -145,24 +173,28 @@ impl CustomOp1 for Im2Col {
         let (b, h, w, c) = dims;
         let (oh, ow) = (h + 1 - self.kh, w + 1 - self.kw);
         let out = float_dispatch!(storage, layout, "im2col", |x| self.run(x, dims));
-        Ok((out, Shape::from((b * oh * ow, self.kh * self.kw * c))))
+        let row = self.kh * self.kw * c + self.ones as usize;
+        Ok((out, Shape::from((b * oh * ow, row))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let g = grad_res.contiguous()?.apply_op1(Col2Im {
             kh: self.kh,
             kw: self.kw,
+            ones: self.ones,
             input: arg.dims4()?,
         })?;
         Ok(Some(g))
     }
 }
 
-/// col2im, the adjoint of im2col: `[b·oh·ow, kh·kw·c]` to `[b, h, w, c]`,
-/// adding up every patch entry that came from the same input pixel.
+/// col2im, the adjoint of im2col: `[b·oh·ow, kh·kw·c (+1)]` to `[b, h, w, c]`,
+/// adding up every patch entry that came from the same input pixel (the
+/// column of ones, if any, came from no pixel).
 struct Col2Im {
     kh: usize,
     kw: usize,
+    ones: bool,
     input: (usize, usize, usize, usize),
 }
 
@@ -171,25 +203,27 @@ impl Col2Im {
         let (b, h, w, c) = self.input;
         let (kh, kw) = (self.kh, self.kw);
         let (oh, ow) = (h - kh + 1, w - kw + 1);
-        let row = kh * kw * c;
+        let row = kh * kw * c + self.ones as usize;
         let mut x = vec![T::zero(); b * h * w * c];
-        x.par_chunks_mut(h * w * c).enumerate().for_each(|(n, img)| {
-            let img_cols = &cols[n * oh * ow * row..(n + 1) * oh * ow * row];
-            for y in 0..oh {
-                for xx in 0..ow {
-                    let src = &img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
-                    for ky in 0..kh {
-                        let dst = ((y + ky) * w + xx) * c;
-                        for (d, s) in img[dst..dst + kw * c]
-                            .iter_mut()
-                            .zip(&src[ky * kw * c..(ky + 1) * kw * c])
-                        {
-                            *d += *s;
+        x.par_chunks_mut(h * w * c)
+            .enumerate()
+            .for_each(|(n, img)| {
+                let img_cols = &cols[n * oh * ow * row..(n + 1) * oh * ow * row];
+                for y in 0..oh {
+                    for xx in 0..ow {
+                        let src = &img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
+                        for ky in 0..kh {
+                            let dst = ((y + ky) * w + xx) * c;
+                            for (d, s) in img[dst..dst + kw * c]
+                                .iter_mut()
+                                .zip(&src[ky * kw * c..(ky + 1) * kw * c])
+                            {
+                                *d += *s;
+                            }
                         }
                     }
                 }
-            }
-        });
+            });
         x
     }
 }
@@ -201,7 +235,10 @@ impl CustomOp1 for Col2Im {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, h, w, c) = self.input;
-        let expected = (b * (h + 1 - self.kh) * (w + 1 - self.kw), self.kh * self.kw * c);
+        let expected = (
+            b * (h + 1 - self.kh) * (w + 1 - self.kw),
+            self.kh * self.kw * c + self.ones as usize,
+        );
         if layout.shape().dims2()? != expected {
             bail!("col2im: got {:?}, expected {expected:?}", layout.shape())
         }
@@ -213,8 +250,14 @@ impl CustomOp1 for Col2Im {
         let g = grad_res.contiguous()?.apply_op1(Im2Col {
             kh: self.kh,
             kw: self.kw,
+            ones: false,
         })?;
-        Ok(Some(g))
+        if !self.ones {
+            return Ok(Some(g));
+        }
+        // The column of ones came from no pixel: its gradient is zero.
+        let zeros = Tensor::zeros((g.dim(0)?, 1), g.dtype(), g.device())?;
+        Ok(Some(Tensor::cat(&[&g, &zeros], 1)?))
     }
 }
 
@@ -317,7 +360,10 @@ impl CustomOp2 for MaxPool2x2Grad {
         let dims = l1.shape().dims4()?;
         let (b, h, w, c) = dims;
         if l2.shape().dims4()? != (b, h / 2, w / 2, c) {
-            bail!("max-pool-2x2-grad: gradient shape {:?} does not fit", l2.shape())
+            bail!(
+                "max-pool-2x2-grad: gradient shape {:?} does not fit",
+                l2.shape()
+            )
         }
         let out = match (s1, s2) {
             (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(Self::run(

@@ -99,7 +99,8 @@ impl Optimizer for Adadelta {
             let g = g.detach();
             let a = ((&slot.avg_sq_grad * rho)? + (g.sqr()? * (1.0 - rho))?)?;
             let u = ((&g * (&slot.avg_sq_update + eps)?.sqrt()?)? / (&a + eps)?.sqrt()?)?;
-            slot.var.set(&(slot.var.as_tensor().detach() - (&u * lr)?)?)?;
+            slot.var
+                .set(&(slot.var.as_tensor().detach() - (&u * lr)?)?)?;
             let d = ((&slot.avg_sq_update * rho)? + (u.sqr()? * (1.0 - rho))?)?;
             slot.avg_sq_grad = a.detach();
             slot.avg_sq_update = d.detach();
@@ -120,6 +121,14 @@ impl Adadelta {
     /// The optimizer's configuration.
     pub fn config(&self) -> AdadeltaConfig {
         self.config
+    }
+
+    /// The running averages `(a, d)` of each variable, in order.
+    pub fn state(&self) -> Vec<(Tensor, Tensor)> {
+        self.slots
+            .iter()
+            .map(|s| (s.avg_sq_grad.clone(), s.avg_sq_update.clone()))
+            .collect()
     }
 }
 

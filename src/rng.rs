@@ -49,7 +49,7 @@ impl Rng {
     /// An integer uniformly drawn from `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
         // Lemire's multiply-shift; the bias is below 2^-32 for any n we use.
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// Shuffles `items` in place (Fisher-Yates).

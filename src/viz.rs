@@ -77,11 +77,14 @@ impl Figure {
 
 /// Standard base64 (RFC 4648, with padding).
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -191,12 +194,20 @@ fn draw_filter(area: &Area, filter: &[f32], (x, y): (i32, i32), px: i32, scale: 
 fn draw_colour_bar(area: &Area, (x, y): (i32, i32), width: i32, scale: f32) -> Result<()> {
     for i in 0..width {
         let v = scale * (2.0 * i as f32 / (width - 1) as f32 - 1.0);
-        area.draw(&Rectangle::new([(x + i, y), (x + i + 1, y + 12)], diverging(v, scale).filled()))
-            .map_err(plot_err)?;
+        area.draw(&Rectangle::new(
+            [(x + i, y), (x + i + 1, y + 12)],
+            diverging(v, scale).filled(),
+        ))
+        .map_err(plot_err)?;
     }
     text(area, &format!("{:+.2}", -scale), (x - 4, y + 15), 13)?;
     text(area, "0", (x + width / 2 - 3, y + 15), 13)?;
-    text(area, &format!("{:+.2}", scale), (x + width - 32, y + 15), 13)
+    text(
+        area,
+        &format!("{:+.2}", scale),
+        (x + width - 32, y + 15),
+        13,
+    )
 }
 
 /// The filters `[n, 1, 3, 3]` as rows of 3×3 values each.
@@ -230,7 +241,13 @@ pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<
                 ColourScale::Shared => shared,
                 ColourScale::PerFilter => largest_abs(f),
             };
-            draw_filter(area, f, (gap + c * (block + gap), 40 + r * (block + gap)), px, s)?;
+            draw_filter(
+                area,
+                f,
+                (gap + c * (block + gap), 40 + r * (block + gap)),
+                px,
+                s,
+            )?;
         }
         if scale == ColourScale::Shared {
             draw_colour_bar(area, (width / 2 - 100, height - 36), 200, shared)?;
@@ -247,10 +264,17 @@ pub fn filter_evolution(snapshots: &[Snapshot], steps_per_epoch: usize) -> Resul
     }
     let (px, gap, label) = (10, 4, 96);
     let block = 3 * px;
-    let n = snapshots.iter().map(|s| s.filters.len() / 9).max().unwrap_or(0) as i32;
+    let n = snapshots
+        .iter()
+        .map(|s| s.filters.len() / 9)
+        .max()
+        .unwrap_or(0) as i32;
     let width = label + n * (block + gap) + gap;
     let height = 44 + snapshots.len() as i32 * (block + 12) + 44;
-    let all: Vec<f32> = snapshots.iter().flat_map(|s| s.filters.iter().copied()).collect();
+    let all: Vec<f32> = snapshots
+        .iter()
+        .flat_map(|s| s.filters.iter().copied())
+        .collect();
     let scale = largest_abs(&all);
     render(width as u32, height as u32, |area| {
         text(
@@ -277,7 +301,10 @@ fn fit(picture: &GrayImage, side: u32) -> GrayImage {
         return picture.clone();
     }
     let k = side as f32 / w.max(h) as f32;
-    let (nw, nh) = (((w as f32 * k) as u32).max(3), ((h as f32 * k) as u32).max(3));
+    let (nw, nh) = (
+        ((w as f32 * k) as u32).max(3),
+        ((h as f32 * k) as u32).max(3),
+    );
     image::imageops::resize(picture, nw, nh, image::imageops::FilterType::Triangle)
 }
 
@@ -321,15 +348,22 @@ pub fn kernel_gallery(picture: &GrayImage) -> Result<Figure> {
     kernel_gallery_of(picture, &CLASSIC)
 }
 
+/// A labelled line of `(epoch, value)` points.
+type Line = (&'static str, Vec<(f32, f32)>);
+
 fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &History) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
     let epochs: Vec<f32> = history.epochs.iter().map(|e| e.epoch as f32).collect();
     let last = epochs.last().copied().unwrap_or(1.0).max(1.0);
     let panels = root.split_evenly((1, 2));
     let series = |f: fn(&crate::train::EpochStats) -> f32| -> Vec<(f32, f32)> {
-        history.epochs.iter().map(|e| (e.epoch as f32, f(e))).collect()
+        history
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f32, f(e)))
+            .collect()
     };
-    let plots: [(&str, [(&str, Vec<(f32, f32)>); 2]); 2] = [
+    let plots: [(&str, [Line; 2]); 2] = [
         (
             "loss",
             [
@@ -346,7 +380,10 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
         ),
     ];
     for (panel, (name, lines)) in panels.iter().zip(plots) {
-        let values: Vec<f32> = lines.iter().flat_map(|(_, l)| l.iter().map(|p| p.1)).collect();
+        let values: Vec<f32> = lines
+            .iter()
+            .flat_map(|(_, l)| l.iter().map(|p| p.1))
+            .collect();
         let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let (lo, hi) = if lo.is_finite() && hi > lo {

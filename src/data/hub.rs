@@ -55,8 +55,7 @@ impl HubOptions {
     }
 
     fn offline(&self) -> bool {
-        self.offline
-            || std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0")
+        self.offline || std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0")
     }
 }
 
@@ -86,8 +85,8 @@ pub fn fetch(options: &HubOptions) -> Result<(PathBuf, PathBuf)> {
             cache_dir.display()
         )));
     }
-    let mut builder = ApiBuilder::from_cache(Cache::new(cache_dir.clone()))
-        .with_progress(options.progress);
+    let mut builder =
+        ApiBuilder::from_cache(Cache::new(cache_dir.clone())).with_progress(options.progress);
     if let Some(endpoint) = options
         .endpoint
         .clone()
@@ -120,11 +119,7 @@ pub fn read_parquet(path: impl AsRef<Path>) -> Result<(IdxImages, Vec<u8>)> {
         ))
     })?;
     let schema = reader.metadata().file_metadata().schema_descr();
-    let columns: Vec<String> = schema
-        .columns()
-        .iter()
-        .map(|c| c.path().string())
-        .collect();
+    let columns: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
     if !columns.iter().any(|c| c == "image.bytes") || !columns.iter().any(|c| c == "label") {
         return Err(bad(format!(
             "expected the Hub's MNIST columns image.bytes and label, found {columns:?}"
@@ -158,7 +153,11 @@ pub fn read_parquet(path: impl AsRef<Path>) -> Result<(IdxImages, Vec<u8>)> {
             return Err(bad(format!("row {i}: label {label} is not a digit 0..9")));
         }
         let img = image::load_from_memory(png)
-            .map_err(|e| bad(format!("row {i}: the image is not a decodable picture ({e})")))?
+            .map_err(|e| {
+                bad(format!(
+                    "row {i}: the image is not a decodable picture ({e})"
+                ))
+            })?
             .to_luma8();
         if i == 0 {
             (height, width) = (img.height() as usize, img.width() as usize);

@@ -66,7 +66,12 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 
 /// Parses an IDX header, checking the magic and that the payload has exactly
 /// the size the header announces. Returns the sizes and the payload.
-fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32, what: &str) -> Result<(Vec<usize>, &'a [u8])> {
+fn parse<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    magic: u32,
+    what: &str,
+) -> Result<(Vec<usize>, &'a [u8])> {
     let ndim = (magic & 0xff) as usize;
     let header = 4 + 4 * ndim;
     if bytes.is_empty() {
@@ -78,7 +83,10 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32, what: &str) -> Result<(Ve
     if bytes.len() < 4 {
         return Err(Error::bad_data(
             path,
-            format!("truncated: {} bytes, too short for an IDX header", bytes.len()),
+            format!(
+                "truncated: {} bytes, too short for an IDX header",
+                bytes.len()
+            ),
         ));
     }
     let found = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
@@ -94,7 +102,10 @@ fn parse<'a>(path: &Path, bytes: &'a [u8], magic: u32, what: &str) -> Result<(Ve
     if bytes.len() < header {
         return Err(Error::bad_data(
             path,
-            format!("truncated: {} bytes, the IDX header needs {header}", bytes.len()),
+            format!(
+                "truncated: {} bytes, the IDX header needs {header}",
+                bytes.len()
+            ),
         ));
     }
     let dims: Vec<usize> = (0..ndim)

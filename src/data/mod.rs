@@ -240,9 +240,8 @@ impl Mnist {
     /// The first `train` training and `test` test examples (all of them when
     /// a count exceeds the set): a quick run's data.
     pub fn subset(&self, train: usize, test: usize) -> Result<Self> {
-        let take = |t: &Tensor, n: usize| -> Result<Tensor> {
-            Ok(t.narrow(0, 0, n.min(t.dim(0)?))?)
-        };
+        let take =
+            |t: &Tensor, n: usize| -> Result<Tensor> { Ok(t.narrow(0, 0, n.min(t.dim(0)?))?) };
         Ok(Self {
             train_images: take(&self.train_images, train)?,
             train_labels: take(&self.train_labels, train)?,
@@ -335,11 +334,8 @@ impl Batches {
         let n = self.batch_size.min(self.len - self.next);
         let batch = match &self.order {
             Some(order) => {
-                let idx = Tensor::from_slice(
-                    &order[self.next..self.next + n],
-                    n,
-                    self.images.device(),
-                )?;
+                let idx =
+                    Tensor::from_slice(&order[self.next..self.next + n], n, self.images.device())?;
                 (
                     self.images.index_select(&idx, 0)?,
                     self.labels.index_select(&idx, 0)?,

@@ -1,0 +1,187 @@
+//! The hand-written layers against candle's own operations (forward) and
+//! against finite differences (gradients), in f64.
+
+use candle_core::{DType, Device, Tensor, Var};
+use filters_are_weights::ops::{conv2d, conv2d_with_bias, max_pool2x2};
+use filters_are_weights::rng::Rng;
+
+fn random(shape: &[usize], seed: u64) -> Tensor {
+    let mut rng = Rng::new(seed);
+    let n: usize = shape.iter().product();
+    let v: Vec<f64> = (0..n).map(|_| rng.uniform(-1.0, 1.0) as f64).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    t.flatten_all().unwrap().to_vec1::<f64>().unwrap()
+}
+
+fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{what}[{i}]: {x} vs {y}"
+        );
+    }
+}
+
+/// Checks d(sum(f(vars) * probe))/d(vars) against central differences.
+fn check_gradients(vars: &[Var], f: impl Fn() -> Tensor, seed: u64) {
+    let out = f();
+    let probe = random(out.dims(), seed); // makes every output count differently
+    let loss = |out: &Tensor| (out * &probe).unwrap().sum_all().unwrap();
+    let grads = loss(&out).backward().unwrap();
+    let h = 1e-6;
+    for (k, var) in vars.iter().enumerate() {
+        let analytic = values(grads.get(var.as_tensor()).expect("a gradient"));
+        let base = values(var.as_tensor());
+        let mut numeric = Vec::with_capacity(base.len());
+        for i in 0..base.len() {
+            let at = |delta: f64| {
+                let mut v = base.clone();
+                v[i] += delta;
+                var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
+                loss(&f()).to_scalar::<f64>().unwrap()
+            };
+            numeric.push((at(h) - at(-h)) / (2.0 * h));
+        }
+        var.set(&Tensor::from_vec(base, var.dims(), &Device::Cpu).unwrap())
+            .unwrap();
+        assert_close(
+            &analytic,
+            &numeric,
+            1e-6,
+            &format!("gradient of variable {k}"),
+        );
+    }
+}
+
+#[test]
+fn conv2d_matches_candles_conv2d() {
+    for (b, h, w, c, o, k) in [
+        (2, 7, 6, 3, 4, 3),
+        (1, 28, 28, 1, 32, 3),
+        (3, 5, 5, 2, 1, 2),
+    ] {
+        let x = random(&[b, h, w, c], 1);
+        let kernel = random(&[k, k, c, o], 2);
+        let ours = conv2d(&x, &kernel).unwrap();
+        let candle = x
+            .permute((0, 3, 1, 2))
+            .unwrap()
+            .conv2d(&kernel.permute((3, 2, 0, 1)).unwrap(), 0, 1, 1, 1)
+            .unwrap()
+            .permute((0, 2, 3, 1))
+            .unwrap();
+        assert_eq!(ours.dims(), candle.dims());
+        assert_close(&values(&ours), &values(&candle), 1e-12, "conv2d");
+        let bias = random(&[o], 3);
+        let ours = conv2d_with_bias(&x, &kernel, Some(&bias)).unwrap();
+        let candle = candle.broadcast_add(&bias).unwrap();
+        assert_close(&values(&ours), &values(&candle), 1e-12, "conv2d + bias");
+    }
+}
+
+#[test]
+fn conv2d_gradients_match_finite_differences() {
+    let x = Var::from_tensor(&random(&[2, 5, 6, 3], 4)).unwrap();
+    let w = Var::from_tensor(&random(&[3, 3, 3, 2], 5)).unwrap();
+    let b = Var::from_tensor(&random(&[2], 6)).unwrap();
+    check_gradients(
+        &[x.clone(), w.clone(), b.clone()],
+        || conv2d_with_bias(x.as_tensor(), w.as_tensor(), Some(b.as_tensor())).unwrap(),
+        7,
+    );
+}
+
+#[test]
+fn max_pool_matches_candle_forward() {
+    let x = random(&[2, 6, 8, 3], 8);
+    let ours = max_pool2x2(&x).unwrap();
+    let candle = x
+        .permute((0, 3, 1, 2))
+        .unwrap()
+        .max_pool2d(2)
+        .unwrap()
+        .permute((0, 2, 3, 1))
+        .unwrap();
+    assert_close(&values(&ours), &values(&candle), 0.0, "max-pool");
+    // An odd size drops the last row and column, as Keras does.
+    assert_eq!(
+        max_pool2x2(&random(&[1, 5, 7, 1], 9)).unwrap().dims(),
+        &[1, 2, 3, 1]
+    );
+}
+
+#[test]
+fn max_pool_gradient_matches_finite_differences() {
+    // Random values: every window has a unique maximum.
+    let x = Var::from_tensor(&random(&[2, 4, 6, 3], 10)).unwrap();
+    check_gradients(
+        std::slice::from_ref(&x),
+        || max_pool2x2(x.as_tensor()).unwrap(),
+        11,
+    );
+}
+
+#[test]
+fn max_pool_gradient_is_whole_not_a_quarter() {
+    // candle 0.9's own max_pool2d backward gives 0.25 here; the maximum should
+    // get the whole gradient.
+    let x = Var::new(&[[[[1f64], [4.]], [[2.], [3.]]]], &Device::Cpu).unwrap(); // [1, 2, 2, 1]
+    let g = max_pool2x2(x.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(values(g.get(x.as_tensor()).unwrap()), vec![0., 1., 0., 0.]);
+    // Ties: the first maximum takes it, as in Keras and PyTorch.
+    let x = Var::new(&[[[[5f64], [5.]], [[5.], [1.]]]], &Device::Cpu).unwrap();
+    let g = max_pool2x2(x.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(values(g.get(x.as_tensor()).unwrap()), vec![1., 0., 0., 0.]);
+}
+
+#[test]
+fn whole_model_gradient_matches_finite_differences_on_a_few_weights() {
+    // The whole network in f64, checked on a few weights of every layer.
+    use filters_are_weights::model::MnistCnn;
+    let m = MnistCnn::new(3, &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap();
+    let x = random(&[3, 1, 28, 28], 12).abs().unwrap();
+    let labels = Tensor::new(&[1u8, 7, 3], &Device::Cpu).unwrap();
+    let loss = || filters_are_weights::train::loss(&m.forward(&x, None).unwrap(), &labels).unwrap();
+    let grads = loss().backward().unwrap();
+    let h = 1e-6;
+    for (k, var) in m.vars().iter().enumerate() {
+        let analytic = values(grads.get(var.as_tensor()).unwrap());
+        let base = values(var.as_tensor());
+        for i in [0, base.len() / 3, base.len() - 1] {
+            let at = |d: f64| {
+                let mut v = base.clone();
+                v[i] += d;
+                var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap())
+                    .unwrap();
+                loss().to_scalar::<f64>().unwrap()
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h);
+            var.set(&Tensor::from_vec(base.clone(), var.dims(), &Device::Cpu).unwrap())
+                .unwrap();
+            assert_close(
+                &[analytic[i]],
+                &[numeric],
+                1e-5,
+                &format!("variable {k}, weight {i}"),
+            );
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The Hub loader, against an hf-hub cache that the test builds itself, in the
+//! Hub's schema: no network is used.
+#![cfg(feature = "hub")]
+
+use filters_are_weights::data::hub::{self, HubOptions};
+use filters_are_weights::data::Mnist;
+use parquet::basic::Compression;
+use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The schema of `ylecun/mnist` at `refs/convert/parquet`.
+const HUB_SCHEMA: &str = "message schema {
+    optional group image {
+        optional binary bytes;
+        optional binary path (STRING);
+    }
+    optional int64 label;
+}";
+
+fn png_of_digit(label: u8) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(28, 28, |x, y| {
+        image::Luma([(x * 9 + y + label as u32 * 20) as u8])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// Writes a parquet file with the Hub's MNIST schema (or `schema`), one row per label.
+fn write_parquet(path: &Path, schema: &str, pngs: &[Vec<u8>], labels: &[i64]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let schema = Arc::new(parse_message_type(schema).unwrap());
+    let mut writer = SerializedFileWriter::new(file, schema, Arc::new(props)).unwrap();
+    let mut rg = writer.next_row_group().unwrap();
+    let n = labels.len();
+    let mut column = 0;
+    while let Some(mut col) = rg.next_column().unwrap() {
+        match column {
+            0 => {
+                let values: Vec<ByteArray> =
+                    pngs.iter().map(|p| ByteArray::from(p.clone())).collect();
+                col.typed::<ByteArrayType>()
+                    .write_batch(&values, Some(&vec![2; n]), None)
+                    .unwrap();
+            }
+            1 => {
+                // path: null inside a present image struct.
+                col.typed::<ByteArrayType>()
+                    .write_batch(&[], Some(&vec![1; n]), None)
+                    .unwrap();
+            }
+            _ => {
+                col.typed::<Int64Type>()
+                    .write_batch(labels, Some(&vec![1; n]), None)
+                    .unwrap();
+            }
+        }
+        col.close().unwrap();
+        column += 1;
+    }
+    rg.close().unwrap();
+    writer.close().unwrap();
+}
+
+/// An hf-hub cache holding MNIST in the Hub's layout, `n` rows per split.
+fn build_cache(root: &Path, n: usize) -> PathBuf {
+    let repo = root.join("datasets--ylecun--mnist");
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let refs = repo.join("refs/refs/convert");
+    std::fs::create_dir_all(&refs).unwrap();
+    std::fs::write(refs.join("parquet"), sha).unwrap();
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
+    let pngs: Vec<Vec<u8>> = labels.iter().map(|&l| png_of_digit(l as u8)).collect();
+    for file in [hub::TRAIN_FILE, hub::TEST_FILE] {
+        write_parquet(
+            &repo.join("snapshots").join(sha).join(file),
+            HUB_SCHEMA,
+            &pngs,
+            &labels,
+        );
+    }
+    root.to_path_buf()
+}
+
+fn offline(cache: &Path) -> HubOptions {
+    HubOptions {
+        cache_dir: Some(cache.to_path_buf()),
+        offline: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_filled_cache_is_read_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = build_cache(dir.path(), 23);
+    let m = Mnist::from_hub(&offline(&cache)).unwrap();
+    assert_eq!(m.train_images.dims(), &[23, 1, 28, 28]);
+    assert_eq!(
+        m.test_labels.to_vec1::<u8>().unwrap()[..12],
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    );
+    // Pixel (x=3, y=2) of the digit labelled 1: 3*9 + 2 + 20 = 49.
+    let px = m
+        .train_images
+        .get(1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert!((px[2 * 28 + 3] - 49.0 / 255.0).abs() < 1e-6);
+    assert!(m.source.contains("ylecun/mnist"));
+}
+
+#[test]
+fn a_filled_cache_needs_no_network_even_when_online() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = build_cache(dir.path(), 5);
+    let options = HubOptions {
+        cache_dir: Some(cache),
+        endpoint: Some("http://127.0.0.1:9".into()),
+        ..Default::default()
+    };
+    assert_eq!(Mnist::from_hub(&options).unwrap().train_len(), 5);
+}
+
+#[test]
+fn a_missing_cache_offline_says_how_to_get_mnist() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = Mnist::from_hub(&offline(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("not in the Hugging Face cache"), "{msg}");
+    assert!(
+        msg.contains("MNIST_DIR") && msg.contains("train-images-idx3-ubyte.gz"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_missing_cache_without_network_says_how_to_get_mnist() {
+    // Port 9 on loopback: the download is really tried, and refused at once.
+    let dir = tempfile::tempdir().unwrap();
+    let options = HubOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        endpoint: Some("http://127.0.0.1:9".into()),
+        ..Default::default()
+    };
+    let msg = Mnist::from_hub(&options).unwrap_err().to_string();
+    assert!(msg.contains("could not be downloaded"), "{msg}");
+    assert!(msg.contains("MNIST_DIR"), "{msg}");
+    assert!(!msg.contains('\n'), "one clear message, not a stack: {msg}");
+}
+
+#[test]
+fn bad_parquet_content_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("other.parquet");
+    let other = "message schema { optional binary text (STRING); optional int64 label; }";
+    {
+        std::fs::create_dir_all(dir.path()).unwrap();
+        let file = std::fs::File::create(&p).unwrap();
+        let schema = Arc::new(parse_message_type(other).unwrap());
+        let mut w = SerializedFileWriter::new(file, schema, Default::default()).unwrap();
+        let mut rg = w.next_row_group().unwrap();
+        let mut c = rg.next_column().unwrap().unwrap();
+        c.typed::<ByteArrayType>()
+            .write_batch(&[ByteArray::from("x")], Some(&[1]), None)
+            .unwrap();
+        c.close().unwrap();
+        let mut c = rg.next_column().unwrap().unwrap();
+        c.typed::<Int64Type>()
+            .write_batch(&[1], Some(&[1]), None)
+            .unwrap();
+        c.close().unwrap();
+        rg.close().unwrap();
+        w.close().unwrap();
+    }
+    let msg = hub::read_parquet(&p).unwrap_err().to_string();
+    assert!(
+        msg.contains("other.parquet") && msg.contains("image.bytes"),
+        "{msg}"
+    );
+
+    let p = dir.path().join("bad-png.parquet");
+    write_parquet(
+        &p,
+        HUB_SCHEMA,
+        &[png_of_digit(1), b"not a png".to_vec()],
+        &[1, 2],
+    );
+    let msg = hub::read_parquet(&p).unwrap_err().to_string();
+    assert!(
+        msg.contains("bad-png.parquet") && msg.contains("row 1") && msg.contains("decodable"),
+        "{msg}"
+    );
+
+    let p = dir.path().join("bad-label.parquet");
+    write_parquet(&p, HUB_SCHEMA, &[png_of_digit(1)], &[12]);
+    let msg = hub::read_parquet(&p).unwrap_err().to_string();
+    assert!(msg.contains("label 12"), "{msg}");
+
+    let p = dir.path().join("not.parquet");
+    std::fs::write(&p, b"PAR1 but no").unwrap();
+    let msg = hub::read_parquet(&p).unwrap_err().to_string();
+    assert!(
+        msg.contains("not.parquet") && msg.contains("not a readable parquet"),
+        "{msg}"
+    );
+}

@@ -1,0 +1,184 @@
+//! The IDX reader: round trips, and every kind of bad file named in its error.
+
+mod common;
+
+use filters_are_weights::data::idx::{self, IdxImages};
+use filters_are_weights::data::Mnist;
+use std::path::Path;
+
+fn err_of<T: std::fmt::Debug>(r: filters_are_weights::Result<T>) -> String {
+    r.expect_err("expected an error").to_string()
+}
+
+#[test]
+fn images_and_labels_round_trip_plain_and_gzipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (images, labels) = common::synthetic(7);
+    for name in ["imgs-idx3-ubyte", "imgs-idx3-ubyte.gz"] {
+        let p = dir.path().join(name);
+        idx::write_images(&p, &images).unwrap();
+        assert_eq!(idx::read_images(&p).unwrap(), images);
+    }
+    let p = dir.path().join("labels.gz");
+    idx::write_labels(&p, &labels).unwrap();
+    assert!(std::fs::read(&p).unwrap().starts_with(&[0x1f, 0x8b]));
+    assert_eq!(idx::read_labels(&p).unwrap(), labels);
+}
+
+#[test]
+fn a_directory_of_idx_files_becomes_tensors() {
+    for gz in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        common::write_mnist_dir(dir.path(), 30, 12, gz);
+        let m = Mnist::from_dir(dir.path()).unwrap();
+        assert_eq!(m.train_images.dims(), &[30, 1, 28, 28]);
+        assert_eq!(m.test_labels.dims(), &[12]);
+        assert_eq!(m.train_labels.dtype(), candle_core::DType::U8);
+        let px = m
+            .train_images
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!((px[1] - 37.0 / 255.0).abs() < 1e-6);
+        assert!(px.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(m.class_counts().unwrap(), [3; 10]);
+        let sub = m.subset(10, 5).unwrap();
+        assert_eq!((sub.train_len(), sub.test_len()), (10, 5));
+    }
+}
+
+#[test]
+fn the_dotted_names_of_some_mirrors_are_found_too() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_mnist_dir(dir.path(), 10, 10, false);
+    for base in filters_are_weights::data::IDX_FILES {
+        let dotted = base.replacen("-idx", ".idx", 1);
+        std::fs::rename(dir.path().join(base), dir.path().join(dotted)).unwrap();
+    }
+    assert_eq!(Mnist::from_dir(dir.path()).unwrap().train_len(), 10);
+}
+
+fn write_raw(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn bad_files_are_named_with_their_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (images, _) = common::synthetic(2);
+    let good = {
+        let p = d.join("good");
+        idx::write_images(&p, &images).unwrap();
+        std::fs::read(&p).unwrap()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "the file is empty"),
+        ("short-header", good[..10].to_vec(), "truncated"),
+        ("truncated", good[..good.len() - 5].to_vec(), "truncated"),
+        (
+            "extra",
+            [good.clone(), vec![0; 3]].concat(),
+            "count mismatch",
+        ),
+        (
+            "labels-magic",
+            [&[0, 0, 8, 1][..], &good[4..]].concat(),
+            "wrong magic number 0x00000801",
+        ),
+        (
+            "text",
+            b"hello, this is not IDX".to_vec(),
+            "wrong magic number",
+        ),
+        (
+            "bad-gzip",
+            vec![0x1f, 0x8b, 8, 0, 1, 2, 3],
+            "gzip data is corrupt",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let p = write_raw(d, name, &bytes);
+        let msg = err_of(idx::read_images(&p));
+        assert!(
+            msg.contains(name),
+            "{name}: message does not name the file: {msg}"
+        );
+        assert!(msg.contains(expected), "{name}: {msg}");
+    }
+    let msg = err_of(idx::read_labels(d.join("good")));
+    assert!(msg.contains("wrong magic number 0x00000803"), "{msg}");
+}
+
+#[test]
+fn mismatched_or_missing_files_in_a_directory_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_mnist_dir(dir.path(), 10, 10, false);
+    // Labels of another length than the images.
+    idx::write_labels(dir.path().join("train-labels-idx1-ubyte"), &[1, 2, 3]).unwrap();
+    let msg = err_of(Mnist::from_dir(dir.path()));
+    assert!(
+        msg.contains("train-labels-idx1-ubyte")
+            && msg.contains("3 labels")
+            && msg.contains("10 images"),
+        "{msg}"
+    );
+    // A label that is no digit.
+    idx::write_labels(
+        dir.path().join("train-labels-idx1-ubyte"),
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 10],
+    )
+    .unwrap();
+    let msg = err_of(Mnist::from_dir(dir.path()));
+    assert!(msg.contains("label 10 at index 9 is out of range"), "{msg}");
+    // Images of the wrong size.
+    let small = IdxImages {
+        count: 10,
+        rows: 8,
+        cols: 8,
+        pixels: vec![0; 640],
+    };
+    idx::write_images(dir.path().join("t10k-images-idx3-ubyte"), &small).unwrap();
+    idx::write_labels(dir.path().join("train-labels-idx1-ubyte"), &[0; 10]).unwrap();
+    let msg = err_of(Mnist::from_dir(dir.path()));
+    assert!(
+        msg.contains("t10k-images-idx3-ubyte") && msg.contains("8x8"),
+        "{msg}"
+    );
+    // A missing file, and a missing directory.
+    std::fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte")).unwrap();
+    let msg = err_of(Mnist::from_dir(dir.path()));
+    assert!(msg.contains("no t10k-labels-idx1-ubyte"), "{msg}");
+    let msg = err_of(Mnist::from_dir("/no/such/mnist"));
+    assert!(
+        msg.contains("/no/such/mnist") && msg.contains("does not exist"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn shuffled_batches_cover_the_set_once_and_follow_the_seed() {
+    use filters_are_weights::rng::Rng;
+    let dir = tempfile::tempdir().unwrap();
+    common::write_mnist_dir(dir.path(), 25, 5, false);
+    let m = Mnist::from_dir(dir.path()).unwrap();
+    let labels_of = |seed| -> Vec<Vec<u8>> {
+        let batches = m.train_batches(10, &mut Rng::new(seed)).unwrap();
+        assert_eq!(batches.num_batches(), 3);
+        batches
+            .map(|b| b.unwrap().1.to_vec1::<u8>().unwrap())
+            .collect()
+    };
+    let a = labels_of(1);
+    assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 5]);
+    assert_eq!(a, labels_of(1));
+    assert_ne!(a, labels_of(2));
+    let mut all: Vec<u8> = a.concat();
+    all.sort();
+    let mut expected: Vec<u8> = (0..25).map(|i| (i % 10) as u8).collect();
+    expected.sort();
+    assert_eq!(all, expected);
+}
