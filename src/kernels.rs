@@ -14,11 +14,13 @@
 //!
 //! ```
 //! use filters_are_weights::kernels::{Kernel, demo_picture};
-//! let outline = Kernel::by_name("outline").unwrap();
-//! let edges = outline.apply(&demo_picture()).unwrap(); // a GrayImage
+//! let outline = Kernel::by_name("outline")?;
+//! let edges = outline.apply(&demo_picture())?; // a GrayImage
 //! assert_eq!(edges.dimensions(), demo_picture().dimensions());
 //! let mine = Kernel::new("mine", [[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]]);
 //! assert_eq!(mine.name, "mine");
+//! assert!(Kernel::by_name("edges").unwrap_err().to_string().contains("outline"));
+//! # Ok::<(), filters_are_weights::Error>(())
 //! ```
 
 use crate::error::{Error, Result};
@@ -72,8 +74,18 @@ impl Kernel {
     }
 
     /// One of [`CLASSIC`], by name (`"outline"`, `"left sobel"`, ...).
-    pub fn by_name(name: &str) -> Option<Kernel> {
-        CLASSIC.iter().find(|k| k.name == name).cloned()
+    pub fn by_name(name: &str) -> Result<Kernel> {
+        CLASSIC
+            .iter()
+            .find(|k| k.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = CLASSIC.iter().map(|k| k.name).collect();
+                Error::InvalidConfig(format!(
+                    "no classic kernel is named '{name}'; they are: {}",
+                    names.join(", ")
+                ))
+            })
     }
 
     /// The kernel as a convolution weight `[3, 3, 1, 1]`, the layout of the

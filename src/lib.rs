@@ -18,6 +18,7 @@
 //! | [`optim`] | Adadelta with Keras' 2017 defaults |
 //! | [`train`] | the training loop, filter snapshots, history |
 //! | [`viz`] | the figures: filter grids, evolution, kernel gallery, curves |
+//! | [`analysis`] | beyond the post: nearest classic kernels, feature maps, mistakes |
 //!
 //! The crate re-exports [`candle`](candle_core), [`candle_nn`] and [`image`],
 //! so a notebook needs only one `:dep` line.
@@ -33,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod data;
 pub mod error;
 pub mod io;
@@ -49,14 +51,25 @@ pub use candle_nn;
 pub use error::{Error, Result};
 pub use image;
 
+/// Environment variable that puts the notebooks in quick mode.
+pub const QUICK_ENV: &str = "FAW_QUICK";
+
+/// Whether `FAW_QUICK` is set (to anything but `0`): notebooks then train on
+/// less data for fewer epochs, so that all of them run in minutes.
+pub fn quick_mode() -> bool {
+    std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Everything a notebook or a program usually needs, in one `use`.
 pub mod prelude {
+    pub use crate::analysis::{self, Predictions};
     pub use crate::data::Mnist;
     pub use crate::kernels::{demo_picture, load_picture, Kernel, CLASSIC};
     pub use crate::model::MnistCnn;
     pub use crate::optim::{Adadelta, AdadeltaConfig};
     pub use crate::train::{History, Progress, Snapshot, TrainConfig, Trainer};
     pub use crate::viz::{self, ColourScale, Figure};
-    pub use crate::{Error, Result};
+    pub use crate::{quick_mode, Error, Result};
     pub use candle_core::{DType, Device, Tensor};
+    pub use image::GrayImage;
 }

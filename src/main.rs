@@ -1,12 +1,13 @@
 //! `filters-are-weights`: reproduce the post's figures from the command line.
 
+use filters_are_weights::analysis::{self, Predictions};
 use filters_are_weights::data::Mnist;
 use filters_are_weights::kernels::{self, demo_picture};
 use filters_are_weights::model::MnistCnn;
-use filters_are_weights::train::{Progress, TrainConfig, Trainer};
+use filters_are_weights::train::{History, Progress, TrainConfig, Trainer};
 use filters_are_weights::viz::{self, ColourScale};
 use filters_are_weights::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -14,13 +15,16 @@ filters-are-weights: convolutional filters are weights, learned by gradient desc
 
 USAGE:
     filters-are-weights reproduce [OPTIONS]   train Keras' mnist_cnn and draw the post's figures
+    filters-are-weights plot HISTORY [OUT]    draw the figures again from a history.json
+    filters-are-weights analyze MODEL [OUT]   what a trained model's filters do (MNIST needed)
     filters-are-weights demo-picture PATH     write the demo picture (data/demo.png) to PATH
 
 OPTIONS of reproduce:
     --data-dir DIR           MNIST IDX files (default: $MNIST_DIR, else data/mnist/, else the Hub)
     --epochs N               epochs to train [default: 15]
-    --snapshot-epochs LIST   epochs whose filters are drawn [default: 0,1,7,15, within --epochs]
+    --snapshot-epochs LIST   epochs after which the filters are kept [default: all]
     --snapshot-every N       also keep the filters every N batches
+    --snapshot-steps LIST    also keep them after these batches [default: 1,2,5,10,20,50,100,200]
     --train-subset N         train on the first N training images only
     --test-subset N          test on the first N test images only
     --seed S                 seed of initialisation, shuffling and dropout [default: 42]
@@ -49,6 +53,7 @@ fn parse_number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Resu
 fn parse_reproduce(mut args: impl Iterator<Item = String>) -> Result<Options> {
     let mut config = TrainConfig::default();
     let mut snapshot_epochs = None;
+    config.snapshot_steps = vec![1, 2, 5, 10, 20, 50, 100, 200];
     let mut o = Options {
         data_dir: None,
         config: TrainConfig::default(),
@@ -61,14 +66,8 @@ fn parse_reproduce(mut args: impl Iterator<Item = String>) -> Result<Options> {
         match flag.as_str() {
             "--data-dir" => o.data_dir = Some(PathBuf::from(need(&flag, args.next())?)),
             "--epochs" => config.epochs = parse_number(&flag, args.next())?,
-            "--snapshot-epochs" => {
-                let list = need(&flag, args.next())?;
-                let epochs = list
-                    .split(',')
-                    .map(|s| parse_number(&flag, Some(s.trim().to_string())))
-                    .collect::<Result<Vec<usize>>>()?;
-                snapshot_epochs = Some(epochs);
-            }
+            "--snapshot-epochs" => snapshot_epochs = Some(parse_list(&flag, args.next())?),
+            "--snapshot-steps" => config.snapshot_steps = parse_list(&flag, args.next())?,
             "--snapshot-every" => {
                 config.snapshot_every_batches = Some(parse_number(&flag, args.next())?)
             }
@@ -87,21 +86,20 @@ fn parse_reproduce(mut args: impl Iterator<Item = String>) -> Result<Options> {
     }
     config.snapshot_epochs = match snapshot_epochs {
         Some(list) => list,
-        // The post's epochs that fit in this run, and the last one.
-        None => {
-            let mut list: Vec<usize> = [0, 1, 7, 15]
-                .into_iter()
-                .filter(|&e| e <= config.epochs)
-                .collect();
-            if !list.contains(&config.epochs) {
-                list.push(config.epochs);
-            }
-            list
-        }
+        // Every epoch (for the animation); the post's ones get their own figures.
+        None => (0..=config.epochs).collect(),
     };
     config.validate()?;
     o.config = config;
     Ok(o)
+}
+
+fn parse_list(flag: &str, value: Option<String>) -> Result<Vec<usize>> {
+    need(flag, value)?
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_number(flag, Some(s.trim().to_string())))
+        .collect()
 }
 
 fn need(flag: &str, value: Option<String>) -> Result<String> {
@@ -150,32 +148,8 @@ fn reproduce(o: Options) -> Result<()> {
     })?;
 
     let history = &trainer.history;
-    let mut epoch_snapshots = Vec::new();
-    for &e in &o.config.snapshot_epochs {
-        if let Some(s) = history.at_epoch(e) {
-            let title = if e == 0 {
-                "First-layer filters at initialisation".to_string()
-            } else {
-                format!(
-                    "First-layer filters after {e} epoch{}",
-                    if e == 1 { "" } else { "s" }
-                )
-            };
-            let path = out(&format!("filters-epoch-{e:02}.png"));
-            viz::filter_grid(&s.tensor()?, &title, ColourScale::Shared)?.save_png(&path)?;
-            println!("wrote {}", path.display());
-            epoch_snapshots.push(s.clone());
-        }
-    }
-    viz::filter_evolution(&epoch_snapshots, history.steps_per_epoch)?
-        .save_png(out("filters-evolution.png"))?;
-    if o.config.snapshot_every_batches.is_some() {
-        viz::filter_evolution(&history.snapshots, history.steps_per_epoch)?
-            .save_png(out("filters-steps.png"))?;
-    }
-    let curves = viz::curves(history)?;
-    curves.save_png(out("curves.png"))?;
-    curves.save_svg(out("curves.svg"))?;
+    write_figures(history, &o.out)?;
+    write_analysis(&trainer.model, &data, &picture, &o.out)?;
     let total: f32 = history.epochs.iter().map(|e| e.train_seconds).sum();
     println!(
         "done: test accuracy {:.2}% after {} epochs ({:.1} s of training, {:.1} s per epoch); \
@@ -189,10 +163,168 @@ fn reproduce(o: Options) -> Result<()> {
     Ok(())
 }
 
+/// Saves `fig` as `out/name` and says so.
+fn save(fig: viz::Figure, out: &Path, name: &str) -> Result<()> {
+    let path = out.join(name);
+    fig.save_png(&path)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Draws the filter figures of `history` into `out`: one per epoch snapshot,
+/// the evolution, the first steps, the change, the animation, and the curves.
+fn write_figures(history: &History, out: &Path) -> Result<()> {
+    let steps = history.steps_per_epoch;
+    let epoch_snapshots = history.epoch_snapshots();
+    // The post's epochs (0, 1, 7, 15) that this run has, and its last one.
+    let last = epoch_snapshots.last().map_or(0, |s| s.epoch);
+    let post = TrainConfig::post_snapshot_epochs(last);
+    let post_snapshots: Vec<_> = epoch_snapshots
+        .iter()
+        .filter(|s| post.contains(&s.epoch))
+        .cloned()
+        .collect();
+    for s in &post_snapshots {
+        let title = match s.epoch {
+            0 => "First-layer filters at initialisation".to_string(),
+            1 => "First-layer filters after 1 epoch".to_string(),
+            e => format!("First-layer filters after {e} epochs"),
+        };
+        let fig = viz::filter_grid(&s.tensor()?, &title, ColourScale::Shared)?;
+        save(fig, out, &format!("filters-epoch-{:02}.png", s.epoch))?;
+    }
+    save(
+        viz::filter_evolution(&epoch_snapshots, steps)?,
+        out,
+        "filters-evolution.png",
+    )?;
+    // The first moves away from random: every snapshot up to the first epoch's end.
+    let first: Vec<_> = history
+        .snapshots
+        .iter()
+        .filter(|s| s.step <= steps)
+        .cloned()
+        .collect();
+    if first.len() > 2 {
+        save(
+            viz::filter_evolution(&first, steps)?,
+            out,
+            "filters-first-steps.png",
+        )?;
+    }
+    if history.snapshots.len() > epoch_snapshots.len() {
+        save(
+            viz::filter_evolution(&history.snapshots, steps)?,
+            out,
+            "filters-steps.png",
+        )?;
+    }
+    if let (Some(initial), Some(last)) = (history.snapshots.first(), epoch_snapshots.last()) {
+        save(
+            viz::filter_change(initial, last, steps)?,
+            out,
+            "filters-change.png",
+        )?;
+    }
+    let animation = viz::filter_animation(&history.snapshots, steps, 400)?;
+    animation.save_gif(out.join("filters-animation.gif"))?;
+    println!("wrote {}", out.join("filters-animation.gif").display());
+    let curves = viz::curves(history)?;
+    curves.save_svg(out.join("curves.svg"))?;
+    save(curves, out, "curves.png")
+}
+
+/// What the trained `model`'s filters do: the nearest classic kernels, a digit
+/// and `picture` through the filters, and the model's mistakes on `data`.
+fn write_analysis(
+    model: &MnistCnn,
+    data: &Mnist,
+    picture: &image::GrayImage,
+    out: &Path,
+) -> Result<()> {
+    let filters = model.conv1_filters()?;
+    let matches = analysis::nearest_classic(&filters)?;
+    let mut table = String::from("filter\tnearest classic kernel\tcentred cosine\n");
+    for m in &matches {
+        table += &format!("{}\t{}\t{:+.3}\n", m.filter, m.kernel.name, m.score);
+    }
+    filters_are_weights::io::write_atomic(out.join("nearest-kernels.tsv"), table.as_bytes())?;
+    save(viz::nearest_kernels(&filters)?, out, "nearest-kernels.png")?;
+
+    let digit = data.test_images.get(0)?.squeeze(0)?; // [28, 28]
+    let names: Vec<String> = (0..filters.dim(0)?).map(|i| format!("#{i}")).collect();
+    let title = "A test digit through each learned filter";
+    save(
+        viz::feature_maps(&digit, &filters, &names, title)?,
+        out,
+        "feature-maps-digit.png",
+    )?;
+    let classic: Vec<String> = kernels::CLASSIC
+        .iter()
+        .map(|k| k.name.to_string())
+        .collect();
+    let title = "The same digit through the classic kernels";
+    let fig = viz::feature_maps(&digit, &analysis::classic_filters()?, &classic, title)?;
+    save(fig, out, "classic-maps-digit.png")?;
+    let pic = kernels::picture_tensor(picture)?;
+    let title = "The demo picture through each learned filter";
+    save(
+        viz::feature_maps(&pic, &filters, &names, title)?,
+        out,
+        "feature-maps-picture.png",
+    )?;
+
+    let predictions = Predictions::on_test_set(model, data)?;
+    save(
+        viz::confusion(&predictions.confusion_matrix())?,
+        out,
+        "confusion.png",
+    )?;
+    let mistakes = predictions.mistakes();
+    if !mistakes.is_empty() {
+        save(
+            viz::mistakes(&data.test_images, &predictions, 32)?,
+            out,
+            "mistakes.png",
+        )?;
+    }
+    println!(
+        "test accuracy {:.2}%: {} mistakes in {} test images",
+        100.0 * predictions.accuracy(),
+        mistakes.len(),
+        predictions.labels.len()
+    );
+    Ok(())
+}
+
+/// `plot HISTORY OUT`: the figures again, from a saved history.
+fn plot(history: &Path, out: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(history).map_err(|e| Error::io(history, e))?;
+    let history: History = serde_json::from_str(&text).map_err(|e| {
+        Error::bad_data(history, format!("not a history written by reproduce ({e})"))
+    })?;
+    write_figures(&history, out)
+}
+
 fn run() -> Result<()> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("reproduce") => reproduce(parse_reproduce(args)?),
+        Some("analyze") => {
+            let model = PathBuf::from(need("analyze", args.next())?);
+            let out = args
+                .next()
+                .map_or_else(|| PathBuf::from("out"), PathBuf::from);
+            let model = MnistCnn::load(&model, &candle_core::Device::Cpu)?;
+            write_analysis(&model, &Mnist::load()?, &demo_picture(), &out)
+        }
+        Some("plot") => {
+            let history = PathBuf::from(need("plot", args.next())?);
+            let out = args
+                .next()
+                .map_or_else(|| PathBuf::from("out"), PathBuf::from);
+            plot(&history, &out)
+        }
         Some("demo-picture") => {
             let path = need("demo-picture", args.next())?;
             filters_are_weights::io::write_atomic(&path, &png(&demo_picture())?)?;

@@ -59,6 +59,18 @@ pub const PARAMETER_SHAPES: [&[usize]; 8] = [
     &[10],
 ];
 
+/// The layers in order, with the indices (into [`PARAMETER_NAMES`]) of their weights.
+pub const LAYERS: [(&str, &[usize]); 8] = [
+    ("conv1 3x3 + relu", &[0, 1]),
+    ("conv2 3x3 + relu", &[2, 3]),
+    ("max-pool 2x2", &[]),
+    ("dropout 0.25", &[]),
+    ("flatten", &[]),
+    ("dense1 + relu", &[4, 5]),
+    ("dropout 0.5", &[]),
+    ("dense2 (logits)", &[6, 7]),
+];
+
 /// Dropout rates after the pooling and after the first dense layer.
 pub const DROPOUT: (f32, f32) = (0.25, 0.5);
 
@@ -147,24 +159,72 @@ impl MnistCnn {
     /// (training) the two dropout layers draw their masks from it; without,
     /// they pass everything through (inference).
     pub fn forward(&self, images: &Tensor, dropout: Option<&mut Rng>) -> Result<Tensor> {
+        self.run(images, dropout, |_, _| {})
+    }
+
+    /// Every layer's output for images `[b, 1, 28, 28]` (inference), by layer
+    /// name: what the network "sees" at each depth.
+    pub fn activations(&self, images: &Tensor) -> Result<Vec<(&'static str, Tensor)>> {
+        let mut out = Vec::new();
+        self.run(images, None, |name, t| out.push((name, t.clone())))?;
+        Ok(out)
+    }
+
+    /// The layers, one after the other, showing each output to `record`.
+    fn run(
+        &self,
+        images: &Tensor,
+        mut dropout: Option<&mut Rng>,
+        mut record: impl FnMut(&'static str, &Tensor),
+    ) -> Result<Tensor> {
         let v = |i: usize| self.vars[i].as_tensor();
+        let mut drop = |x: Tensor, p: f32| -> Result<Tensor> {
+            match dropout.as_deref_mut() {
+                Some(rng) => self::dropout(&x, p, rng),
+                None => Ok(x),
+            }
+        };
         let (b, _, h, w) = images.dims4()?;
         let x = images.reshape((b, h, w, 1))?; // [b, 28, 28, 1]: one channel, same bytes
         let x = ops::conv2d_with_bias(&x, v(0), Some(v(1)))?.relu()?; // [b, 26, 26, 32]
+        record(LAYERS[0].0, &x);
         let x = ops::conv2d_with_bias(&x, v(2), Some(v(3)))?.relu()?; // [b, 24, 24, 64]
+        record(LAYERS[1].0, &x);
         let x = ops::max_pool2x2(&x)?; // [b, 12, 12, 64]
-        let mut rng = dropout;
-        let x = match rng.as_deref_mut() {
-            Some(r) => self::dropout(&x, DROPOUT.0, r)?,
-            None => x,
-        };
+        record(LAYERS[2].0, &x);
+        let x = drop(x, DROPOUT.0)?;
+        record(LAYERS[3].0, &x);
         let x = x.flatten_from(1)?; // [b, 9216], in Keras' (h, w, c) order
+        record(LAYERS[4].0, &x);
         let x = x.matmul(v(4))?.broadcast_add(v(5))?.relu()?; // [b, 128]
-        let x = match rng {
-            Some(r) => self::dropout(&x, DROPOUT.1, r)?,
-            None => x,
-        };
-        Ok(x.matmul(v(6))?.broadcast_add(v(7))?) // [b, 10]
+        record(LAYERS[5].0, &x);
+        let x = drop(x, DROPOUT.1)?;
+        record(LAYERS[6].0, &x);
+        let x = x.matmul(v(6))?.broadcast_add(v(7))?; // [b, 10]
+        record(LAYERS[7].0, &x);
+        Ok(x)
+    }
+
+    /// A Keras-style summary: each layer, its output shape and its number of
+    /// parameters, computed from the model itself.
+    pub fn summary(&self) -> Result<String> {
+        let x = Tensor::zeros((1, 1, 28, 28), DType::F32, self.vars[0].device())?;
+        let mut out = format!(
+            "{:<22} {:<18} {:>10}\n",
+            "layer", "output shape", "parameters"
+        );
+        for ((name, t), (_, weights)) in self.activations(&x)?.iter().zip(LAYERS) {
+            let params: usize = weights.iter().map(|&i| self.vars[i].elem_count()).sum();
+            let shape = format!("{:?}", &t.dims()[1..]);
+            out += &format!("{name:<22} {shape:<18} {params:>10}\n");
+        }
+        out += &format!(
+            "{:<22} {:<18} {:>10}\n",
+            "total",
+            "",
+            self.parameter_count()
+        );
+        Ok(out)
     }
 
     /// The predicted digit for each image `[b, 1, 28, 28]`, as `[b]` u32.
@@ -179,6 +239,11 @@ impl MnistCnn {
             .as_tensor()
             .permute((3, 2, 0, 1))?
             .contiguous()?)
+    }
+
+    /// The 32 first-layer filters as plain numbers, `[32, 1, 3, 3]` row-major.
+    pub fn conv1_filter_values(&self) -> Result<Vec<f32>> {
+        Ok(self.conv1_filters()?.flatten_all()?.to_vec1::<f32>()?)
     }
 
     /// The weights by name.

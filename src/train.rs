@@ -68,6 +68,10 @@ pub struct TrainConfig {
     pub snapshot_epochs: Vec<usize>,
     /// Also keep the filters every this many batches.
     pub snapshot_every_batches: Option<usize>,
+    /// Also keep the filters after these batches (counted over all epochs):
+    /// the first moves away from random.
+    #[serde(default)]
+    pub snapshot_steps: Vec<usize>,
     /// The optimizer's settings.
     pub optimizer: AdadeltaConfig,
     /// How progress is shown.
@@ -82,6 +86,7 @@ impl Default for TrainConfig {
             seed: 42,
             snapshot_epochs: vec![0, 1, 7, 15],
             snapshot_every_batches: None,
+            snapshot_steps: Vec::new(),
             optimizer: AdadeltaConfig::default(),
             progress: Progress::auto(),
         }
@@ -89,6 +94,26 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The post's snapshot epochs (0, 1, 7, 15) that fit in a run of
+    /// `epochs`, and its last epoch.
+    pub fn post_snapshot_epochs(epochs: usize) -> Vec<usize> {
+        let mut list: Vec<usize> = [0, 1, 7, 15].into_iter().filter(|&e| e <= epochs).collect();
+        if !list.contains(&epochs) {
+            list.push(epochs);
+        }
+        list
+    }
+
+    /// The default configuration for a run of `epochs`, with the post's
+    /// snapshot epochs that fit in it.
+    pub fn with_epochs(epochs: usize) -> Self {
+        Self {
+            epochs,
+            snapshot_epochs: Self::post_snapshot_epochs(epochs),
+            ..Self::default()
+        }
+    }
+
     /// Checks that the configuration describes a run that can happen.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
@@ -180,6 +205,15 @@ impl History {
         self.snapshots
             .iter()
             .find(|s| s.epoch == epoch && s.step == epoch * self.steps_per_epoch)
+    }
+
+    /// The snapshots taken at the end of an epoch (not those between epochs).
+    pub fn epoch_snapshots(&self) -> Vec<Snapshot> {
+        self.snapshots
+            .iter()
+            .filter(|s| s.step == s.epoch * self.steps_per_epoch)
+            .cloned()
+            .collect()
     }
 
     /// The history as pretty JSON.
@@ -324,14 +358,11 @@ impl Trainer {
         let by_step = self
             .config
             .snapshot_every_batches
-            .is_some_and(|every| step % every == 0);
+            .is_some_and(|every| step % every == 0)
+            || self.config.snapshot_steps.contains(&step);
         let taken = self.history.snapshots.iter().any(|s| s.step == step);
         if (by_epoch || by_step) && !taken {
-            let filters = self
-                .model
-                .conv1_filters()?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
+            let filters = self.model.conv1_filter_values()?;
             self.history.snapshots.push(Snapshot {
                 epoch,
                 step,

@@ -98,12 +98,14 @@ pub fn base64(bytes: &[u8]) -> String {
 }
 
 /// How filters are coloured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ColourScale {
     /// One symmetric scale for every filter in the figure.
     Shared,
     /// Each filter scaled by its own largest `|weight|` (shows shape, hides size).
     PerFilter,
+    /// One given scale `[-m, m]` (to compare several figures).
+    Fixed(f32),
 }
 
 fn plot_err(e: impl std::fmt::Display) -> Error {
@@ -125,8 +127,12 @@ fn ensure_font() {
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
-/// Draws with `draw` on a white `width × height` canvas and encodes a PNG.
-fn render(width: u32, height: u32, draw: impl FnOnce(&Area) -> Result<()>) -> Result<Figure> {
+/// Draws with `draw` on a white `width × height` canvas.
+fn render_rgb(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&Area) -> Result<()>,
+) -> Result<image::RgbImage> {
     ensure_font();
     let mut buf = vec![255u8; width as usize * height as usize * 3];
     {
@@ -134,8 +140,13 @@ fn render(width: u32, height: u32, draw: impl FnOnce(&Area) -> Result<()>) -> Re
         draw(&root)?;
         root.present().map_err(plot_err)?;
     }
-    let img = image::RgbImage::from_raw(width, height, buf)
-        .ok_or_else(|| Error::Plot("canvas size mismatch".into()))?;
+    image::RgbImage::from_raw(width, height, buf)
+        .ok_or_else(|| Error::Plot("canvas size mismatch".into()))
+}
+
+/// Draws with `draw` on a white `width × height` canvas and encodes a PNG.
+fn render(width: u32, height: u32, draw: impl FnOnce(&Area) -> Result<()>) -> Result<Figure> {
+    let img = render_rgb(width, height, draw)?;
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(plot_err)?;
@@ -226,20 +237,37 @@ fn filter_rows(filters: &Tensor) -> Result<Vec<Vec<f32>>> {
 /// The post's figure: the first layer's filters `[32, 1, 3, 3]` in a grid of
 /// 4 rows of 8, with a colour bar.
 pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<Figure> {
+    let rgb = filter_grid_rgb(filters, title, scale)?;
+    let (w, h) = rgb.dimensions();
+    let mut png = Vec::new();
+    rgb.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(plot_err)?;
+    Ok(Figure {
+        png,
+        svg: None,
+        width: w,
+        height: h,
+    })
+}
+
+fn filter_grid_rgb(filters: &Tensor, title: &str, scale: ColourScale) -> Result<image::RgbImage> {
     let rows = filter_rows(filters)?;
     let (px, gap, cols) = (14, 10, 8);
     let block = 3 * px;
     let grid_rows = rows.len().div_ceil(cols) as i32;
     let width = (cols as i32 * (block + gap) + gap).max(360);
     let height = 40 + grid_rows * (block + gap) + gap + 40;
-    let shared = largest_abs(&rows.concat());
-    render(width as u32, height as u32, |area| {
+    let shared = match scale {
+        ColourScale::Fixed(m) => m,
+        _ => largest_abs(&rows.concat()),
+    };
+    render_rgb(width as u32, height as u32, |area| {
         text(area, title, (gap, 10), 18)?;
         for (i, f) in rows.iter().enumerate() {
             let (r, c) = ((i / cols) as i32, (i % cols) as i32);
             let s = match scale {
-                ColourScale::Shared => shared,
                 ColourScale::PerFilter => largest_abs(f),
+                _ => shared,
             };
             draw_filter(
                 area,
@@ -249,7 +277,7 @@ pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<
                 s,
             )?;
         }
-        if scale == ColourScale::Shared {
+        if scale != ColourScale::PerFilter {
             draw_colour_bar(area, (width / 2 - 100, height - 36), 200, shared)?;
         }
         Ok(())
@@ -259,38 +287,283 @@ pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<
 /// The filters at several moments in one figure: a row per snapshot, all on
 /// one shared colour scale, labelled "epoch N" (or "step N").
 pub fn filter_evolution(snapshots: &[Snapshot], steps_per_epoch: usize) -> Result<Figure> {
-    if snapshots.is_empty() {
-        return Err(Error::Plot("no snapshots to draw".into()));
+    let rows: Vec<(String, Vec<f32>)> = snapshots
+        .iter()
+        .map(|s| (s.label(steps_per_epoch), s.filters.clone()))
+        .collect();
+    filter_table(
+        &rows,
+        "First-layer filters during training (one colour scale)",
+    )
+}
+
+/// The filters at initialisation, after training, and the change between
+/// them (trained minus initial), on one colour scale.
+pub fn filter_change(
+    initial: &Snapshot,
+    trained: &Snapshot,
+    steps_per_epoch: usize,
+) -> Result<Figure> {
+    let change: Vec<f32> = trained
+        .filters
+        .iter()
+        .zip(&initial.filters)
+        .map(|(t, i)| t - i)
+        .collect();
+    let rows = vec![
+        (initial.label(steps_per_epoch), initial.filters.clone()),
+        (trained.label(steps_per_epoch), trained.filters.clone()),
+        ("change".to_string(), change),
+    ];
+    filter_table(&rows, "What training did to each filter (one colour scale)")
+}
+
+/// Rows of filters (9 values each, concatenated), each with a label, on one
+/// shared colour scale.
+pub fn filter_table(rows: &[(String, Vec<f32>)], title: &str) -> Result<Figure> {
+    if rows.is_empty() {
+        return Err(Error::Plot("no filters to draw".into()));
     }
     let (px, gap, label) = (10, 4, 96);
     let block = 3 * px;
-    let n = snapshots
-        .iter()
-        .map(|s| s.filters.len() / 9)
-        .max()
-        .unwrap_or(0) as i32;
+    let n = rows.iter().map(|(_, f)| f.len() / 9).max().unwrap_or(0) as i32;
     let width = label + n * (block + gap) + gap;
-    let height = 44 + snapshots.len() as i32 * (block + 12) + 44;
-    let all: Vec<f32> = snapshots
-        .iter()
-        .flat_map(|s| s.filters.iter().copied())
-        .collect();
+    let height = 44 + rows.len() as i32 * (block + 12) + 44;
+    let all: Vec<f32> = rows.iter().flat_map(|(_, f)| f.iter().copied()).collect();
     let scale = largest_abs(&all);
     render(width as u32, height as u32, |area| {
-        text(
-            area,
-            "First-layer filters during training (one colour scale)",
-            (10, 10),
-            18,
-        )?;
-        for (r, s) in snapshots.iter().enumerate() {
+        text(area, title, (10, 10), 18)?;
+        for (r, (name, filters)) in rows.iter().enumerate() {
             let y = 44 + r as i32 * (block + 12);
-            text(area, &s.label(steps_per_epoch), (10, y + block / 2 - 8), 15)?;
-            for (i, f) in s.filters.chunks(9).enumerate() {
+            text(area, name, (10, y + block / 2 - 8), 15)?;
+            for (i, f) in filters.chunks(9).enumerate() {
                 draw_filter(area, f, (label + i as i32 * (block + gap), y), px, scale)?;
             }
         }
         draw_colour_bar(area, (width / 2 - 100, height - 38), 200, scale)
+    })
+}
+
+/// An animated GIF.
+#[derive(Debug, Clone)]
+pub struct Animation {
+    gif: Vec<u8>,
+}
+
+impl Animation {
+    /// The GIF file's bytes.
+    pub fn gif_bytes(&self) -> &[u8] {
+        &self.gif
+    }
+
+    /// Writes the GIF to `path`, atomically.
+    pub fn save_gif(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::write_atomic(path, &self.gif)
+    }
+
+    /// Shows the animation inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        use std::io::Write;
+        let msg = format!(
+            "EVCXR_BEGIN_CONTENT image/gif\n{}\nEVCXR_END_CONTENT\n",
+            base64(&self.gif)
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(msg.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// The 32 filters changing over training: one frame per snapshot, all on one
+/// colour scale, `frame_ms` milliseconds each (the last one lingers), looping.
+pub fn filter_animation(
+    snapshots: &[Snapshot],
+    steps_per_epoch: usize,
+    frame_ms: u32,
+) -> Result<Animation> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    if snapshots.is_empty() {
+        return Err(Error::Plot("no snapshots to animate".into()));
+    }
+    let all: Vec<f32> = snapshots
+        .iter()
+        .flat_map(|s| s.filters.iter().copied())
+        .collect();
+    let scale = ColourScale::Fixed(largest_abs(&all));
+    let mut gif = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut gif, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(plot_err)?;
+        for (i, s) in snapshots.iter().enumerate() {
+            let title = format!("First-layer filters, {}", s.label(steps_per_epoch));
+            let rgb = filter_grid_rgb(&s.tensor()?, &title, scale)?;
+            let rgba = image::DynamicImage::ImageRgb8(rgb).to_rgba8();
+            let ms = if i + 1 == snapshots.len() {
+                frame_ms * 4
+            } else {
+                frame_ms
+            };
+            let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(ms, 1));
+            encoder.encode_frame(frame).map_err(plot_err)?;
+        }
+    }
+    Ok(Animation { gif })
+}
+
+/// Renders a signed map `[h, w]` on the diverging scale of its own largest
+/// `|value|`, resized (nearest) to `size × size` at most, keeping its shape.
+fn signed_map_rgb(map: &[f32], (h, w): (usize, usize), size: u32) -> image::RgbImage {
+    let scale = largest_abs(map);
+    let k = size as f32 / h.max(w) as f32;
+    let (dw, dh) = (
+        ((w as f32 * k) as u32).max(1),
+        ((h as f32 * k) as u32).max(1),
+    );
+    image::RgbImage::from_fn(dw, dh, |x, y| {
+        let sx = ((x as f32 / k) as usize).min(w - 1);
+        let sy = ((y as f32 / k) as usize).min(h - 1);
+        let c = diverging(map[sy * w + sx], scale);
+        image::Rgb([c.0, c.1, c.2])
+    })
+}
+
+/// A picture `[h, w]` through each of `filters` `[n, 1, 3, 3]`: each map shown
+/// under its filter and label, on its own symmetric colour scale (red where
+/// the filter responds positively, blue negatively). Computed by
+/// [`crate::analysis::feature_maps`].
+pub fn feature_maps(
+    picture: &Tensor,
+    filters: &Tensor,
+    labels: &[String],
+    title: &str,
+) -> Result<Figure> {
+    let maps = crate::analysis::feature_maps(picture, filters)?; // [n, h-2, w-2]
+    let (n, mh, mw) = maps.dims3()?;
+    let values = maps.flatten_all()?.to_vec1::<f32>()?;
+    let kernels = filter_rows(filters)?;
+    let kernel_scale = largest_abs(&kernels.concat());
+    let (cols, cell, gap, head) = (8usize.min(n), 96i32, 10i32, 52i32);
+    let rows = n.div_ceil(cols) as i32;
+    let width = cols as i32 * (cell + gap) + gap;
+    let height = 40 + rows * (cell + head + gap) + gap;
+    render(width as u32, height as u32, |area| {
+        text(area, title, (gap, 10), 18)?;
+        for i in 0..n {
+            let (r, c) = ((i / cols) as i32, (i % cols) as i32);
+            let (x, y) = (gap + c * (cell + gap), 40 + r * (cell + head + gap));
+            draw_filter(area, &kernels[i], (x, y), 10, kernel_scale)?;
+            if let Some(label) = labels.get(i) {
+                text(area, label, (x + 36, y + 8), 13)?;
+            }
+            let map = &values[i * mh * mw..(i + 1) * mh * mw];
+            let img = signed_map_rgb(map, (mh, mw), cell as u32);
+            for (px, py, p) in img.enumerate_pixels() {
+                area.draw_pixel(
+                    (x + px as i32, y + head - 14 + py as i32),
+                    &RGBColor(p.0[0], p.0[1], p.0[2]),
+                )
+                .map_err(plot_err)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Each learned filter with the classic kernel most like it and their
+/// centred cosine similarity (see [`crate::analysis::nearest_classic`]).
+pub fn nearest_kernels(filters: &Tensor) -> Result<Figure> {
+    let matches = crate::analysis::nearest_classic(filters)?;
+    let rows = filter_rows(filters)?;
+    let scale = largest_abs(&rows.concat());
+    let (cols, cell_w, cell_h, gap) = (8i32, 118i32, 98i32, 8i32);
+    let grid_rows = (rows.len() as i32 + cols - 1) / cols;
+    let width = cols * (cell_w + gap) + gap;
+    let height = 40 + grid_rows * (cell_h + gap) + gap;
+    render(width as u32, height as u32, |area| {
+        text(
+            area,
+            "Each learned filter and the classic kernel most like it (centred cosine)",
+            (gap, 10),
+            18,
+        )?;
+        for (i, (f, m)) in rows.iter().zip(&matches).enumerate() {
+            let (r, c) = (i as i32 / cols, i as i32 % cols);
+            let (x, y) = (gap + c * (cell_w + gap), 40 + r * (cell_h + gap));
+            draw_filter(area, f, (x, y), 12, scale)?;
+            let k = m.kernel.weights.concat();
+            draw_filter(area, &k, (x + 50, y + 6), 8, largest_abs(&k))?;
+            text(area, &format!("#{i}"), (x + 78, y + 42), 12)?;
+            text(area, m.kernel.name, (x, y + 44), 13)?;
+            text(area, &format!("{:+.2}", m.score), (x, y + 62), 13)?;
+        }
+        Ok(())
+    })
+}
+
+/// A confusion matrix `m[true][predicted]` as a table of counts: right
+/// answers in blue, shaded by their share of the row; mistakes in red, shaded
+/// relative to the most frequent mistake.
+pub fn confusion(matrix: &[[usize; 10]; 10]) -> Result<Figure> {
+    let (cell, left, top) = (44i32, 70i32, 70i32);
+    let width = left + 10 * cell + 20;
+    let height = top + 10 * cell + 40;
+    render(width as u32, height as u32, |area| {
+        text(
+            area,
+            "Confusion matrix: true digit (rows) read as (columns)",
+            (10, 10),
+            18,
+        )?;
+        text(area, "predicted →", (left, 40), 13)?;
+        for d in 0..10 {
+            text(
+                area,
+                &d.to_string(),
+                (left + d * cell + cell / 2 - 4, top - 18),
+                14,
+            )?;
+            text(
+                area,
+                &d.to_string(),
+                (left - 20, top + d * cell + cell / 2 - 8),
+                14,
+            )?;
+        }
+        let worst = (0..10)
+            .flat_map(|t| (0..10).filter(move |&p| p != t).map(move |p| matrix[t][p]))
+            .max()
+            .unwrap_or(0)
+            .max(1) as f32;
+        for (t, row) in matrix.iter().enumerate() {
+            let total = row.iter().sum::<usize>().max(1) as f32;
+            for (p, &count) in row.iter().enumerate() {
+                let (x, y) = (left + p as i32 * cell, top + t as i32 * cell);
+                let frac = count as f32 / total;
+                // Right answers in blue by their share of the row; mistakes in
+                // red relative to the most frequent mistake.
+                let colour = if t == p {
+                    diverging(-frac, 1.0)
+                } else {
+                    diverging(0.85 * count as f32 / worst, 1.0)
+                };
+                area.draw(&Rectangle::new(
+                    [(x, y), (x + cell, y + cell)],
+                    colour.filled(),
+                ))
+                .map_err(plot_err)?;
+                if count > 0 {
+                    let ink = if frac > 0.5 { WHITE } else { BLACK };
+                    area.draw_text(
+                        &count.to_string(),
+                        &("sans-serif", 13).into_font().color(&ink),
+                        (x + 6, y + cell / 2 - 7),
+                    )
+                    .map_err(plot_err)?;
+                }
+            }
+        }
+        Ok(())
     })
 }
 
@@ -308,6 +581,138 @@ fn fit(picture: &GrayImage, side: u32) -> GrayImage {
     image::imageops::resize(picture, nw, nh, image::imageops::FilterType::Triangle)
 }
 
+/// Enlarges `picture` by the largest whole factor that fits `side`, with
+/// square pixels (nearest neighbour), so small pictures stay crisp.
+fn enlarge(picture: &GrayImage, side: u32) -> GrayImage {
+    let (w, h) = picture.dimensions();
+    let k = (side / w.max(h).max(1)).max(1);
+    if k == 1 {
+        return picture.clone();
+    }
+    image::imageops::resize(picture, w * k, h * k, image::imageops::FilterType::Nearest)
+}
+
+/// One grayscale picture with a title, enlarged to about `side` pixels when small.
+pub fn picture(picture: &GrayImage, title: &str) -> Result<Figure> {
+    let img = enlarge(picture, 256);
+    let (w, h) = img.dimensions();
+    render((w + 20).max(200), h + 50, |area| {
+        text(area, title, (10, 10), 16)?;
+        draw_gray(area, &img, (10, 40))
+    })
+}
+
+/// The first `n` images `[N, 1, 28, 28]` (values 0..1) with their labels
+/// `[N]`, in rows of 8; with `predictions` `[N]`, wrong ones are marked in red
+/// as "label → prediction".
+pub fn digit_grid(
+    images: &Tensor,
+    labels: &Tensor,
+    n: usize,
+    predictions: Option<&Tensor>,
+) -> Result<Figure> {
+    let n = n.min(images.dim(0)?);
+    let labels: Vec<u32> = labels
+        .narrow(0, 0, n)?
+        .to_dtype(candle_core::DType::U32)?
+        .to_vec1()?;
+    let predicted: Option<Vec<u32>> = match predictions {
+        Some(p) => Some(
+            p.narrow(0, 0, n)?
+                .to_dtype(candle_core::DType::U32)?
+                .to_vec1()?,
+        ),
+        None => None,
+    };
+    let (cols, scale, gap, label) = (8usize, 3u32, 10i32, 20i32);
+    let cell = 28 * scale as i32;
+    let rows = n.div_ceil(cols) as i32;
+    let width = cols as i32 * (cell + gap) + gap;
+    let height = rows * (cell + label + gap) + gap;
+    let pictures = (0..n)
+        .map(|i| crate::data::digit_picture(images, i))
+        .collect::<Result<Vec<_>>>()?;
+    render(width as u32, height as u32, |area| {
+        for (i, pic) in pictures.iter().enumerate() {
+            let (r, c) = ((i / cols) as i32, (i % cols) as i32);
+            let (x, y) = (gap + c * (cell + gap), gap + r * (cell + label + gap));
+            let (caption, colour) = match &predicted {
+                Some(p) if p[i] != labels[i] => (format!("{} → {}", labels[i], p[i]), RED),
+                _ => (labels[i].to_string(), BLACK),
+            };
+            area.draw_text(
+                &caption,
+                &("sans-serif", 15).into_font().color(&colour),
+                (x, y),
+            )
+            .map_err(plot_err)?;
+            draw_gray(area, &enlarge(pic, cell as u32), (x, y + label))?;
+        }
+        Ok(())
+    })
+}
+
+/// The first `n` test images that `predictions` got wrong, each labelled
+/// "true → predicted" in red. `images` are the images the predictions are of.
+pub fn mistakes(
+    images: &Tensor,
+    predictions: &crate::analysis::Predictions,
+    n: usize,
+) -> Result<Figure> {
+    let wrong: Vec<usize> = predictions.mistakes().into_iter().take(n).collect();
+    if wrong.is_empty() {
+        return Err(Error::Plot("no mistakes to show".into()));
+    }
+    let device = images.device();
+    let idx: Vec<u32> = wrong.iter().map(|&i| i as u32).collect();
+    let idx = Tensor::new(idx.as_slice(), device)?;
+    let labels: Vec<u8> = wrong.iter().map(|&i| predictions.labels[i]).collect();
+    let predicted: Vec<u8> = wrong.iter().map(|&i| predictions.predicted[i]).collect();
+    digit_grid(
+        &images.index_select(&idx, 0)?,
+        &Tensor::new(labels.as_slice(), device)?,
+        n,
+        Some(&Tensor::new(predicted.as_slice(), device)?),
+    )
+}
+
+/// A bar chart of how many examples each digit has.
+pub fn class_counts(counts: &[usize]) -> Result<Figure> {
+    let max = counts.iter().copied().max().unwrap_or(1).max(1) as f32;
+    let (w, h) = (640u32, 320u32);
+    render(w, h, |area| {
+        let mut chart = ChartBuilder::on(area)
+            .caption("Training images per digit", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d((0..counts.len() as i32).into_segmented(), 0f32..max * 1.1)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("digit")
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(
+                Histogram::vertical(&chart)
+                    .style(RGBColor(33, 102, 172).filled())
+                    .margin(6)
+                    .data(
+                        counts
+                            .iter()
+                            .enumerate()
+                            .map(|(d, &c)| (d as i32, c as f32)),
+                    ),
+            )
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
 fn draw_gray(area: &Area, img: &GrayImage, (x, y): (i32, i32)) -> Result<()> {
     for (px, py, p) in img.enumerate_pixels() {
         let v = p.0[0];
@@ -321,10 +726,12 @@ fn draw_gray(area: &Area, img: &GrayImage, (x, y): (i32, i32)) -> Result<()> {
 /// does, in a grid of 5 columns with labels.
 pub fn kernel_gallery_of(picture: &GrayImage, kernels: &[Kernel]) -> Result<Figure> {
     let side = 192;
+    // Large pictures are scaled down before filtering; small ones (a 28×28
+    // digit) are filtered as they are and enlarged for display only.
     let pic = fit(picture, side);
-    let mut panels = vec![("original".to_string(), pic.clone())];
+    let mut panels = vec![("original".to_string(), enlarge(&pic, side))];
     for k in kernels {
-        panels.push((k.name.to_string(), k.apply(&pic)?));
+        panels.push((k.name.to_string(), enlarge(&k.apply(&pic)?, side)));
     }
     let (cols, gap, label) = (5usize, 12, 24);
     let rows = panels.len().div_ceil(cols) as i32;
@@ -402,6 +809,7 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(plot_err)?;

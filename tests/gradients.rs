@@ -128,25 +128,23 @@ fn max_pool_gradient_matches_finite_differences() {
 
 #[test]
 fn max_pool_gradient_is_whole_not_a_quarter() {
-    // candle 0.9's own max_pool2d backward gives 0.25 here; the maximum should
-    // get the whole gradient.
-    let x = Var::new(&[[[[1f64], [4.]], [[2.], [3.]]]], &Device::Cpu).unwrap(); // [1, 2, 2, 1]
-    let g = max_pool2x2(x.as_tensor())
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
+    // The gradient of sum(max_pool2x2(x)) for one 2x2 window `x` [1, 2, 2, 1].
+    let grad_of = |window: [f64; 4]| {
+        let x = Var::from_tensor(
+            &Tensor::new(&window, &Device::Cpu)
+                .unwrap()
+                .reshape((1, 2, 2, 1))
+                .unwrap(),
+        )
         .unwrap();
-    assert_eq!(values(g.get(x.as_tensor()).unwrap()), vec![0., 1., 0., 0.]);
+        let loss = max_pool2x2(x.as_tensor()).unwrap().sum_all().unwrap();
+        values(loss.backward().unwrap().get(x.as_tensor()).unwrap())
+    };
+    // candle 0.9's own max_pool2d backward gives 0.25 here; the maximum
+    // should get the whole gradient.
+    assert_eq!(grad_of([1., 4., 2., 3.]), vec![0., 1., 0., 0.]);
     // Ties: the first maximum takes it, as in Keras and PyTorch.
-    let x = Var::new(&[[[[5f64], [5.]], [[5.], [1.]]]], &Device::Cpu).unwrap();
-    let g = max_pool2x2(x.as_tensor())
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    assert_eq!(values(g.get(x.as_tensor()).unwrap()), vec![1., 0., 0., 0.]);
+    assert_eq!(grad_of([5., 5., 5., 1.]), vec![1., 0., 0., 0.]);
 }
 
 #[test]

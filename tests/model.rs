@@ -45,19 +45,8 @@ fn kernels_start_glorot_uniform_and_biases_zero() {
     }
     let other = MnistCnn::new(6, &Device::Cpu).unwrap();
     assert_ne!(
-        m.conv1_filters()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap(),
-        other
-            .conv1_filters()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
+        m.conv1_filter_values().unwrap(),
+        other.conv1_filter_values().unwrap()
     );
 }
 
@@ -148,4 +137,21 @@ fn save_and_load_round_trip_and_bad_checkpoints() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("no such file"), "{msg}");
+}
+
+#[test]
+fn summary_lists_each_layer_with_shape_and_parameters() {
+    let m = MnistCnn::new(0, &Device::Cpu).unwrap();
+    let s = m.summary().unwrap();
+    for expected in [
+        "conv1 3x3 + relu       [26, 26, 32]              320",
+        "conv2 3x3 + relu       [24, 24, 64]            18496",
+        "max-pool 2x2           [12, 12, 64]                0",
+        "flatten                [9216]                      0",
+        "dense1 + relu          [128]                 1179776",
+        "dense2 (logits)        [10]                     1290",
+        "total                                        1199882",
+    ] {
+        assert!(s.contains(expected), "missing {expected:?} in\n{s}");
+    }
 }

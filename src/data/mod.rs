@@ -287,6 +287,18 @@ impl Mnist {
     }
 }
 
+/// Image `i` of `images` `[N, 1, h, w]` (values 0..1) as an 8-bit grayscale picture.
+pub fn digit_picture(images: &Tensor, i: usize) -> Result<image::GrayImage> {
+    let (_, _, h, w) = images.dims4()?;
+    let pixels: Vec<u8> = (images.get(i)?.flatten_all()? * 255.0)?
+        .round()?
+        .clamp(0.0, 255.0)?
+        .to_dtype(DType::U8)?
+        .to_vec1()?;
+    image::GrayImage::from_raw(w as u32, h as u32, pixels)
+        .ok_or_else(|| Error::InvalidConfig("image size mismatch".into()))
+}
+
 /// An iterator over `(images [b, 1, 28, 28], labels [b])` mini-batches.
 #[derive(Debug)]
 pub struct Batches {

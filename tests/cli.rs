@@ -1,0 +1,147 @@
+//! The `reproduce`, `plot` and `analyze` commands, end to end on a tiny
+//! synthetic MNIST: every promised file is written.
+
+mod common;
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_filters-are-weights");
+
+#[test]
+fn reproduce_writes_every_figure_then_plot_and_analyze_redo_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_mnist_dir(&dir.path().join("mnist"), 300, 100, true);
+    let out = dir.path().join("out");
+    let run = Command::new(BIN)
+        .args(["reproduce", "--epochs", "2", "--quiet", "--data-dir"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for file in [
+        "kernel-gallery.png",
+        "filters-epoch-00.png",
+        "filters-epoch-01.png",
+        "filters-epoch-02.png",
+        "filters-evolution.png",
+        "filters-first-steps.png",
+        "filters-steps.png",
+        "filters-change.png",
+        "filters-animation.gif",
+        "curves.png",
+        "curves.svg",
+        "model.safetensors",
+        "history.json",
+        "nearest-kernels.png",
+        "nearest-kernels.tsv",
+        "feature-maps-digit.png",
+        "classic-maps-digit.png",
+        "feature-maps-picture.png",
+        "confusion.png",
+    ] {
+        let path = out.join(file);
+        assert!(
+            path.is_file() && path.metadata().unwrap().len() > 0,
+            "{file} missing"
+        );
+    }
+    let tsv = std::fs::read_to_string(out.join("nearest-kernels.tsv")).unwrap();
+    assert_eq!(tsv.lines().count(), 33, "{tsv}");
+    let gif = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
+        std::fs::File::open(out.join("filters-animation.gif")).unwrap(),
+    ))
+    .unwrap();
+    let frames = image::AnimationDecoder::into_frames(gif).count();
+    // 3 batches per epoch: epochs 0, 1, 2 (steps 0, 3, 6) and the default
+    // early steps that fall in the run (1, 2, 5).
+    assert_eq!(frames, 6);
+
+    let again = dir.path().join("again");
+    let plot = Command::new(BIN)
+        .arg("plot")
+        .arg(out.join("history.json"))
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(
+        plot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plot.stderr)
+    );
+    assert_eq!(
+        std::fs::read(out.join("filters-evolution.png")).unwrap(),
+        std::fs::read(again.join("filters-evolution.png")).unwrap()
+    );
+    let analyze = Command::new(BIN)
+        .arg("analyze")
+        .arg(out.join("model.safetensors"))
+        .arg(&again)
+        .env("MNIST_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        analyze.status.success(),
+        "{}",
+        String::from_utf8_lossy(&analyze.stderr)
+    );
+    assert_eq!(
+        std::fs::read(out.join("nearest-kernels.tsv")).unwrap(),
+        std::fs::read(again.join("nearest-kernels.tsv")).unwrap()
+    );
+}
+
+#[test]
+fn bad_options_say_what_is_wrong() {
+    for (args, expected) in [
+        (
+            vec!["reproduce", "--epochs", "0"],
+            "epochs must be at least 1",
+        ),
+        (
+            vec!["reproduce", "--epochs", "x"],
+            "'x' is not a valid number",
+        ),
+        (
+            vec!["reproduce", "--epochs", "3", "--snapshot-epochs", "0,5"],
+            "snapshot epoch 5 is beyond",
+        ),
+        (
+            vec!["reproduce", "--frobnicate"],
+            "unknown option '--frobnicate'",
+        ),
+        (
+            vec![
+                "reproduce",
+                "--data-dir",
+                "/no/such/dir",
+                "--out",
+                "/tmp/faw-cli-bad",
+            ],
+            "/no/such/dir does not exist",
+        ),
+        (
+            vec![
+                "reproduce",
+                "--picture",
+                "/no/such.png",
+                "--out",
+                "/tmp/faw-cli-bad",
+            ],
+            "no such file",
+        ),
+        (vec!["dance"], "unknown command 'dance'"),
+    ] {
+        let run = Command::new(BIN).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+}

@@ -1,0 +1,71 @@
+//! Executes every notebook, every cell, under the evcxr Jupyter kernel in
+//! quick mode (`notebooks/run.py --quick`), failing on compile errors, panics,
+//! errors, anything written to stderr, and missing figures; and checks that
+//! the runner does catch each of those, on a notebook made to fail.
+//!
+//! Enabled by the `notebook-tests` feature, so that the library's own tests
+//! need neither Jupyter nor evcxr.
+#![cfg(feature = "notebook-tests")]
+
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The kernels share one evcxr build directory: one runner at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn have(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `notebooks/run.py` with `args`, after checking what it needs.
+fn runner(args: &[&str]) -> Output {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        have("evcxr_jupyter", &["--help"]),
+        "the notebooks need the evcxr Jupyter kernel: cargo install --locked evcxr_jupyter \
+         && evcxr_jupyter --install"
+    );
+    assert!(
+        have("python3", &["-c", "import jupyter_client, nbformat"]),
+        "the notebook runner needs Python's jupyter_client and nbformat: \
+         python3 -m pip install jupyter_client nbformat"
+    );
+    let output = Command::new("python3")
+        .arg(format!("{ROOT}/notebooks/run.py"))
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("python3 could not be started");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    output
+}
+
+#[test]
+fn every_notebook_runs_in_quick_mode() {
+    let output = runner(&["--quick"]);
+    assert!(
+        output.status.success(),
+        "a notebook failed; see the lines above"
+    );
+}
+
+#[test]
+fn the_runner_catches_every_kind_of_failure() {
+    let output = runner(&["tests/data/failing.ipynb"]);
+    assert!(!output.status.success(), "a failing notebook passed");
+    let report = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "no classic kernel is named 'no such kernel'", // a `?` error
+        "a line on stderr",                            // eprintln!
+        "should show a figure but shows no PNG",       // a missing figure
+        "a panic in a cell",                           // panic!
+        "mismatched types",                            // a compile error
+    ] {
+        assert!(report.contains(expected), "not reported: {expected}");
+    }
+}
