@@ -30,6 +30,7 @@ OPTIONS of reproduce:
     --seed S                 seed of initialisation, shuffling and dropout [default: 42]
     --out DIR                where to write figures, model and history [default: out]
     --picture PATH           picture for the kernel gallery [default: data/demo.png]
+    --resume                 continue from OUT/checkpoint.safetensors (saved after every epoch)
     --quiet                  no progress display
 ";
 
@@ -41,6 +42,7 @@ struct Options {
     test_subset: Option<usize>,
     out: PathBuf,
     picture: Option<PathBuf>,
+    resume: bool,
 }
 
 fn parse_number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T> {
@@ -61,6 +63,7 @@ fn parse_reproduce(mut args: impl Iterator<Item = String>) -> Result<Options> {
         test_subset: None,
         out: PathBuf::from("out"),
         picture: None,
+        resume: false,
     };
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -77,6 +80,7 @@ fn parse_reproduce(mut args: impl Iterator<Item = String>) -> Result<Options> {
             "--out" => o.out = PathBuf::from(need(&flag, args.next())?),
             "--picture" => o.picture = Some(PathBuf::from(need(&flag, args.next())?)),
             "--quiet" => config.progress = Progress::Silent,
+            "--resume" => o.resume = true,
             other => {
                 return Err(Error::InvalidConfig(format!(
                     "unknown option '{other}'\n\n{USAGE}"
@@ -131,18 +135,30 @@ fn reproduce(o: Options) -> Result<()> {
         data.test_len()
     );
     let device = candle_core::Device::Cpu;
-    let model = MnistCnn::new(o.config.seed, &device)?;
+    let checkpoint = out("checkpoint.safetensors");
+    let mut trainer = if o.resume && checkpoint.is_file() {
+        let t = resume(&checkpoint, &o.config, &data)?;
+        println!(
+            "resuming from {} after epoch {}",
+            checkpoint.display(),
+            t.epochs_done()
+        );
+        t
+    } else {
+        Trainer::new(MnistCnn::new(o.config.seed, &device)?, o.config.clone())?
+    };
     println!(
         "model: Keras' mnist_cnn, {} parameters; training {} epochs, batch {}, seed {}",
-        model.parameter_count(),
+        trainer.model.parameter_count(),
         o.config.epochs,
         o.config.batch_size,
         o.config.seed
     );
-    let mut trainer = Trainer::new(model, o.config.clone())?;
-    let epochs = o.config.epochs;
-    trainer.run_epochs_with(&data, epochs, |t| {
-        // After every epoch the model and history on disk are complete.
+    let remaining = o.config.epochs.saturating_sub(trainer.epochs_done());
+    trainer.run_epochs_with(&data, remaining, |t| {
+        // After every epoch: a checkpoint to resume from, the model and the
+        // history, each complete on disk (written atomically).
+        t.save_checkpoint(&checkpoint)?;
         t.model.save(out("model.safetensors"))?;
         filters_are_weights::io::write_atomic(out("history.json"), t.history.to_json()?.as_bytes())
     })?;
@@ -161,6 +177,49 @@ fn reproduce(o: Options) -> Result<()> {
         o.out.display()
     );
     Ok(())
+}
+
+/// The trainer saved in `checkpoint`, checked against this run's settings
+/// and data, set to run `config.epochs` epochs in all.
+fn resume(checkpoint: &Path, config: &TrainConfig, data: &Mnist) -> Result<Trainer> {
+    let mut t = Trainer::from_checkpoint(checkpoint, &candle_core::Device::Cpu)?;
+    let mismatch = |what: &str, then: String, now: String| {
+        Error::InvalidConfig(format!(
+            "cannot resume from {}: it was made with {what} {then}, this run has {now}; \
+             run with the same options, or without --resume to start afresh",
+            checkpoint.display()
+        ))
+    };
+    if t.config.seed != config.seed {
+        return Err(mismatch(
+            "seed",
+            t.config.seed.to_string(),
+            config.seed.to_string(),
+        ));
+    }
+    if t.config.batch_size != config.batch_size {
+        let (then, now) = (t.config.batch_size, config.batch_size);
+        return Err(mismatch("batch size", then.to_string(), now.to_string()));
+    }
+    let steps = data.train_len().div_ceil(config.batch_size);
+    if t.history.steps_per_epoch != steps {
+        return Err(Error::InvalidConfig(format!(
+            "cannot resume from {}: it was trained with {} batches per epoch, this data \
+             gives {steps}; use the same data and --train-subset, or run without --resume",
+            checkpoint.display(),
+            t.history.steps_per_epoch
+        )));
+    }
+    if t.epochs_done() > config.epochs {
+        return Err(Error::InvalidConfig(format!(
+            "{} already holds {} epochs, more than --epochs {}",
+            checkpoint.display(),
+            t.epochs_done(),
+            config.epochs
+        )));
+    }
+    t.config = config.clone();
+    Ok(t)
 }
 
 /// Saves `fig` as `out/name` and says so.

@@ -123,6 +123,30 @@ impl Adadelta {
         self.config
     }
 
+    /// Replaces the running averages (as returned by [`Adadelta::state`]),
+    /// to continue a run from a checkpoint.
+    pub fn set_state(&mut self, state: Vec<(Tensor, Tensor)>) -> Result<()> {
+        if state.len() != self.slots.len() {
+            candle_core::bail!(
+                "Adadelta state for {} variables, the optimizer has {}",
+                state.len(),
+                self.slots.len()
+            )
+        }
+        for (slot, (a, d)) in self.slots.iter_mut().zip(state) {
+            if a.shape() != slot.var.shape() || d.shape() != slot.var.shape() {
+                candle_core::bail!(
+                    "Adadelta state of shape {:?} for a variable of shape {:?}",
+                    a.shape(),
+                    slot.var.shape()
+                )
+            }
+            slot.avg_sq_grad = a.detach();
+            slot.avg_sq_update = d.detach();
+        }
+        Ok(())
+    }
+
     /// The running averages `(a, d)` of each variable, in order.
     pub fn state(&self) -> Vec<(Tensor, Tensor)> {
         self.slots

@@ -98,6 +98,79 @@ fn reproduce_writes_every_figure_then_plot_and_analyze_redo_them() {
 }
 
 #[test]
+fn an_interrupted_reproduce_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_mnist_dir(&dir.path().join("mnist"), 300, 50, false);
+    let run = |out: &std::path::Path, epochs: &str, resume: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "reproduce",
+            "--quiet",
+            "--seed",
+            "3",
+            "--epochs",
+            epochs,
+            "--data-dir",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(out);
+        if resume {
+            cmd.arg("--resume");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let straight = dir.path().join("straight");
+    run(&straight, "2", false);
+    // Stopped after one epoch, then resumed to two.
+    let resumed = dir.path().join("resumed");
+    run(&resumed, "1", false);
+    let log = run(&resumed, "2", true);
+    assert!(
+        log.contains("resuming from") && log.contains("after epoch 1"),
+        "{log}"
+    );
+    let history = |dir: &std::path::Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join("history.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // Wall times differ from run to run; everything else must not.
+        for e in v["epochs"].as_array_mut().unwrap() {
+            e["train_seconds"] = serde_json::Value::Null;
+        }
+        v
+    };
+    assert_eq!(history(&straight), history(&resumed));
+    assert_eq!(
+        std::fs::read(straight.join("nearest-kernels.tsv")).unwrap(),
+        std::fs::read(resumed.join("nearest-kernels.tsv")).unwrap()
+    );
+    // Resuming with other settings is refused, with the reason.
+    let o = Command::new(BIN)
+        .args([
+            "reproduce",
+            "--quiet",
+            "--seed",
+            "4",
+            "--epochs",
+            "3",
+            "--resume",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(&resumed)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("made with seed 3"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_options_say_what_is_wrong() {
     for (args, expected) in [
         (

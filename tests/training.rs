@@ -127,3 +127,44 @@ fn a_nan_loss_stops_training_with_epoch_and_batch() {
     );
     assert!(err.to_string().contains("learning rate"), "{err}");
 }
+
+#[test]
+fn a_resumed_run_ends_with_the_same_filters_bit_for_bit() {
+    let data = common::real_mnist().subset(768, 100).unwrap();
+    let mut straight = Trainer::new(MnistCnn::new(4, &Device::Cpu).unwrap(), config(2, 4)).unwrap();
+    straight.run(&data).unwrap();
+
+    // A run "killed" after its first epoch: all that survives is the checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.safetensors");
+    {
+        let mut first =
+            Trainer::new(MnistCnn::new(4, &Device::Cpu).unwrap(), config(2, 4)).unwrap();
+        first.run_epochs(&data, 1).unwrap();
+        first.save_checkpoint(&path).unwrap();
+    }
+    let mut resumed = Trainer::from_checkpoint(&path, &Device::Cpu).unwrap();
+    assert_eq!(resumed.epochs_done(), 1);
+    resumed.run(&data).unwrap();
+    assert_eq!(
+        resumed.model.conv1_filter_values().unwrap(),
+        straight.model.conv1_filter_values().unwrap()
+    );
+    assert_eq!(resumed.history.snapshots, straight.history.snapshots);
+    let test_acc = |t: &Trainer| {
+        t.history
+            .epochs
+            .iter()
+            .map(|e| e.test_accuracy)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(test_acc(&resumed), test_acc(&straight));
+
+    // A plain model file is no checkpoint.
+    let model_only = dir.path().join("model.safetensors");
+    straight.model.save(&model_only).unwrap();
+    let err = Trainer::from_checkpoint(&model_only, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no training state"), "{err}");
+}
