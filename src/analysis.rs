@@ -59,20 +59,26 @@ pub struct KernelMatch {
     pub score: f32,
 }
 
-/// For each filter of `filters` `[n, 1, 3, 3]`, the most similar classic kernel
-/// (all but identity), by centred cosine similarity.
-pub fn nearest_classic(filters: &Tensor) -> Result<Vec<KernelMatch>> {
-    let (n, c, h, w) = filters.dims4()?;
+/// The filters `[n, 1, 3, 3]` as `n` rows of 9 values (row-major 3×3).
+pub fn filter_values(filters: &Tensor) -> Result<Vec<Vec<f32>>> {
+    let (_, c, h, w) = filters.dims4()?;
     if (c, h, w) != (1, 3, 3) {
         return Err(Error::InvalidConfig(format!(
             "expected filters [n, 1, 3, 3], got {:?}",
             filters.dims()
         )));
     }
-    let values = filters.flatten_all()?.to_vec1::<f32>()?;
-    Ok((0..n)
-        .map(|i| {
-            let f = &values[9 * i..9 * i + 9];
+    let flat = filters.flatten_all()?.to_vec1::<f32>()?;
+    Ok(flat.chunks(9).map(|c| c.to_vec()).collect())
+}
+
+/// For each filter of `filters` `[n, 1, 3, 3]`, the most similar classic kernel
+/// (all but identity), by centred cosine similarity.
+pub fn nearest_classic(filters: &Tensor) -> Result<Vec<KernelMatch>> {
+    Ok(filter_values(filters)?
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
             CLASSIC
                 .iter()
                 .filter(|k| k.name != "identity")

@@ -63,16 +63,21 @@ impl Figure {
 
     /// Shows the figure inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
-        use std::io::Write;
-        let msg = format!(
-            "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT\n",
-            base64(&self.png)
-        );
-        // One write, so the notebook receives the image whole.
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(msg.as_bytes());
-        let _ = out.flush();
+        evcxr_send("image/png", &self.png);
     }
+}
+
+/// Sends `bytes` of type `mime` to an evcxr notebook, in one write so that
+/// the notebook receives them whole (evcxr's display protocol).
+fn evcxr_send(mime: &str, bytes: &[u8]) {
+    use std::io::Write;
+    let msg = format!(
+        "EVCXR_BEGIN_CONTENT {mime}\n{}\nEVCXR_END_CONTENT\n",
+        base64(bytes)
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(msg.as_bytes());
+    let _ = out.flush();
 }
 
 /// Standard base64 (RFC 4648, with padding).
@@ -221,19 +226,6 @@ fn draw_colour_bar(area: &Area, (x, y): (i32, i32), width: i32, scale: f32) -> R
     )
 }
 
-/// The filters `[n, 1, 3, 3]` as rows of 3×3 values each.
-fn filter_rows(filters: &Tensor) -> Result<Vec<Vec<f32>>> {
-    let (n, c, h, w) = filters.dims4()?;
-    if (c, h, w) != (1, 3, 3) {
-        return Err(Error::Plot(format!(
-            "expected filters [n, 1, 3, 3], got {:?}",
-            filters.dims()
-        )));
-    }
-    let flat = filters.flatten_all()?.to_vec1::<f32>()?;
-    Ok(flat.chunks(9).take(n).map(|c| c.to_vec()).collect())
-}
-
 /// The post's figure: the first layer's filters `[32, 1, 3, 3]` in a grid of
 /// 4 rows of 8, with a colour bar.
 pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<Figure> {
@@ -251,7 +243,7 @@ pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<
 }
 
 fn filter_grid_rgb(filters: &Tensor, title: &str, scale: ColourScale) -> Result<image::RgbImage> {
-    let rows = filter_rows(filters)?;
+    let rows = crate::analysis::filter_values(filters)?;
     let (px, gap, cols) = (14, 10, 8);
     let block = 3 * px;
     let grid_rows = rows.len().div_ceil(cols) as i32;
@@ -363,14 +355,7 @@ impl Animation {
 
     /// Shows the animation inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
-        use std::io::Write;
-        let msg = format!(
-            "EVCXR_BEGIN_CONTENT image/gif\n{}\nEVCXR_END_CONTENT\n",
-            base64(&self.gif)
-        );
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(msg.as_bytes());
-        let _ = out.flush();
+        evcxr_send("image/gif", &self.gif);
     }
 }
 
@@ -441,7 +426,7 @@ pub fn feature_maps(
     let maps = crate::analysis::feature_maps(picture, filters)?; // [n, h-2, w-2]
     let (n, mh, mw) = maps.dims3()?;
     let values = maps.flatten_all()?.to_vec1::<f32>()?;
-    let kernels = filter_rows(filters)?;
+    let kernels = crate::analysis::filter_values(filters)?;
     let kernel_scale = largest_abs(&kernels.concat());
     let (cols, cell, gap, head) = (8usize.min(n), 96i32, 10i32, 52i32);
     let rows = n.div_ceil(cols) as i32;
@@ -474,7 +459,7 @@ pub fn feature_maps(
 /// centred cosine similarity (see [`crate::analysis::nearest_classic`]).
 pub fn nearest_kernels(filters: &Tensor) -> Result<Figure> {
     let matches = crate::analysis::nearest_classic(filters)?;
-    let rows = filter_rows(filters)?;
+    let rows = crate::analysis::filter_values(filters)?;
     let scale = largest_abs(&rows.concat());
     let (cols, cell_w, cell_h, gap) = (8i32, 118i32, 98i32, 8i32);
     let grid_rows = (rows.len() as i32 + cols - 1) / cols;
