@@ -186,9 +186,9 @@ impl MnistCnn {
         };
         let (b, _, h, w) = images.dims4()?;
         let x = images.reshape((b, h, w, 1))?; // [b, 28, 28, 1]: one channel, same bytes
-        let x = ops::conv2d_with_bias(&x, v(0), Some(v(1)))?.relu()?; // [b, 26, 26, 32]
+        let x = ops::relu(&ops::conv2d_with_bias(&x, v(0), Some(v(1)))?)?; // [b, 26, 26, 32]
         record(LAYERS[0].0, &x);
-        let x = ops::conv2d_with_bias(&x, v(2), Some(v(3)))?.relu()?; // [b, 24, 24, 64]
+        let x = ops::relu(&ops::conv2d_with_bias(&x, v(2), Some(v(3)))?)?; // [b, 24, 24, 64]
         record(LAYERS[1].0, &x);
         let x = ops::max_pool2x2(&x)?; // [b, 12, 12, 64]
         record(LAYERS[2].0, &x);
@@ -196,7 +196,7 @@ impl MnistCnn {
         record(LAYERS[3].0, &x);
         let x = x.flatten_from(1)?; // [b, 9216], in Keras' (h, w, c) order
         record(LAYERS[4].0, &x);
-        let x = x.matmul(v(4))?.broadcast_add(v(5))?.relu()?; // [b, 128]
+        let x = ops::relu(&x.matmul(v(4))?.broadcast_add(v(5))?)?; // [b, 128]
         record(LAYERS[5].0, &x);
         let x = drop(x, DROPOUT.1)?;
         record(LAYERS[6].0, &x);

@@ -183,3 +183,31 @@ fn whole_model_gradient_matches_finite_differences_on_a_few_weights() {
         }
     }
 }
+
+#[test]
+fn relu_matches_candle_forward_and_tensorflow_gradient() {
+    use filters_are_weights::ops::relu;
+    let x = random(&[3, 4, 5], 13);
+    assert_close(
+        &values(&relu(&x).unwrap()),
+        &values(&x.relu().unwrap()),
+        0.0,
+        "relu",
+    );
+    // Away from 0 the gradient is 1 or 0: finite differences agree.
+    let v = Var::from_tensor(&random(&[2, 3, 4], 14)).unwrap();
+    check_gradients(
+        std::slice::from_ref(&v),
+        || relu(v.as_tensor()).unwrap(),
+        15,
+    );
+    // At exactly 0 no gradient passes, as in TensorFlow (features > 0).
+    let z = Var::new(&[0f64, 2.0, -1.0], &Device::Cpu).unwrap();
+    let g = relu(z.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(values(g.get(z.as_tensor()).unwrap()), vec![0., 1., 0.]);
+}
