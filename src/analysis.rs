@@ -96,6 +96,16 @@ pub fn nearest_classic(filters: &Tensor) -> Result<Vec<KernelMatch>> {
         .collect())
 }
 
+/// How much `filters` resemble the classic kernels, in two numbers: the mean,
+/// over the filters, of each one's best similarity (see [`nearest_classic`]),
+/// and how many filters reach `threshold`.
+pub fn resemblance(filters: &Tensor, threshold: f32) -> Result<(f32, usize)> {
+    let matches = nearest_classic(filters)?;
+    let mean = matches.iter().map(|m| m.score).sum::<f32>() / matches.len().max(1) as f32;
+    let close = matches.iter().filter(|m| m.score >= threshold).count();
+    Ok((mean, close))
+}
+
 /// The classic kernels as filters `[9, 1, 3, 3]`, in the order of [`CLASSIC`].
 pub fn classic_filters() -> Result<Tensor> {
     let values: Vec<f32> = CLASSIC.iter().flat_map(|k| k.weights.concat()).collect();

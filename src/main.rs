@@ -309,6 +309,12 @@ fn write_analysis(
     }
     filters_are_weights::io::write_atomic(out.join("nearest-kernels.tsv"), table.as_bytes())?;
     save(viz::nearest_kernels(&filters)?, out, "nearest-kernels.png")?;
+    let (mean, close) = analysis::resemblance(&filters, 0.8)?;
+    println!(
+        "learned filters: mean best similarity to a classic kernel {mean:.2}, \
+         {close} of {} at 0.8 or more",
+        matches.len()
+    );
 
     let digit = data.test_images.get(0)?.squeeze(0)?; // [28, 28]
     let names: Vec<String> = (0..filters.dim(0)?).map(|i| format!("#{i}")).collect();

@@ -72,3 +72,18 @@ fn predictions_count_mistakes_and_confusions() {
     );
     assert_eq!(m.iter().flatten().sum::<usize>(), 5);
 }
+
+#[test]
+fn resemblance_summarises_the_nearest_matches() {
+    // The classic kernels resemble themselves perfectly.
+    let (mean, close) =
+        filters_are_weights::analysis::resemblance(&classic_filters().unwrap(), 0.8).unwrap();
+    assert!((mean - 1.0).abs() < 1e-5, "{mean}");
+    assert_eq!(close, 9);
+    // Constant filters resemble nothing.
+    let flat = Tensor::ones((4, 1, 3, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(
+        filters_are_weights::analysis::resemblance(&flat, 0.8).unwrap(),
+        (0.0, 0)
+    );
+}
