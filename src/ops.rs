@@ -126,6 +126,29 @@ macro_rules! float_dispatch {
     };
 }
 
+/// Applies a generic CPU kernel to two f32 or two f64 storages.
+macro_rules! float_dispatch2 {
+    ($s1:expr, $l1:expr, $s2:expr, $l2:expr, $name:expr, |$a:ident, $b:ident| $body:expr) => {
+        match ($s1, $s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(y)) => {
+                let ($a, $b) = (
+                    contiguous_slice(x, $l1, $name)?,
+                    contiguous_slice(y, $l2, $name)?,
+                );
+                CpuStorage::F32($body)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(y)) => {
+                let ($a, $b) = (
+                    contiguous_slice(x, $l1, $name)?,
+                    contiguous_slice(y, $l2, $name)?,
+                );
+                CpuStorage::F64($body)
+            }
+            _ => bail!("{}: unsupported dtypes", $name),
+        }
+    };
+}
+
 /// im2col: `[b, h, w, c]` to `[b·oh·ow, kh·kw·c]`, plus a last column of
 /// ones when `ones` is set (the bias's input).
 struct Im2Col {
@@ -366,19 +389,7 @@ impl CustomOp2 for MaxPool2x2Grad {
                 l2.shape()
             )
         }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(g)) => CpuStorage::F32(Self::run(
-                contiguous_slice(x, l1, self.name())?,
-                contiguous_slice(g, l2, self.name())?,
-                dims,
-            )),
-            (CpuStorage::F64(x), CpuStorage::F64(g)) => CpuStorage::F64(Self::run(
-                contiguous_slice(x, l1, self.name())?,
-                contiguous_slice(g, l2, self.name())?,
-                dims,
-            )),
-            _ => bail!("max-pool-2x2-grad: unsupported dtypes"),
-        };
+        let out = float_dispatch2!(s1, l1, s2, l2, self.name(), |x, g| Self::run(x, g, dims));
         Ok((out, Shape::from(dims)))
     }
 }
@@ -449,17 +460,7 @@ impl CustomOp2 for ReluGrad {
                 l2.shape()
             )
         }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(y), CpuStorage::F32(g)) => CpuStorage::F32(run(
-                contiguous_slice(y, l1, self.name())?,
-                contiguous_slice(g, l2, self.name())?,
-            )),
-            (CpuStorage::F64(y), CpuStorage::F64(g)) => CpuStorage::F64(run(
-                contiguous_slice(y, l1, self.name())?,
-                contiguous_slice(g, l2, self.name())?,
-            )),
-            _ => bail!("relu-grad: unsupported dtypes"),
-        };
+        let out = float_dispatch2!(s1, l1, s2, l2, self.name(), |y, g| run(y, g));
         Ok((out, l1.shape().clone()))
     }
 }

@@ -151,7 +151,12 @@ fn render_rgb(
 
 /// Draws with `draw` on a white `width × height` canvas and encodes a PNG.
 fn render(width: u32, height: u32, draw: impl FnOnce(&Area) -> Result<()>) -> Result<Figure> {
-    let img = render_rgb(width, height, draw)?;
+    png_figure(render_rgb(width, height, draw)?)
+}
+
+/// A figure of `img`, encoded as PNG.
+fn png_figure(img: image::RgbImage) -> Result<Figure> {
+    let (width, height) = img.dimensions();
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(plot_err)?;
@@ -229,17 +234,7 @@ fn draw_colour_bar(area: &Area, (x, y): (i32, i32), width: i32, scale: f32) -> R
 /// The post's figure: the first layer's filters `[32, 1, 3, 3]` in a grid of
 /// 4 rows of 8, with a colour bar.
 pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<Figure> {
-    let rgb = filter_grid_rgb(filters, title, scale)?;
-    let (w, h) = rgb.dimensions();
-    let mut png = Vec::new();
-    rgb.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(plot_err)?;
-    Ok(Figure {
-        png,
-        svg: None,
-        width: w,
-        height: h,
-    })
+    png_figure(filter_grid_rgb(filters, title, scale)?)
 }
 
 fn filter_grid_rgb(filters: &Tensor, title: &str, scale: ColourScale) -> Result<image::RgbImage> {
