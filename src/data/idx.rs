@@ -42,9 +42,8 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-/// Reads a whole file, decompressing it when it is gzipped.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+/// `raw`, decompressed when it is gzipped; `path` names it in errors.
+fn maybe_gunzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(&raw[..])
@@ -144,7 +143,14 @@ fn parse<'a>(
 /// Reads an IDX file of images (magic `0x00000803`), gzipped or not.
 pub fn read_images(path: impl AsRef<Path>) -> Result<IdxImages> {
     let path = path.as_ref();
-    let bytes = read_maybe_gz(path)?;
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_images(path, raw)
+}
+
+/// Decodes the bytes of an IDX file of images, gzipped or not; `path` only
+/// names the file in errors.
+pub fn decode_images(path: &Path, raw: Vec<u8>) -> Result<IdxImages> {
+    let bytes = maybe_gunzip(path, raw)?;
     let (dims, payload) = parse(path, &bytes, IMAGES_MAGIC, "images")?;
     Ok(IdxImages {
         count: dims[0],
@@ -157,7 +163,14 @@ pub fn read_images(path: impl AsRef<Path>) -> Result<IdxImages> {
 /// Reads an IDX file of labels (magic `0x00000801`), gzipped or not.
 pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
-    let bytes = read_maybe_gz(path)?;
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_labels(path, raw)
+}
+
+/// Decodes the bytes of an IDX file of labels, gzipped or not; `path` only
+/// names the file in errors.
+pub fn decode_labels(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
+    let bytes = maybe_gunzip(path, raw)?;
     let (_, payload) = parse(path, &bytes, LABELS_MAGIC, "labels")?;
     Ok(payload.to_vec())
 }
