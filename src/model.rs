@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::ops;
 use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor, Var};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -91,13 +92,24 @@ fn glorot_uniform(shape: &[usize], rng: &mut Rng) -> Vec<f32> {
     (0..n).map(|_| rng.uniform(-limit, limit)).collect()
 }
 
-/// Multiplies `x` by a fresh dropout mask: each entry is zeroed with
-/// probability `p`, the others scaled by `1 / (1 - p)`.
+/// Multiplies `x` `[b, ...]` by a fresh dropout mask: each entry is zeroed
+/// with probability `p`, the others scaled by `1 / (1 - p)`. Each image's
+/// mask comes from its own seed, drawn from `rng` in order, so the masks are
+/// made in parallel and still depend on nothing but `rng`.
 fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
     let scale = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| if rng.next_f32() < p { 0.0 } else { scale })
-        .collect();
+    let b = x.dim(0)?;
+    let per_image = x.elem_count() / b.max(1);
+    let seeds: Vec<u64> = (0..b).map(|_| rng.next_u64()).collect();
+    let mut mask = vec![0f32; x.elem_count()];
+    mask.par_chunks_mut(per_image.max(1))
+        .zip(&seeds)
+        .for_each(|(m, &seed)| {
+            let mut rng = Rng::new(seed);
+            for v in m {
+                *v = if rng.next_f32() < p { 0.0 } else { scale };
+            }
+        });
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
     Ok(x.mul(&mask)?)
 }
@@ -159,22 +171,25 @@ impl MnistCnn {
     /// (training) the two dropout layers draw their masks from it; without,
     /// they pass everything through (inference).
     pub fn forward(&self, images: &Tensor, dropout: Option<&mut Rng>) -> Result<Tensor> {
-        self.run(images, dropout, |_, _| {})
+        self.run(images, dropout, true, |_, _| {})
     }
 
     /// Every layer's output for images `[b, 1, 28, 28]` (inference), by layer
     /// name: what the network "sees" at each depth.
     pub fn activations(&self, images: &Tensor) -> Result<Vec<(&'static str, Tensor)>> {
         let mut out = Vec::new();
-        self.run(images, None, |name, t| out.push((name, t.clone())))?;
+        self.run(images, None, false, |name, t| out.push((name, t.clone())))?;
         Ok(out)
     }
 
     /// The layers, one after the other, showing each output to `record`.
+    /// `fused` computes the second convolution, its ReLU and the pooling in
+    /// one operation (same result, faster; the conv2 output is not recorded).
     fn run(
         &self,
         images: &Tensor,
         mut dropout: Option<&mut Rng>,
+        fused: bool,
         mut record: impl FnMut(&'static str, &Tensor),
     ) -> Result<Tensor> {
         let v = |i: usize| self.vars[i].as_tensor();
@@ -186,11 +201,17 @@ impl MnistCnn {
         };
         let (b, _, h, w) = images.dims4()?;
         let x = images.reshape((b, h, w, 1))?; // [b, 28, 28, 1]: one channel, same bytes
-        let x = ops::relu(&ops::conv2d_with_bias(&x, v(0), Some(v(1)))?)?; // [b, 26, 26, 32]
+        let x = ops::conv_relu(&x, v(0), v(1))?; // [b, 26, 26, 32]
         record(LAYERS[0].0, &x);
-        let x = ops::relu(&ops::conv2d_with_bias(&x, v(2), Some(v(3)))?)?; // [b, 24, 24, 64]
-        record(LAYERS[1].0, &x);
-        let x = ops::max_pool2x2(&x)?; // [b, 12, 12, 64]
+        let x = if fused {
+            // conv2 + relu + max-pool in one operation: the [b, 24, 24, 64]
+            // activations are never stored.
+            ops::conv_relu_pool(&x, v(2), v(3))? // [b, 12, 12, 64]
+        } else {
+            let x = ops::relu(&ops::conv2d_with_bias(&x, v(2), Some(v(3)))?)?; // [b, 24, 24, 64]
+            record(LAYERS[1].0, &x);
+            ops::max_pool2x2(&x)? // [b, 12, 12, 64]
+        };
         record(LAYERS[2].0, &x);
         let x = drop(x, DROPOUT.0)?;
         record(LAYERS[3].0, &x);

@@ -12,7 +12,9 @@
 //!
 //! with `lr = 1.0`, `rho = 0.95`, `eps = 1e-8` (Keras 2.0.0 to 2.1.2; PyTorch's
 //! `torch.optim.Adadelta` computes the same update). The state is computed from
-//! detached gradients, so it never keeps an autograd graph alive.
+//! detached gradients, so it never keeps an autograd graph alive. On the CPU
+//! a step updates `p`, `a` and `d` in place, in three parallel passes over
+//! memory and no new buffers (each pass recomputes `u` the same way).
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -30,8 +32,10 @@
 //! ```
 
 use candle_core::backprop::GradStore;
-use candle_core::{Result, Tensor, Var};
+use candle_core::{bail, CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var};
 use candle_nn::Optimizer;
+use num_traits::Float;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Adadelta's hyper-parameters.
@@ -71,6 +75,176 @@ pub struct Adadelta {
     config: AdadeltaConfig,
 }
 
+impl Slot {
+    /// One step with candle's tensor operations (any device).
+    fn step_with_tensors(&mut self, g: &Tensor, config: AdadeltaConfig) -> Result<()> {
+        let AdadeltaConfig { lr, rho, eps } = config;
+        let a = ((&self.avg_sq_grad * rho)? + (g.sqr()? * (1.0 - rho))?)?;
+        let u = ((g * (&self.avg_sq_update + eps)?.sqrt()?)? / (&a + eps)?.sqrt()?)?;
+        self.var
+            .set(&(self.var.as_tensor().detach() - (&u * lr)?)?)?;
+        let d = ((&self.avg_sq_update * rho)? + (u.sqr()? * (1.0 - rho))?)?;
+        self.avg_sq_grad = a.detach();
+        self.avg_sq_update = d.detach();
+        Ok(())
+    }
+
+    /// One step in place on the CPU: `a` first, then `p` (from the new `a`
+    /// and the old `d`), then `d`.
+    fn step_in_place(&mut self, g: &Tensor, config: AdadeltaConfig) -> Result<()> {
+        let (a, d) = (&self.avg_sq_grad, &self.avg_sq_update);
+        a.inplace_op2(g, &InPlace(Pass::AvgSqGrad, config))?;
+        self.var
+            .as_tensor()
+            .inplace_op3(g, a, &InPlace(Pass::Weight(d.clone()), config))?;
+        d.inplace_op3(g, a, &InPlace(Pass::AvgSqUpdate, config))
+    }
+}
+
+/// The update `u = g · sqrt(d + eps) / sqrt(a + eps)`, computed the same way
+/// by every pass that needs it.
+#[inline(always)]
+fn update<T: Float>(g: T, a: T, d: T, eps: T) -> T {
+    g * (d + eps).sqrt() / (a + eps).sqrt()
+}
+
+/// Elements per parallel task of the in-place passes.
+const CHUNK: usize = 1 << 14;
+
+enum Pass {
+    /// `a = rho·a + (1 - rho)·g²`; arguments `(a, g)`.
+    AvgSqGrad,
+    /// `p -= lr·u`; arguments `(p, g, a)` and `d`.
+    Weight(Tensor),
+    /// `d = rho·d + (1 - rho)·u²`; arguments `(d, g, a)`.
+    AvgSqUpdate,
+}
+
+struct InPlace(Pass, AdadeltaConfig);
+
+impl InPlace {
+    /// Runs pass `self.0` on `dst` with the other vectors `srcs` (g, then a, then d).
+    fn run<T: Float + Send + Sync>(&self, dst: &mut [T], srcs: &[&[T]]) -> Result<()> {
+        if srcs.iter().any(|s| s.len() != dst.len()) {
+            bail!("Adadelta: state and gradient sizes differ")
+        }
+        let c = |v: f64| T::from(v).expect("f32 and f64 hold any f64 config");
+        let (lr, rho, eps) = (c(self.1.lr), c(self.1.rho), c(self.1.eps));
+        let one = T::one();
+        let g = srcs[0];
+        match self.0 {
+            Pass::AvgSqGrad => {
+                dst.par_chunks_mut(CHUNK)
+                    .zip(g.par_chunks(CHUNK))
+                    .for_each(|(a, g)| {
+                        for (a, &g) in a.iter_mut().zip(g) {
+                            *a = rho * *a + (one - rho) * g * g;
+                        }
+                    })
+            }
+            Pass::Weight(_) => dst
+                .par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK))
+                .zip(srcs[1].par_chunks(CHUNK).zip(srcs[2].par_chunks(CHUNK)))
+                .for_each(|((p, g), (a, d))| {
+                    for (((p, &g), &a), &d) in p.iter_mut().zip(g).zip(a).zip(d) {
+                        *p = *p - lr * update(g, a, d, eps);
+                    }
+                }),
+            Pass::AvgSqUpdate => dst
+                .par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK).zip(srcs[1].par_chunks(CHUNK)))
+                .for_each(|(d, (g, a))| {
+                    for ((d, &g), &a) in d.iter_mut().zip(g).zip(a) {
+                        let u = update(g, a, *d, eps);
+                        *d = rho * *d + (one - rho) * u * u;
+                    }
+                }),
+        }
+        Ok(())
+    }
+}
+
+/// The contiguous data of a CPU storage.
+fn slice<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((start, end)) => Ok(&v[start..end]),
+        None => bail!("Adadelta: tensors must be contiguous"),
+    }
+}
+
+impl InplaceOp2 for InPlace {
+    fn name(&self) -> &'static str {
+        "adadelta"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let Some((start, end)) = l1.contiguous_offsets() else {
+            bail!("Adadelta: tensors must be contiguous")
+        };
+        match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                self.run(&mut x[start..end], &[slice(g, l2)?])
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
+                self.run(&mut x[start..end], &[slice(g, l2)?])
+            }
+            _ => bail!("Adadelta: f32 or f64 tensors of one dtype expected"),
+        }
+    }
+}
+
+impl InplaceOp3 for InPlace {
+    fn name(&self) -> &'static str {
+        "adadelta"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<()> {
+        let Some((start, end)) = l1.contiguous_offsets() else {
+            bail!("Adadelta: tensors must be contiguous")
+        };
+        // The weight pass also reads d, a fourth tensor.
+        let d = match &self.0 {
+            Pass::Weight(d) => Some(d.storage_and_layout()),
+            _ => None,
+        };
+        macro_rules! go {
+            ($v:ident) => {{
+                let (CpuStorage::$v(x), CpuStorage::$v(g), CpuStorage::$v(a)) = (s1, s2, s3) else {
+                    bail!("Adadelta: f32 or f64 tensors of one dtype expected")
+                };
+                let mut srcs = vec![slice(g, l2)?, slice(a, l3)?];
+                if let Some((storage, layout)) = &d {
+                    let candle_core::Storage::Cpu(CpuStorage::$v(d)) = &**storage else {
+                        bail!("Adadelta: state on another device or dtype")
+                    };
+                    srcs.push(slice(d, layout)?);
+                }
+                self.run(&mut x[start..end], &srcs)
+            }};
+        }
+        match candle_core::backend::BackendStorage::dtype(s2) {
+            DType::F32 => go!(F32),
+            DType::F64 => go!(F64),
+            other => bail!("Adadelta: unsupported dtype {other:?}"),
+        }
+    }
+}
+
 impl Optimizer for Adadelta {
     type Config = AdadeltaConfig;
 
@@ -79,10 +253,10 @@ impl Optimizer for Adadelta {
             .into_iter()
             .filter(|v| v.dtype().is_float())
             .map(|var| {
-                let zeros = var.as_tensor().zeros_like()?;
+                // Two buffers: the CPU step writes them in place.
                 Ok(Slot {
-                    avg_sq_grad: zeros.clone(),
-                    avg_sq_update: zeros,
+                    avg_sq_grad: var.as_tensor().zeros_like()?,
+                    avg_sq_update: var.as_tensor().zeros_like()?,
                     var,
                 })
             })
@@ -91,19 +265,19 @@ impl Optimizer for Adadelta {
     }
 
     fn step(&mut self, grads: &GradStore) -> Result<()> {
-        let AdadeltaConfig { lr, rho, eps } = self.config;
         for slot in &mut self.slots {
             let Some(g) = grads.get(slot.var.as_tensor()) else {
                 continue;
             };
             let g = g.detach();
-            let a = ((&slot.avg_sq_grad * rho)? + (g.sqr()? * (1.0 - rho))?)?;
-            let u = ((&g * (&slot.avg_sq_update + eps)?.sqrt()?)? / (&a + eps)?.sqrt()?)?;
-            slot.var
-                .set(&(slot.var.as_tensor().detach() - (&u * lr)?)?)?;
-            let d = ((&slot.avg_sq_update * rho)? + (u.sqr()? * (1.0 - rho))?)?;
-            slot.avg_sq_grad = a.detach();
-            slot.avg_sq_update = d.detach();
+            let on_cpu = slot.var.device().is_cpu()
+                && matches!(slot.var.dtype(), DType::F32 | DType::F64)
+                && slot.var.is_contiguous();
+            if on_cpu {
+                slot.step_in_place(&g.contiguous()?, self.config)?;
+            } else {
+                slot.step_with_tensors(&g, self.config)?;
+            }
         }
         Ok(())
     }
@@ -141,17 +315,19 @@ impl Adadelta {
                     slot.var.shape()
                 )
             }
-            slot.avg_sq_grad = a.detach();
-            slot.avg_sq_update = d.detach();
+            // Own, contiguous copies: the CPU step writes them in place.
+            slot.avg_sq_grad = a.detach().to_dtype(slot.var.dtype())?.copy()?;
+            slot.avg_sq_update = d.detach().to_dtype(slot.var.dtype())?.copy()?;
         }
         Ok(())
     }
 
-    /// The running averages `(a, d)` of each variable, in order.
-    pub fn state(&self) -> Vec<(Tensor, Tensor)> {
+    /// The running averages `(a, d)` of each variable, in order (copies:
+    /// later steps do not change them).
+    pub fn state(&self) -> Result<Vec<(Tensor, Tensor)>> {
         self.slots
             .iter()
-            .map(|s| (s.avg_sq_grad.clone(), s.avg_sq_update.clone()))
+            .map(|s| Ok((s.avg_sq_grad.copy()?, s.avg_sq_update.copy()?)))
             .collect()
     }
 }

@@ -318,7 +318,7 @@ impl Trainer {
     /// (as JSON bytes in the tensor `meta.json`).
     pub fn save_checkpoint(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
         let mut tensors = self.model.named_tensors();
-        for (name, (a, d)) in PARAMETER_NAMES.iter().zip(self.optimizer.state()) {
+        for (name, (a, d)) in PARAMETER_NAMES.iter().zip(self.optimizer.state()?) {
             tensors.insert(format!("adadelta.{name}.avg_sq_grad"), a);
             tensors.insert(format!("adadelta.{name}.avg_sq_update"), d);
         }

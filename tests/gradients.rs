@@ -211,3 +211,105 @@ fn relu_matches_candle_forward_and_tensorflow_gradient() {
         .unwrap();
     assert_eq!(values(g.get(z.as_tensor()).unwrap()), vec![0., 1., 0.]);
 }
+
+/// The fused blocks against the layers they fuse, on the shapes of the
+/// network and on odd ones (an odd output size drops the last row/column).
+const BLOCK_SHAPES: [(usize, usize, usize, usize, usize, usize); 4] = [
+    (2, 7, 6, 3, 4, 3),
+    (1, 28, 28, 1, 32, 3),
+    (3, 26, 26, 32, 64, 3),
+    (2, 6, 7, 2, 3, 2),
+];
+
+#[test]
+fn fused_blocks_match_the_layers_they_fuse() {
+    use filters_are_weights::ops::{conv_relu, conv_relu_pool, relu};
+    for (b, h, w, c, o, k) in BLOCK_SHAPES {
+        let x = random(&[b, h, w, c], 11);
+        let kernel = random(&[k, k, c, o], 12);
+        let bias = random(&[o], 13);
+        let plain = relu(&conv2d_with_bias(&x, &kernel, Some(&bias)).unwrap()).unwrap();
+        let fused = conv_relu(&x, &kernel, &bias).unwrap();
+        assert_eq!(fused.dims(), plain.dims());
+        assert_close(&values(&fused), &values(&plain), 1e-12, "conv_relu");
+        let pooled = max_pool2x2(&plain).unwrap();
+        let fused = conv_relu_pool(&x, &kernel, &bias).unwrap();
+        assert_eq!(fused.dims(), pooled.dims());
+        assert_close(&values(&fused), &values(&pooled), 1e-12, "conv_relu_pool");
+        // And in f32, the dtype of training.
+        let f32s = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+        let fused = conv_relu_pool(&f32s(&x), &f32s(&kernel), &f32s(&bias)).unwrap();
+        let fused = values(&fused.to_dtype(DType::F64).unwrap());
+        assert_close(&fused, &values(&pooled), 1e-4, "conv_relu_pool f32");
+    }
+}
+
+#[test]
+fn fused_blocks_gradients_match_finite_differences_and_the_unfused_layers() {
+    use filters_are_weights::ops::{conv_relu, conv_relu_pool, relu};
+    for (b, h, w, c, o, k) in [(2, 7, 6, 3, 4, 3), (1, 6, 7, 2, 3, 2)] {
+        let x = Var::from_tensor(&random(&[b, h, w, c], 21)).unwrap();
+        let kernel = Var::from_tensor(&random(&[k, k, c, o], 22)).unwrap();
+        // Biases that keep some outputs at or below zero and some above.
+        let bias = Var::from_tensor(&(random(&[o], 23) * 0.5).unwrap()).unwrap();
+        let vars = [x.clone(), kernel.clone(), bias.clone()];
+        let args = || (x.as_tensor(), kernel.as_tensor(), bias.as_tensor());
+        let block1 = || {
+            let (x, w, b) = args();
+            conv_relu(x, w, b).unwrap()
+        };
+        let block2 = || {
+            let (x, w, b) = args();
+            conv_relu_pool(x, w, b).unwrap()
+        };
+        check_gradients(&vars, block1, 24);
+        check_gradients(&vars, block2, 25);
+        // The same gradients as autograd through the unfused layers.
+        let probe = random(block2().dims(), 26);
+        let fused = (block2() * &probe).unwrap().sum_all().unwrap();
+        let (xt, wt, bt) = args();
+        let plain = max_pool2x2(&relu(&conv2d_with_bias(xt, wt, Some(bt)).unwrap()).unwrap());
+        let plain = (plain.unwrap() * &probe).unwrap().sum_all().unwrap();
+        let (gf, gp) = (fused.backward().unwrap(), plain.backward().unwrap());
+        for (i, v) in vars.iter().enumerate() {
+            let (f, p) = (
+                gf.get(v.as_tensor()).unwrap(),
+                gp.get(v.as_tensor()).unwrap(),
+            );
+            assert_close(&values(f), &values(p), 1e-12, &format!("gradient {i}"));
+        }
+    }
+}
+
+#[test]
+fn fused_blocks_give_no_gradient_to_an_input_that_needs_none() {
+    use filters_are_weights::ops::{conv_relu, conv_relu_pool};
+    let x = random(&[2, 8, 8, 1], 31); // like the images: a plain tensor
+    let kernel = Var::from_tensor(&random(&[3, 3, 1, 4], 32)).unwrap();
+    let bias = Var::from_tensor(&random(&[4], 33)).unwrap();
+    let (w, b) = (kernel.as_tensor(), bias.as_tensor());
+    let y = conv_relu(&x, w, b).unwrap();
+    let y = conv_relu_pool(&y, &random(&[3, 3, 4, 2], 34), &random(&[2], 35)).unwrap();
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    assert!(grads.get(&x).is_none(), "the images got a gradient");
+    assert!(grads.get(w).is_some() && grads.get(b).is_some());
+}
+
+#[test]
+fn max_pool_ties_go_to_the_first_position_in_the_fused_block_too() {
+    use filters_are_weights::ops::conv_relu_pool;
+    // A 1x1 kernel of 1 on a constant image: every window is a four-way tie.
+    let x =
+        Var::from_tensor(&Tensor::ones((1, 4, 4, 1), DType::F64, &Device::Cpu).unwrap()).unwrap();
+    let w = Tensor::ones((1, 1, 1, 1), DType::F64, &Device::Cpu).unwrap();
+    let b = Tensor::zeros(1, DType::F64, &Device::Cpu).unwrap();
+    let y = conv_relu_pool(x.as_tensor(), &w, &b).unwrap();
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    let g = values(grads.get(x.as_tensor()).unwrap());
+    #[rustfmt::skip]
+    let expected = [1., 0., 1., 0.,
+                    0., 0., 0., 0.,
+                    1., 0., 1., 0.,
+                    0., 0., 0., 0.];
+    assert_eq!(g, expected);
+}

@@ -95,6 +95,30 @@ fn dropout_only_in_training() {
 }
 
 #[test]
+fn fused_forward_gives_the_logits_of_the_layer_by_layer_one() {
+    // forward() fuses conv2, its ReLU and the pooling; activations() runs
+    // each layer on its own (to show them). Both must end with the same logits.
+    let m = MnistCnn::new(4, &Device::Cpu).unwrap();
+    let x = Tensor::rand(0f32, 1., (3, 1, 28, 28), &Device::Cpu).unwrap();
+    let fused = m.forward(&x, None).unwrap().flatten_all().unwrap();
+    let layers = m.activations(&x).unwrap();
+    let (name, last) = layers.last().unwrap();
+    assert!(name.contains("logits"));
+    let diff = (fused - last.flatten_all().unwrap()).unwrap();
+    let max = diff
+        .abs()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(
+        max < 1e-5,
+        "fused and layer-by-layer logits differ by {max}"
+    );
+}
+
+#[test]
 fn save_and_load_round_trip_and_bad_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");

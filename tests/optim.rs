@@ -73,7 +73,7 @@ fn state_holds_no_autograd_graph() {
         let loss = w.as_tensor().sqr().unwrap().sum_all().unwrap();
         opt.backward_step(&loss).unwrap();
     }
-    for (a, d) in opt.state() {
+    for (a, d) in opt.state().unwrap() {
         assert!(
             !a.track_op() && !d.track_op(),
             "optimizer state tracks an op"

@@ -21,7 +21,13 @@
 //!   goes, whole, to the position that held the maximum (the first one, if
 //!   several tie), exactly as in Keras and PyTorch.
 //!
-//! On a GPU device both fall back to candle's own operations.
+//! * [`conv_relu`] and [`conv_relu_pool`] fuse the network's two blocks
+//!   (conv + bias + ReLU, and conv + bias + ReLU + max-pool) into single
+//!   operations with their own backward passes, for fast training on a CPU;
+//!   the backward pass of the second uses the fact that only one position per
+//!   pooling window gets any gradient.
+//!
+//! On a GPU device all of them fall back to candle's own operations.
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -41,6 +47,10 @@ use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType,
 };
 use rayon::prelude::*;
+
+mod blocks;
+mod simd;
+pub use blocks::{conv_relu, conv_relu_pool};
 
 /// Valid, stride-1 cross-correlation of `x` `[b, h, w, c]` with `w`
 /// `[kh, kw, c, o]`, giving `[b, h - kh + 1, w - kw + 1, o]`.
@@ -159,31 +169,44 @@ struct Im2Col {
 
 impl Im2Col {
     fn run<T: WithDType>(&self, x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
-        let (kh, kw) = (self.kh, self.kw);
-        let (oh, ow) = (h - kh + 1, w - kw + 1);
-        let patch = kh * kw * c;
-        let row = patch + self.ones as usize;
+        let (oh, ow) = (h - self.kh + 1, w - self.kw + 1);
+        let row = self.kh * self.kw * c + self.ones as usize;
         let mut cols = vec![T::zero(); b * oh * ow * row];
         cols.par_chunks_mut(oh * ow * row)
             .enumerate()
             .for_each(|(n, img_cols)| {
                 let img = &x[n * h * w * c..(n + 1) * h * w * c];
-                for y in 0..oh {
-                    for xx in 0..ow {
-                        let dst = &mut img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
-                        if self.ones {
-                            dst[patch] = T::one();
-                        }
-                        for ky in 0..kh {
-                            // For a fixed kernel row, (kx, c) is one contiguous run.
-                            let src = ((y + ky) * w + xx) * c;
-                            dst[ky * kw * c..(ky + 1) * kw * c]
-                                .copy_from_slice(&img[src..src + kw * c]);
-                        }
-                    }
+                im2col_image(img, (h, w, c), (self.kh, self.kw), row, img_cols);
+                if self.ones {
+                    img_cols
+                        .chunks_exact_mut(row)
+                        .for_each(|r| r[row - 1] = T::one());
                 }
             });
         cols
+    }
+}
+
+/// im2col of one image `[h, w, c]` into rows of `row` entries (the first
+/// `kh·kw·c` of each row are the patch; any others are left as they are).
+#[inline(always)]
+fn im2col_image<T: Copy>(
+    img: &[T],
+    (h, w, c): (usize, usize, usize),
+    (kh, kw): (usize, usize),
+    row: usize,
+    cols: &mut [T],
+) {
+    let (oh, ow) = (h - kh + 1, w - kw + 1);
+    let run = kw * c; // for a fixed kernel row, (kx, c) is one contiguous run
+    for y in 0..oh {
+        for xx in 0..ow {
+            let dst = &mut cols[(y * ow + xx) * row..];
+            for ky in 0..kh {
+                let src = ((y + ky) * w + xx) * c;
+                dst[ky * run..(ky + 1) * run].copy_from_slice(&img[src..src + run]);
+            }
+        }
     }
 }
 
