@@ -53,6 +53,11 @@ pub(super) fn gather_axpy<T: candle_core::WithDType>(
     base: usize,
 ) {
     let mut start = 0;
+    // 96 = a 3-wide kernel row of 32 channels: twelve 8-float registers.
+    while acc.len() % 96 == 0 && acc.len() - start >= 96 {
+        block::<T, 96>(&mut acc[start..], entries, src, base + start);
+        start += 96;
+    }
     while acc.len() - start >= 64 {
         block::<T, 64>(&mut acc[start..], entries, src, base + start);
         start += 64;

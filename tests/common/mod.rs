@@ -2,6 +2,9 @@
 //! data sets, and the real MNIST when `MNIST_DIR` points at it.
 #![allow(dead_code)]
 
+#[cfg(feature = "hub")]
+pub mod parquet;
+
 use filters_are_weights::data::idx::{self, IdxImages};
 use filters_are_weights::data::Mnist;
 use std::path::{Path, PathBuf};
