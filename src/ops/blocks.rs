@@ -16,10 +16,14 @@
 //!   `y[n, p, q, o] = max(0, b[o] + max_{dy, dx ∈ {0, 1}} z[n, 2p + dy, 2q + dx, o])`
 //!
 //!   which equals pooling `relu(z + b)`: the bias is the same over a window
-//!   and both `+ b` and ReLU keep the order of values. The convolution runs
-//!   as im2col + matrix product one image at a time, so the patch matrix
-//!   stays in the cache; the operation remembers which of the four positions
-//!   won each window (the first one, if several tie).
+//!   and both `+ b` and ReLU keep the order of values. A 3×3 convolution is
+//!   computed by Winograd's F(2×2, 3×3) (module `winograd`: 16 products per
+//!   2×2 block of outputs instead of 36, and those blocks are the pooling
+//!   windows); other kernel sizes by matrix products that read the
+//!   overlapping patches in place. One image at a time, so the buffers stay
+//!   in the cache. The operation remembers which of the four positions won
+//!   each window (the first one, if several tie as computed; Winograd's
+//!   rounding can part values that are equal in exact arithmetic).
 //!
 //!   Backward, only the winning position gets a gradient, and only where
 //!   `y > 0`: with `g = dy · [y > 0]` at the winner `(i, j)` of each window,
@@ -57,7 +61,11 @@ use std::sync::{Arc, Mutex};
 
 /// Images per partial sum of a weight gradient. Partial sums are added in a
 /// fixed order, so the result does not depend on how threads share the work.
-const IMAGES_PER_PARTIAL: usize = 8;
+const IMAGES_PER_PARTIAL: usize = 32;
+
+/// Fewest images per parallel task: each task sets up its scratch buffers
+/// once, so tasks should not be too small.
+const MIN_IMAGES_PER_TASK: usize = 16;
 
 /// Convolution, bias and ReLU in one operation (see the module docs).
 pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -251,25 +259,28 @@ impl ConvRelu {
     fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims) -> Vec<T> {
         let (oh, ow, o, patch) = (d.oh(), d.ow(), d.o, d.patch());
         let mut y = vec![T::zero(); d.b * oh * ow * o];
-        y.par_chunks_mut(oh * ow * o).enumerate().for_each_init(
-            // The patch's non-zero inputs: (row of w, value).
-            || vec![(0, T::zero()); patch],
-            |taps, (n, out)| {
-                let img = &x[n * d.image()..(n + 1) * d.image()];
-                wide(|| {
-                    for (p, acc) in out.chunks_exact_mut(o).enumerate() {
-                        let count = d.patch_taps(img, p / ow, p % ow, taps);
-                        acc.copy_from_slice(bias);
-                        gather_axpy(acc, &taps[..count], w, 0);
-                        for a in acc.iter_mut() {
-                            if *a < T::zero() {
-                                *a = T::zero();
+        y.par_chunks_mut(oh * ow * o)
+            .enumerate()
+            .with_min_len(MIN_IMAGES_PER_TASK)
+            .for_each_init(
+                // The patch's non-zero inputs: (row of w, value).
+                || vec![(0, T::zero()); patch],
+                |taps, (n, out)| {
+                    let img = &x[n * d.image()..(n + 1) * d.image()];
+                    wide(|| {
+                        for (p, acc) in out.chunks_exact_mut(o).enumerate() {
+                            let count = d.patch_taps(img, p / ow, p % ow, taps);
+                            acc.copy_from_slice(bias);
+                            gather_axpy(acc, &taps[..count], w, 0);
+                            for a in acc.iter_mut() {
+                                if *a < T::zero() {
+                                    *a = T::zero();
+                                }
                             }
                         }
-                    }
-                })
-            },
-        );
+                    })
+                },
+            );
         y
     }
 
@@ -412,49 +423,57 @@ impl ConvReluPool {
         let (ph, pw) = (oh / 2, ow / 2);
         let mut y = vec![T::zero(); d.b * ph * pw * o];
         let mut won = vec![0u8; d.b * ph * pw * o];
+        let outputs = y
+            .par_chunks_mut(ph * pw * o)
+            .zip(won.par_chunks_mut(ph * pw * o))
+            .enumerate()
+            .with_min_len(MIN_IMAGES_PER_TASK);
+        if d.kh == 3 && d.kw == 3 {
+            let u = super::winograd::transform_kernel(w, d.c, o);
+            outputs.for_each_init(
+                || super::winograd::Scratch::new(ph * pw, d.c, o),
+                |scratch, (n, (y, won))| {
+                    let img = &x[n * d.image()..(n + 1) * d.image()];
+                    wide(|| {
+                        let dims = (d.h, d.w, d.c);
+                        super::winograd::conv_blocks(img, dims, &u, o, scratch, |t, z| {
+                            pool_window(z, bias, &mut y[t * o..], &mut won[t * o..])
+                        })
+                    })
+                },
+            );
+            return (y, won);
+        }
         // Row `i·w + j` of z is output pixel (i, j); rows with j >= ow are
         // computed and ignored. For a fixed kernel row ky, the patches of all
         // pixels are overlapping runs of kw·c inputs, `c` apart: the matrix
         // product reads them in place, without an im2col copy.
         let rows = (oh - 1) * d.w + ow;
         let run = d.kw * d.c;
-        y.par_chunks_mut(ph * pw * o)
-            .zip(won.par_chunks_mut(ph * pw * o))
-            .enumerate()
-            .for_each_init(
-                || vec![T::zero(); rows * o],
-                |z, (n, (y, won))| {
-                    let img = &x[n * d.image()..(n + 1) * d.image()];
-                    wide(|| {
-                        for ky in 0..d.kh {
-                            let lhs = &img[ky * d.w * d.c..];
-                            let rhs = &w[ky * run * o..(ky + 1) * run * o];
-                            matmul(z, (lhs, d.c), rhs, (rows, run, o), ky > 0); // [rows, o]
+        outputs.for_each_init(
+            || vec![T::zero(); rows * o],
+            |z, (n, (y, won))| {
+                let img = &x[n * d.image()..(n + 1) * d.image()];
+                wide(|| {
+                    for ky in 0..d.kh {
+                        let lhs = &img[ky * d.w * d.c..];
+                        let rhs = &w[ky * run * o..(ky + 1) * run * o];
+                        matmul(z, (lhs, d.c), rhs, (rows, run, o), ky > 0); // [rows, o]
+                    }
+                    for p in 0..ph {
+                        for q in 0..pw {
+                            let at = |dy: usize, dx: usize| {
+                                let i = ((2 * p + dy) * d.w + 2 * q + dx) * o;
+                                &z[i..i + o]
+                            };
+                            let out = (p * pw + q) * o;
+                            let corners = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                            pool_window(corners, bias, &mut y[out..], &mut won[out..]);
                         }
-                        for p in 0..ph {
-                            for q in 0..pw {
-                                let at =
-                                    |dy: usize, dx: usize| ((2 * p + dy) * d.w + 2 * q + dx) * o;
-                                let corners = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
-                                let out = (p * pw + q) * o;
-                                for ch in 0..o {
-                                    let mut best = z[corners[0] + ch];
-                                    let mut arg = 0u8;
-                                    for (k, &c) in corners.iter().enumerate().skip(1) {
-                                        if z[c + ch] > best {
-                                            best = z[c + ch];
-                                            arg = k as u8;
-                                        }
-                                    }
-                                    let v = best + bias[ch];
-                                    y[out + ch] = if v > T::zero() { v } else { T::zero() };
-                                    won[out + ch] = arg;
-                                }
-                            }
-                        }
-                    })
-                },
-            );
+                    }
+                })
+            },
+        );
         (y, won)
     }
 
@@ -521,45 +540,74 @@ impl ConvReluPool {
             }
         }
         let mut dx = vec![T::zero(); d.b * d.image()];
-        dx.par_chunks_mut(d.image()).enumerate().for_each_init(
-            // Per corner of a window, the channels it won with a gradient: (row of wt, g).
-            || vec![(0, T::zero()); 4 * o],
-            |lists, (n, img)| {
-                wide(|| {
-                    for p in 0..ph {
-                        for q in 0..pw {
-                            let at = n * per_image + (p * pw + q) * o;
-                            let mut counts = [0usize; 4];
-                            for ch in 0..o {
-                                let g = window_grad(y[at + ch], dy[at + ch]);
-                                let k = won[at + ch] as usize;
-                                lists[k * o + counts[k]] = (ch * patch, g);
-                                counts[k] += (g != T::zero()) as usize;
-                            }
-                            for (k, &count) in counts.iter().enumerate() {
-                                if count == 0 {
-                                    continue;
+        dx.par_chunks_mut(d.image())
+            .enumerate()
+            .with_min_len(MIN_IMAGES_PER_TASK)
+            .for_each_init(
+                // Per corner of a window, the channels it won with a gradient: (row of wt, g).
+                || vec![(0, T::zero()); 4 * o],
+                |lists, (n, img)| {
+                    wide(|| {
+                        for p in 0..ph {
+                            for q in 0..pw {
+                                let at = n * per_image + (p * pw + q) * o;
+                                let mut counts = [0usize; 4];
+                                for ch in 0..o {
+                                    let g = window_grad(y[at + ch], dy[at + ch]);
+                                    let k = won[at + ch] as usize;
+                                    lists[k * o + counts[k]] = (ch * patch, g);
+                                    counts[k] += (g != T::zero()) as usize;
                                 }
-                                let entries = &lists[k * o..k * o + count];
-                                let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
-                                for ky in 0..d.kh {
-                                    let dst = ((i + ky) * d.w + j) * d.c;
-                                    gather_axpy(&mut img[dst..dst + run], entries, &wt, ky * run);
+                                for (k, &count) in counts.iter().enumerate() {
+                                    if count == 0 {
+                                        continue;
+                                    }
+                                    let entries = &lists[k * o..k * o + count];
+                                    let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
+                                    for ky in 0..d.kh {
+                                        let dst = ((i + ky) * d.w + j) * d.c;
+                                        gather_axpy(
+                                            &mut img[dst..dst + run],
+                                            entries,
+                                            &wt,
+                                            ky * run,
+                                        );
+                                    }
                                 }
                             }
                         }
-                    }
-                })
-            },
-        );
+                    })
+                },
+            );
         dx
+    }
+}
+
+/// One 2×2 window of the pooling: `z` holds the `o` convolution outputs of
+/// each position, in the order (0, 0), (0, 1), (1, 0), (1, 1). Writes
+/// `max(0, max(z) + bias)` to `y[..o]` and the winning position (the first
+/// one, if several tie) to `won[..o]`.
+#[inline(always)]
+fn pool_window<T: WithDType>(z: [&[T]; 4], bias: &[T], y: &mut [T], won: &mut [u8]) {
+    for ch in 0..bias.len() {
+        let mut best = z[0][ch];
+        let mut arg = 0u8;
+        for (k, zk) in z.iter().enumerate().skip(1) {
+            if zk[ch] > best {
+                best = zk[ch];
+                arg = k as u8;
+            }
+        }
+        let v = best + bias[ch];
+        y[ch] = if v > T::zero() { v } else { T::zero() };
+        won[ch] = arg;
     }
 }
 
 /// `dst (+)= a · b` for `b` row-major `[k, n]` and `a` `[m, k]` whose rows
 /// start `a_rs` entries apart (they may overlap), on this thread; with
 /// `accumulate` the product is added to `dst`, otherwise it replaces it.
-fn matmul<T: WithDType>(
+pub(super) fn matmul<T: WithDType>(
     dst: &mut [T],
     (a, a_rs): (&[T], usize),
     b: &[T],

@@ -50,6 +50,7 @@ use rayon::prelude::*;
 
 mod blocks;
 mod simd;
+mod winograd;
 pub use blocks::{conv_relu, conv_relu_pool};
 
 /// Valid, stride-1 cross-correlation of `x` `[b, h, w, c]` with `w`

@@ -1,0 +1,149 @@
+//! The 3×3 convolution of the second block by Winograd's minimal filtering
+//! F(2×2, 3×3) (Lavin and Gray, 2015), one 2×2 block of outputs at a time.
+//!
+//! A 2×2 block of outputs of a 3×3 kernel `g` depends on a 4×4 tile `d` of
+//! the input. With
+//!
+//! ```text
+//!      ⎡1  0 -1  0⎤        ⎡ 1    0    0 ⎤
+//! Bᵀ = ⎢0  1  1  0⎥    G = ⎢1/2  1/2  1/2⎥    Aᵀ = ⎡1  1  1  0⎤
+//!      ⎢0 -1  1  0⎥        ⎢1/2 -1/2  1/2⎥         ⎣0  1 -1 -1⎦
+//!      ⎣0  1  0 -1⎦        ⎣ 0    0    1 ⎦
+//! ```
+//!
+//! the block is `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, summed over input channels:
+//! 16 products per tile and channel pair instead of 36. Summed over channels,
+//! the 16 elementwise products become 16 matrix products
+//! `M[ξ] = V[ξ] · U[ξ]`, with `V[ξ]` `[tiles, c]` the transformed input and
+//! `U[ξ]` `[c, o]` the transformed kernel. The 2×2 output blocks are exactly
+//! the windows of the 2×2 max-pooling that follows, which this module also
+//! does. Rounding differs from the direct sum's in the last bits.
+
+use super::blocks::matmul;
+use candle_core::WithDType;
+
+/// `U[ξ = 4a + b][ci][co] = (G g Gᵀ)[a][b]` for the kernel `w` `[3, 3, c, o]`.
+pub(super) fn transform_kernel<T: WithDType>(w: &[T], c: usize, o: usize) -> Vec<T> {
+    let half = T::from_f64(0.5);
+    let mut u = vec![T::zero(); 16 * c * o];
+    for ci in 0..c {
+        for co in 0..o {
+            let g = |ky: usize, kx: usize| w[((ky * 3 + kx) * c + ci) * o + co];
+            let mut t = [[T::zero(); 3]; 4]; // G g, [4, 3]
+            for (kx, col) in (0..3).map(|kx| (kx, [g(0, kx), g(1, kx), g(2, kx)])) {
+                t[0][kx] = col[0];
+                t[1][kx] = (col[0] + col[1] + col[2]) * half;
+                t[2][kx] = (col[0] - col[1] + col[2]) * half;
+                t[3][kx] = col[2];
+            }
+            for (a, r) in t.iter().enumerate() {
+                let row = [
+                    r[0],
+                    (r[0] + r[1] + r[2]) * half,
+                    (r[0] - r[1] + r[2]) * half,
+                    r[2],
+                ];
+                for (b, &v) in row.iter().enumerate() {
+                    u[((a * 4 + b) * c + ci) * o + co] = v;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// Scratch buffers of one image: the transformed input `V` `[16, tiles, c]`
+/// and the products `M` `[16, tiles, o]`.
+pub(super) struct Scratch<T> {
+    v: Vec<T>,
+    m: Vec<T>,
+}
+
+impl<T: WithDType> Scratch<T> {
+    pub(super) fn new(tiles: usize, c: usize, o: usize) -> Self {
+        Self {
+            v: vec![T::zero(); 16 * tiles * c],
+            m: vec![T::zero(); 16 * tiles * o],
+        }
+    }
+}
+
+/// Convolves `img` `[h, w, c]` with the transformed kernel `u` and hands each
+/// 2×2 output block to `window(tile, [z00, z01, z10, z11])`, each `z` the `o`
+/// outputs of one position; tiles are numbered row by row, `(h - 2) / 2` by
+/// `(w - 2) / 2` of them.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // the indices follow the matrix formulas
+pub(super) fn conv_blocks<T: WithDType>(
+    img: &[T],
+    (h, w, c): (usize, usize, usize),
+    u: &[T],
+    o: usize,
+    s: &mut Scratch<T>,
+    mut window: impl FnMut(usize, [&[T]; 4]),
+) {
+    let (ph, pw) = ((h - 2) / 2, (w - 2) / 2);
+    let tiles = ph * pw;
+    // V = Bᵀ d B for every tile, all channels at once.
+    for p in 0..ph {
+        for q in 0..pw {
+            let t = p * pw + q;
+            let d = |i: usize, j: usize| {
+                let at = ((2 * p + i) * w + 2 * q + j) * c;
+                &img[at..at + c]
+            };
+            let rows: [[&[T]; 4]; 4] = std::array::from_fn(|i| std::array::from_fn(|j| d(i, j)));
+            for ci in 0..c {
+                let e = |i: usize, j: usize| rows[i][j][ci];
+                // r = Bᵀ d, row by row.
+                let r: [[T; 4]; 4] = std::array::from_fn(|j| {
+                    [
+                        e(0, j) - e(2, j),
+                        e(1, j) + e(2, j),
+                        e(2, j) - e(1, j),
+                        e(1, j) - e(3, j),
+                    ]
+                });
+                // V = r B: r[j][i] is row i, column j.
+                for i in 0..4 {
+                    let v = [
+                        r[0][i] - r[2][i],
+                        r[1][i] + r[2][i],
+                        r[2][i] - r[1][i],
+                        r[1][i] - r[3][i],
+                    ];
+                    for (jj, &x) in v.iter().enumerate() {
+                        s.v[((i * 4 + jj) * tiles + t) * c + ci] = x;
+                    }
+                }
+            }
+        }
+    }
+    // M[ξ] = V[ξ] · U[ξ].
+    for xi in 0..16 {
+        let v = &s.v[xi * tiles * c..(xi + 1) * tiles * c];
+        let uu = &u[xi * c * o..(xi + 1) * c * o];
+        let m = &mut s.m[xi * tiles * o..(xi + 1) * tiles * o];
+        matmul(m, (v, c), uu, (tiles, c, o), false);
+    }
+    // Y = Aᵀ M A, tile by tile, all output channels at once.
+    let mut y = vec![T::zero(); 4 * o];
+    for t in 0..tiles {
+        let m = |xi: usize| &s.m[(xi * tiles + t) * o..(xi * tiles + t + 1) * o];
+        let ms: [&[T]; 16] = std::array::from_fn(m);
+        let (y00, rest) = y.split_at_mut(o);
+        let (y01, rest) = rest.split_at_mut(o);
+        let (y10, y11) = rest.split_at_mut(o);
+        for co in 0..o {
+            let e = |i: usize, j: usize| ms[i * 4 + j][co];
+            // s = Aᵀ M, then Y = s A.
+            let s0: [T; 4] = std::array::from_fn(|j| e(0, j) + e(1, j) + e(2, j));
+            let s1: [T; 4] = std::array::from_fn(|j| e(1, j) - e(2, j) - e(3, j));
+            y00[co] = s0[0] + s0[1] + s0[2];
+            y01[co] = s0[1] - s0[2] - s0[3];
+            y10[co] = s1[0] + s1[1] + s1[2];
+            y11[co] = s1[1] - s1[2] - s1[3];
+        }
+        window(t, [y00, y01, y10, y11]);
+    }
+}
