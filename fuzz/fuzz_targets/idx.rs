@@ -8,7 +8,10 @@ use std::path::Path;
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz-input");
     if let Ok(images) = idx::decode_images(path, data.to_vec()) {
-        assert_eq!(images.pixels.len(), images.count * images.rows * images.cols);
+        assert_eq!(
+            images.pixels.len(),
+            images.count * images.rows * images.cols
+        );
     }
     let _ = idx::decode_labels(path, data.to_vec());
 });

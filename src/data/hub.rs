@@ -109,8 +109,29 @@ pub fn fetch(options: &HubOptions) -> Result<(PathBuf, PathBuf)> {
 
 /// Reads one split of the Hub's MNIST parquet: decodes every PNG to 8-bit
 /// grayscale and checks every label.
+///
+/// The parquet crate panics on some corrupt files (fuzzing found one whose
+/// column chunk starts at a negative offset); such a panic is caught and
+/// returned as an error that names the file.
 pub fn read_parquet(path: impl AsRef<Path>) -> Result<(IdxImages, Vec<u8>)> {
     let path = path.as_ref();
+    std::panic::catch_unwind(|| read_parquet_unguarded(path)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no reason given".into());
+        Err(Error::bad_data(
+            path,
+            format!(
+                "the parquet reader broke down on it ({why}): the file is corrupt; \
+                 delete it from the cache and download again"
+            ),
+        ))
+    })
+}
+
+fn read_parquet_unguarded(path: &Path) -> Result<(IdxImages, Vec<u8>)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let bad = |problem: String| Error::bad_data(path, problem);
     let reader = SerializedFileReader::new(file).map_err(|e| {
