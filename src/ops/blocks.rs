@@ -116,14 +116,7 @@ impl Dims {
     }
 
     fn from_shapes(x: &Shape, w: &Shape, b: &Shape) -> Result<Self> {
-        let (bn, h, wd, c) = x.dims4()?;
-        let (kh, kw, wc, o) = w.dims4()?;
-        if wc != c {
-            bail!("conv: input has {c} channels but the kernel expects {wc}")
-        }
-        if kh > h || kw > wd {
-            bail!("conv: kernel {kh}x{kw} is larger than the {h}x{wd} input")
-        }
+        let ((bn, h, wd, c), (kh, kw, o)) = super::conv_shapes(x, w)?;
         if b.dims1()? != o {
             bail!("conv: {o} output channels but a bias of shape {b:?}")
         }

@@ -65,14 +65,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 /// gets one more entry, always 1, and the bias is one more row of the kernel
 /// matrix. Its gradient then comes out of the same matrix product.
 pub fn conv2d_with_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let (b, h, wd, c) = x.dims4()?;
-    let (kh, kw, wc, o) = w.dims4()?;
-    if wc != c {
-        bail!("conv2d: input has {c} channels but the kernel expects {wc}")
-    }
-    if kh > h || kw > wd {
-        bail!("conv2d: kernel {kh}x{kw} is larger than the {h}x{wd} input")
-    }
+    let ((b, h, wd, c), (kh, kw, o)) = conv_shapes(x.shape(), w.shape())?;
     let (oh, ow) = (h - kh + 1, wd - kw + 1);
     if !x.device().is_cpu() {
         // candle's conv2d is channels-first: [b, c, h, w] and [o, c, kh, kw].
@@ -94,6 +87,23 @@ pub fn conv2d_with_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result
     };
     cols.matmul(&w)?.reshape((b, oh, ow, o))
 }
+
+/// The sizes `((b, h, w, c), (kh, kw, o))` of a convolution of `x` `[b, h, w, c]`
+/// by `w` `[kh, kw, c, o]`, checked: the channels agree and the kernel fits.
+fn conv_shapes(x: &Shape, w: &Shape) -> Result<Dims4Kernel> {
+    let (b, h, wd, c) = x.dims4()?;
+    let (kh, kw, wc, o) = w.dims4()?;
+    if wc != c {
+        bail!("conv2d: input has {c} channels but the kernel expects {wc}")
+    }
+    if kh > h || kw > wd {
+        bail!("conv2d: kernel {kh}x{kw} is larger than the {h}x{wd} input")
+    }
+    Ok(((b, h, wd, c), (kh, kw, o)))
+}
+
+/// An input's `(b, h, w, c)` and a kernel's `(kh, kw, o)`.
+type Dims4Kernel = ((usize, usize, usize, usize), (usize, usize, usize));
 
 /// 2×2 max-pooling with stride 2 of `x` `[b, h, w, c]`, giving
 /// `[b, h / 2, w / 2, c]` (a trailing odd row or column is dropped, as in Keras).
