@@ -360,3 +360,45 @@ impl Adadelta {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// The in-place CPU step and the tensor-operation step (what other devices
+    /// run) give the same weights and state over several steps.
+    #[test]
+    fn in_place_step_matches_the_tensor_step() {
+        let start = [0.5f32, -1.5, 2.0, 0.0, 3.25];
+        let grads = [[0.1f32, -0.2, 0.3, 0.0, 5.0], [-0.4, 0.2, 0.0, 1.0, -2.0]];
+        let config = AdadeltaConfig::default();
+        let slot = || {
+            let var = Var::new(&start, &Device::Cpu).unwrap();
+            Slot {
+                avg_sq_grad: var.as_tensor().zeros_like().unwrap(),
+                avg_sq_update: var.as_tensor().zeros_like().unwrap(),
+                var,
+            }
+        };
+        let (mut fast, mut plain) = (slot(), slot());
+        for _ in 0..3 {
+            for g in &grads {
+                let g = Tensor::new(g, &Device::Cpu).unwrap();
+                fast.step_in_place(&g, config).unwrap();
+                plain.step_with_tensors(&g, config).unwrap();
+            }
+        }
+        let v = |t: &Tensor| t.to_vec1::<f32>().unwrap();
+        for (a, b) in [
+            (fast.var.as_tensor(), plain.var.as_tensor()),
+            (&fast.avg_sq_grad, &plain.avg_sq_grad),
+            (&fast.avg_sq_update, &plain.avg_sq_update),
+        ] {
+            for (x, y) in v(a).iter().zip(v(b)) {
+                assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "{x} vs {y}");
+            }
+        }
+        assert_ne!(v(fast.var.as_tensor()), start, "the weights did not move");
+    }
+}

@@ -54,7 +54,7 @@
 //! ```
 
 use super::simd::{add_assign, gather_axpy, wide};
-use super::{contiguous_slice, conv2d_with_bias, max_pool2x2, relu, Col2Im};
+use super::{contiguous_slice, conv2d_with_bias, max_pool2x2, relu, relu_grad, Col2Im};
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -299,7 +299,7 @@ impl ConvRelu {
             );
             wide(|| {
                 for ((g, &y), &dy) in g.iter_mut().zip(y).zip(dy) {
-                    *g = if y > T::zero() { dy } else { T::zero() };
+                    *g = relu_grad(y, dy);
                 }
                 counts.fill(0);
                 for p in 0..pixels {
@@ -399,17 +399,6 @@ struct ConvReluPool {
     winners: Winners,
 }
 
-/// `(w, dy)` gradient step shared by both halves of the backward pass: the
-/// gradient `g` of each window's winner, `dy` where `y > 0`.
-#[inline(always)]
-fn window_grad<T: WithDType>(y: T, dy: T) -> T {
-    if y > T::zero() {
-        dy
-    } else {
-        T::zero()
-    }
-}
-
 impl ConvReluPool {
     fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims) -> (Vec<T>, Vec<u8>) {
         let (oh, ow, o) = (d.oh(), d.ow(), d.o);
@@ -489,7 +478,7 @@ impl ConvReluPool {
                         for q in 0..pw {
                             let at = n * per_image + (p * pw + q) * o;
                             for ch in 0..o {
-                                let g = window_grad(y[at + ch], dy[at + ch]);
+                                let g = relu_grad(y[at + ch], dy[at + ch]);
                                 let k = won[at + ch] as usize;
                                 let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
                                 // Written always, kept only if g != 0: no branch to mispredict.
@@ -546,7 +535,7 @@ impl ConvReluPool {
                                 let at = n * per_image + (p * pw + q) * o;
                                 let mut counts = [0usize; 4];
                                 for ch in 0..o {
-                                    let g = window_grad(y[at + ch], dy[at + ch]);
+                                    let g = relu_grad(y[at + ch], dy[at + ch]);
                                     let k = won[at + ch] as usize;
                                     lists[k * o + counts[k]] = (ch * patch, g);
                                     counts[k] += (g != T::zero()) as usize;

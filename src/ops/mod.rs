@@ -466,6 +466,17 @@ fn num_zero<T: WithDType>(_v: T) -> T {
     T::zero()
 }
 
+/// The gradient through a ReLU whose output is `y`: `dy` where `y > 0`, else
+/// zero (at exactly 0 too, as in TensorFlow).
+#[inline(always)]
+fn relu_grad<T: WithDType>(y: T, dy: T) -> T {
+    if y > T::zero() {
+        dy
+    } else {
+        T::zero()
+    }
+}
+
 /// `(relu output, gradient)` to the gradient where the output is positive.
 struct ReluGrad;
 
@@ -482,10 +493,7 @@ impl CustomOp2 for ReluGrad {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         fn run<T: WithDType>(y: &[T], g: &[T]) -> Vec<T> {
-            y.iter()
-                .zip(g)
-                .map(|(&y, &g)| if y > T::zero() { g } else { T::zero() })
-                .collect()
+            y.iter().zip(g).map(|(&y, &g)| relu_grad(y, g)).collect()
         }
         if l1.shape() != l2.shape() {
             bail!(
