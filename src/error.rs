@@ -8,9 +8,17 @@ use std::path::{Path, PathBuf};
 /// Everything that can go wrong in this crate.
 #[derive(Debug)]
 pub enum Error {
-    /// A file could not be read or written.
+    /// A file could not be read.
     Io {
         /// The file or directory involved.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A file could not be written (a full disk, a directory that cannot be
+    /// written to, ...). Nothing half-written is left behind.
+    Write {
+        /// The file that was being written.
         path: PathBuf,
         /// What the operating system said.
         source: std::io::Error,
@@ -67,6 +75,14 @@ impl Error {
         }
     }
 
+    /// Writing `path` failed.
+    pub fn write(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Write {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
     /// Bad content in the data file at `path`.
     pub fn bad_data(path: impl AsRef<Path>, problem: impl Into<String>) -> Self {
         Error::BadData {
@@ -80,6 +96,12 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Write { path, source } => write!(
+                f,
+                "could not write {}: {source}. {}",
+                path.display(),
+                write_advice(source)
+            ),
             Error::BadData { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::DatasetUnavailable(msg) => f.write_str(msg),
             Error::Picture { path, problem } => {
@@ -104,9 +126,34 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Write { source, .. } => Some(source),
             Error::Candle(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+/// What to do about a failed write, by its cause.
+fn write_advice(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    match e.kind() {
+        ErrorKind::StorageFull => {
+            "The disk is full: free some space there, or write somewhere else \
+             (reproduce --out DIR)"
+        }
+        _ if matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT)) => {
+            "The disk (or your quota on it) is full: free some space there, or write \
+             somewhere else (reproduce --out DIR)"
+        }
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            "That place cannot be written to: choose a directory you may write to \
+             (reproduce --out DIR)"
+        }
+        _ => {
+            "Check that the directory can be written to, or write somewhere else \
+             (reproduce --out DIR)"
         }
     }
 }

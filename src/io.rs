@@ -4,10 +4,16 @@
 //! [`write_atomic`]: the bytes go to a temporary file in the same directory,
 //! which is then renamed over the destination. A rename within one file system
 //! is atomic, so readers see either the old file or the new one, never a mix.
+//! Each write has its own temporary name, so two writers of one path (two
+//! threads, two notebook cells, two processes) never share a temporary file.
+//!
+//! A write that fails (a full disk, a directory that cannot be written to)
+//! returns [`Error::Write`], which names the destination and says what to do.
 
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes `bytes` to `path` atomically, creating parent directories as needed.
 ///
@@ -19,30 +25,60 @@ use std::path::{Path, PathBuf};
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
-    with_temp_file(path.as_ref(), |tmp| {
-        let mut file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
-        file.write_all(bytes).map_err(|e| Error::io(tmp, e))?;
-        file.sync_all().map_err(|e| Error::io(tmp, e))
+    let path = path.as_ref();
+    with_temp_file(path, |tmp| {
+        let mut file = std::fs::File::create(tmp).map_err(|e| Error::write(path, e))?;
+        file.write_all(bytes).map_err(|e| Error::write(path, e))?;
+        file.sync_all().map_err(|e| Error::write(path, e))
     })
+}
+
+/// A temporary name beside `name` that no other write uses: the process id,
+/// a per-process counter and the clock (a notebook may hold several copies
+/// of this crate, each with its own counter).
+fn temp_name(name: &std::ffi::OsStr) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        ".{}.tmp-{}-{}-{nanos}",
+        name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Writes `tensors` to `path` as a safetensors file, atomically.
+///
+/// The file is put together in memory first (a model is about 5 MB), so
+/// that every failure to write is an [`Error::Write`] naming `path`.
+pub fn write_safetensors(
+    path: impl AsRef<Path>,
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+) -> Result<()> {
+    let bytes = safetensors::serialize(tensors.iter(), None).map_err(|e| {
+        Error::InvalidConfig(format!(
+            "cannot put the tensors for {} together: {e}",
+            path.as_ref().display()
+        ))
+    })?;
+    write_atomic(path, &bytes)
 }
 
 /// Lets `write` fill a temporary file beside `path`, then renames it to `path`.
 ///
 /// If `write` fails the temporary file is removed and `path` is untouched.
-pub fn with_temp_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+fn with_temp_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    std::fs::create_dir_all(&parent).map_err(|e| Error::write(path, e))?;
     let name = path
         .file_name()
         .ok_or_else(|| Error::InvalidConfig(format!("{} is not a file path", path.display())))?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = parent.join(temp_name(name));
     let written = write(&tmp);
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
@@ -50,7 +86,7 @@ pub fn with_temp_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> R
     }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+        Error::write(path, e)
     })
 }
 
@@ -71,5 +107,43 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "temporary file left behind");
+    }
+
+    #[test]
+    fn writers_of_one_path_never_share_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("figure.png");
+        // Many threads write the same path at once; each must write whole.
+        std::thread::scope(|s| {
+            for t in 0..8u8 {
+                let path = &path;
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        write_atomic(path, &[t; 4096]).unwrap();
+                    }
+                });
+            }
+        });
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 4096);
+        assert!(bytes.iter().all(|&b| b == bytes[0]), "two writes mixed");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temporary file left behind");
+    }
+
+    #[test]
+    fn a_write_error_names_the_destination_and_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        // A regular file where a directory should be.
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, b"x").unwrap();
+        let msg = write_atomic(blocker.join("out.png"), b"png")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("could not write") && msg.contains("out.png"),
+            "{msg}"
+        );
+        assert!(msg.contains("--out"), "{msg}");
     }
 }

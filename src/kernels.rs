@@ -135,9 +135,29 @@ pub fn render_like_setosa(filtered: &Tensor) -> Result<GrayImage> {
     Ok(img)
 }
 
-/// Opens any picture the `image` crate can decode (PNG, JPEG) as grayscale.
+/// The longest side, in pixels, a picture is brought to before any kernel
+/// runs on it: twice the 192-pixel panels of [`crate::viz::kernel_gallery`].
+/// A 48-megapixel photo is 8000 pixels wide; the figures show 192.
+pub const WORKING_SIDE: u32 = 384;
+
+/// The most memory a picture's decoder may use, 512 MiB: enough for a
+/// 150-megapixel colour photo.
+pub const MAX_DECODE_BYTES: u64 = 512 << 20;
+
+/// Opens any picture the `image` crate can decode (PNG, JPEG, GIF) as
+/// grayscale, brought down to [`WORKING_SIDE`] pixels on its longest side
+/// (see [`working_size`]). [`load_picture_full`] keeps every pixel.
 pub fn load_picture(path: impl AsRef<Path>) -> Result<GrayImage> {
-    let path = path.as_ref();
+    read_picture(path.as_ref(), Some(WORKING_SIDE))
+}
+
+/// [`load_picture`] at full resolution, for who wants every pixel: a kernel
+/// on a 48-megapixel photo needs gigabytes.
+pub fn load_picture_full(path: impl AsRef<Path>) -> Result<GrayImage> {
+    read_picture(path.as_ref(), None)
+}
+
+fn read_picture(path: &Path, max_side: Option<u32>) -> Result<GrayImage> {
     if !path.exists() {
         return Err(Error::Picture {
             path: path.to_path_buf(),
@@ -147,21 +167,75 @@ pub fn load_picture(path: impl AsRef<Path>) -> Result<GrayImage> {
     let reader = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|e| Error::io(path, e))?;
-    let img = reader.decode().map_err(|e| Error::Picture {
+    decode_with(path, reader, max_side)
+}
+
+/// Decodes the bytes of a picture (PNG, JPEG, GIF), as [`load_picture`] does
+/// with a file: grayscale, its longest side at most `max_side` pixels when
+/// given. `name` only names the picture in errors.
+pub fn decode_picture(name: &str, bytes: &[u8], max_side: Option<u32>) -> Result<GrayImage> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::io(name, e))?;
+    decode_with(Path::new(name), reader, max_side)
+}
+
+fn decode_with<R: std::io::BufRead + std::io::Seek>(
+    path: &Path,
+    mut reader: image::ImageReader<R>,
+    max_side: Option<u32>,
+) -> Result<GrayImage> {
+    let bad = |problem: String| Error::Picture {
         path: path.to_path_buf(),
-        problem: format!("cannot decode it as a PNG or JPEG picture ({e})"),
+        problem,
+    };
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(e) => bad(format!(
+            "it is too large to decode in {} MiB of memory ({e}); scale it down first",
+            MAX_DECODE_BYTES >> 20
+        )),
+        e => bad(format!("cannot decode it as a PNG or JPEG picture ({e})")),
     })?;
     if img.width() < 3 || img.height() < 3 {
-        return Err(Error::Picture {
-            path: path.to_path_buf(),
-            problem: format!(
-                "it is {}x{}, too small for a 3x3 kernel",
-                img.width(),
-                img.height()
-            ),
-        });
+        return Err(bad(format!(
+            "it is {}x{}, too small for a 3x3 kernel",
+            img.width(),
+            img.height()
+        )));
     }
-    Ok(img.to_luma8())
+    // Scaled down in colour, then made gray: only the small copy is converted.
+    Ok(match max_side {
+        Some(side) if img.width().max(img.height()) > side => {
+            let (w, h) = fit_within(img.width(), img.height(), side);
+            img.thumbnail_exact(w, h).to_luma8()
+        }
+        _ => img.to_luma8(),
+    })
+}
+
+/// The size of a `w × h` picture scaled to fit `side × side`, keeping its
+/// shape (and at least 3 pixels a side, for a 3×3 kernel).
+pub fn fit_within(w: u32, h: u32, side: u32) -> (u32, u32) {
+    if w <= side && h <= side {
+        return (w, h);
+    }
+    let k = side as f64 / w.max(h) as f64;
+    let scale = |v: u32| ((v as f64 * k).round() as u32).clamp(3, side);
+    (scale(w), scale(h))
+}
+
+/// `picture`, scaled down (never up) by area averaging so that its longest
+/// side is at most `side` pixels.
+pub fn working_size(picture: &GrayImage, side: u32) -> GrayImage {
+    let (w, h) = fit_within(picture.width(), picture.height(), side);
+    if (w, h) == picture.dimensions() {
+        picture.clone()
+    } else {
+        image::imageops::thumbnail(picture, w, h)
+    }
 }
 
 /// The demo picture, drawn by this crate: a house with a door and a window, a
@@ -271,6 +345,28 @@ mod tests {
     fn committed_demo_picture_is_the_generated_one() {
         let on_disk = load_picture(DEMO_PICTURE_PATH).unwrap();
         assert_eq!(on_disk, demo_picture(), "regenerate data/demo.png");
+    }
+
+    #[test]
+    fn big_pictures_are_brought_to_the_working_size_and_full_keeps_every_pixel() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wide.png");
+        GrayImage::from_fn(1000, 500, |x, y| image::Luma([(x ^ y) as u8]))
+            .save(&path)
+            .unwrap();
+        assert_eq!(load_picture(&path).unwrap().dimensions(), (384, 192));
+        assert_eq!(load_picture_full(&path).unwrap().dimensions(), (1000, 500));
+        // Averaging keeps a flat picture flat; small pictures stay as they are.
+        let mut png = Vec::new();
+        GrayImage::from_pixel(800, 600, image::Luma([200]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let flat = decode_picture("flat.png", &png, Some(WORKING_SIDE)).unwrap();
+        assert_eq!(flat.dimensions(), (384, 288));
+        assert!(flat.pixels().all(|p| p.0[0] == 200));
+        assert_eq!(working_size(&demo_picture(), WORKING_SIDE), demo_picture());
+        // A thin picture keeps at least 3 pixels a side, for a 3x3 kernel.
+        assert_eq!(fit_within(4, 4000, 384), (3, 384));
     }
 
     #[test]

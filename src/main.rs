@@ -113,7 +113,18 @@ fn need(flag: &str, value: Option<String>) -> Result<String> {
 fn reproduce(o: Options) -> Result<()> {
     // The kernel gallery first: it needs no training.
     let picture = match &o.picture {
-        Some(path) => kernels::load_picture(path)?,
+        Some(path) => {
+            let picture = kernels::load_picture(path)?;
+            let (w, h) = picture.dimensions();
+            match image::image_dimensions(path) {
+                Ok((w0, h0)) if (w0, h0) != (w, h) => println!(
+                    "picture {}: {w0}x{h0}, brought to {w}x{h} for the kernels",
+                    path.display()
+                ),
+                _ => println!("picture {}: {w}x{h}", path.display()),
+            }
+            picture
+        }
         None => demo_picture(),
     };
     let out = |name: &str| o.out.join(name);
@@ -417,6 +428,8 @@ fn png(img: &image::GrayImage) -> Result<Vec<u8>> {
 }
 
 fn main() -> ExitCode {
+    // Training allocates the same big buffers at every step: keep them.
+    filters_are_weights::train::keep_freed_memory();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

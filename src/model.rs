@@ -278,10 +278,7 @@ impl MnistCnn {
 
     /// Saves the weights to a safetensors file, atomically.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        crate::io::with_temp_file(path, |tmp| {
-            Ok(candle_core::safetensors::save(&self.named_tensors(), tmp)?)
-        })
+        crate::io::write_safetensors(path, &self.named_tensors())
     }
 
     /// Loads weights saved by [`MnistCnn::save`], checking every name and shape.

@@ -279,10 +279,13 @@ fn epoch_rng(seed: u64, epoch: usize) -> Rng {
 /// Asks glibc's allocator to keep freed memory for reuse instead of handing
 /// big blocks back to the kernel: each training step allocates the same
 /// large buffers again (up to 85 MB each), and fresh pages from the kernel
-/// must be zeroed first (that zeroing took about 40% of a training step).
-/// Blocks are never served by `mmap` (whose threshold cannot be raised past
-/// 32 MB) and the heap is never trimmed.
-fn keep_freed_memory() {
+/// must be zeroed first. Blocks are then never served by `mmap` (whose
+/// threshold cannot be raised past 32 MB) and the heap is never trimmed.
+///
+/// This changes the whole process, so the library never calls it by
+/// itself: programs opt in (the `filters-are-weights` command does, first
+/// thing). Elsewhere than glibc it does nothing.
+pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
@@ -301,7 +304,6 @@ impl Trainer {
     /// A trainer for `model` with a fresh optimizer.
     pub fn new(model: MnistCnn, config: TrainConfig) -> Result<Self> {
         config.validate()?;
-        keep_freed_memory();
         let optimizer = Adadelta::new(model.vars().to_vec(), config.optimizer)?;
         Ok(Self {
             model,
@@ -326,9 +328,7 @@ impl Trainer {
             .map_err(|e| Error::InvalidConfig(e.to_string()))?;
         let len = meta.len();
         tensors.insert(META.to_string(), Tensor::from_vec(meta, len, &Device::Cpu)?);
-        crate::io::with_temp_file(path.as_ref(), |tmp| {
-            Ok(candle_core::safetensors::save(&tensors, tmp)?)
-        })
+        crate::io::write_safetensors(path, &tensors)
     }
 
     /// A trainer that continues the run saved by [`Trainer::save_checkpoint`]

@@ -408,6 +408,23 @@ fn signed_map_rgb(map: &[f32], (h, w): (usize, usize), size: u32) -> image::RgbI
     })
 }
 
+/// A picture `[h, w]` scaled down by a whole factor (averaging) until its
+/// longest side is at most [`crate::kernels::WORKING_SIDE`]; smaller ones as they are.
+fn to_working_size(picture: &Tensor) -> Result<Tensor> {
+    let (h, w) = picture.dims2()?;
+    let side = crate::kernels::WORKING_SIDE as usize;
+    let k = h.max(w).div_ceil(side);
+    if k <= 1 {
+        return Ok(picture.clone());
+    }
+    let x = picture.reshape((1, 1, h, w))?.avg_pool2d(k)?; // [1, 1, h / k, w / k]
+    let (_, _, nh, nw) = x.dims4()?;
+    if nh < 3 || nw < 3 {
+        return Ok(picture.clone());
+    }
+    Ok(x.reshape((nh, nw))?)
+}
+
 /// A picture `[h, w]` through each of `filters` `[n, 1, 3, 3]`: each map shown
 /// under its filter and label, on its own symmetric colour scale (red where
 /// the filter responds positively, blue negatively). Computed by
@@ -418,7 +435,20 @@ pub fn feature_maps(
     labels: &[String],
     title: &str,
 ) -> Result<Figure> {
-    let maps = crate::analysis::feature_maps(picture, filters)?; // [n, h-2, w-2]
+    // Big pictures are brought to the working size first: 32 maps of a
+    // 48-megapixel photo would need 6 GB, and the figure shows 96 pixels.
+    let (h0, w0) = picture.dims2()?;
+    let picture = to_working_size(picture)?;
+    let (h, w) = picture.dims2()?;
+    let title = if (h, w) == (h0, w0) {
+        title.to_string()
+    } else {
+        format!(
+            "{title} ({})",
+            worked_at((w0 as u32, h0 as u32), (w as u32, h as u32))
+        )
+    };
+    let maps = crate::analysis::feature_maps(&picture, filters)?; // [n, h-2, w-2]
     let (n, mh, mw) = maps.dims3()?;
     let values = maps.flatten_all()?.to_vec1::<f32>()?;
     let kernels = crate::analysis::filter_values(filters)?;
@@ -428,7 +458,7 @@ pub fn feature_maps(
     let width = cols as i32 * (cell + gap) + gap;
     let height = 40 + rows * (cell + head + gap) + gap;
     render(width as u32, height as u32, |area| {
-        text(area, title, (gap, 10), 18)?;
+        text(area, &title, (gap, 10), 18)?;
         for i in 0..n {
             let (r, c) = ((i / cols) as i32, (i % cols) as i32);
             let (x, y) = (gap + c * (cell + gap), 40 + r * (cell + head + gap));
@@ -545,20 +575,6 @@ pub fn confusion(matrix: &[[usize; 10]; 10]) -> Result<Figure> {
         }
         Ok(())
     })
-}
-
-/// Scales `picture` down (never up) to fit in a `side × side` square.
-fn fit(picture: &GrayImage, side: u32) -> GrayImage {
-    let (w, h) = picture.dimensions();
-    if w <= side && h <= side {
-        return picture.clone();
-    }
-    let k = side as f32 / w.max(h) as f32;
-    let (nw, nh) = (
-        ((w as f32 * k) as u32).max(3),
-        ((h as f32 * k) as u32).max(3),
-    );
-    image::imageops::resize(picture, nw, nh, image::imageops::FilterType::Triangle)
 }
 
 /// Enlarges `picture` by the largest whole factor that fits `side`, with
@@ -703,31 +719,43 @@ fn draw_gray(area: &Area, img: &GrayImage, (x, y): (i32, i32)) -> Result<()> {
 }
 
 /// The picture and what each of `kernels` makes of it, rendered as setosa.io
-/// does, in a grid of 5 columns with labels.
+/// does, in a grid of 5 columns with labels. The kernels run on the picture
+/// scaled down (never up) to fit the 192-pixel panels, so that every panel
+/// shows the kernel's output pixel for pixel (small pictures, a 28×28 digit,
+/// are enlarged for display only); the caption gives the size they ran at.
 pub fn kernel_gallery_of(picture: &GrayImage, kernels: &[Kernel]) -> Result<Figure> {
     let side = 192;
-    // Large pictures are scaled down before filtering; small ones (a 28×28
-    // digit) are filtered as they are and enlarged for display only.
-    let pic = fit(picture, side);
+    let pic = crate::kernels::working_size(picture, side);
     let mut panels = vec![("original".to_string(), enlarge(&pic, side))];
     for k in kernels {
         panels.push((k.name.to_string(), enlarge(&k.apply(&pic)?, side)));
     }
-    let (cols, gap, label) = (5usize, 12, 24);
+    let (cols, gap, label, head) = (5usize, 12, 24, 62);
     let rows = panels.len().div_ceil(cols) as i32;
     let cell = side as i32;
     let width = cols as i32 * (cell + gap) + gap;
-    let height = 40 + rows * (cell + label + gap) + gap;
+    let height = head + rows * (cell + label + gap) + gap;
+    let caption = worked_at(picture.dimensions(), pic.dimensions());
     render(width as u32, height as u32, |area| {
         text(area, "Classic image kernels, chosen by hand", (gap, 10), 18)?;
+        text(area, &caption, (gap, 36), 13)?;
         for (i, (name, img)) in panels.iter().enumerate() {
             let (r, c) = ((i / cols) as i32, (i % cols) as i32);
-            let (x, y) = (gap + c * (cell + gap), 40 + r * (cell + label + gap));
+            let (x, y) = (gap + c * (cell + gap), head + r * (cell + label + gap));
             text(area, name, (x, y), 15)?;
             draw_gray(area, img, (x, y + label))?;
         }
         Ok(())
     })
+}
+
+/// "worked at 192×128 pixels", and the original size when it was larger.
+fn worked_at((w0, h0): (u32, u32), (w, h): (u32, u32)) -> String {
+    if (w0, h0) == (w, h) {
+        format!("worked at {w}×{h} pixels")
+    } else {
+        format!("worked at {w}×{h} pixels (the picture, {w0}×{h0}, scaled down)")
+    }
 }
 
 /// [`kernel_gallery_of`] with all nine classic kernels: the post's first figure.

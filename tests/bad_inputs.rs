@@ -2,6 +2,10 @@
 //! a message that names the file (where there is one), says what is wrong and,
 //! where it can, what to do. `cargo test --test bad_inputs -- --nocapture`
 //! prints every message.
+//!
+//! Inputs that could take much memory (a 48-megapixel photo, a small gzip
+//! that expands without end, a full disk) run in a child process whose peak
+//! resident memory is read back and held under a stated bound.
 
 mod common;
 
@@ -223,6 +227,25 @@ fn hub_cases() -> Vec<Case> {
             },
         ),
         case(
+            "parquet: a 4 MB file whose page decompresses to 80 MB",
+            &["page-bomb.parquet", "announces", "more than the 67108864"],
+            |d: &Path| {
+                let p = d.join("page-bomb.parquet");
+                write_parquet(&p, HUB_SCHEMA, &[vec![0u8; 80 << 20]], &[1]);
+                assert!(std::fs::metadata(&p).unwrap().len() < 8 << 20);
+                err(read_parquet(&p))
+            },
+        ),
+        case(
+            "parquet: a PNG announcing 20000x20000 pixels",
+            &["huge-png.parquet", "row 0", "larger than 256x256"],
+            |d: &Path| {
+                let p = d.join("huge-png.parquet");
+                write_parquet(&p, HUB_SCHEMA, &[png_claiming(20_000, 20_000)], &[1]);
+                err(read_parquet(&p))
+            },
+        ),
+        case(
             "parquet: not a parquet file (half a download)",
             &["not.parquet", "not a readable parquet"],
             |d: &Path| {
@@ -261,6 +284,19 @@ fn hub_cases() -> Vec<Case> {
             },
         ),
     ]
+}
+
+/// A 28x28 PNG whose header (IHDR, with a valid checksum) says it is `w × h`.
+#[cfg(feature = "hub")]
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut png = common::parquet::png_of_digit(3);
+    // 8-byte signature, then IHDR: length (4), type (4), width, height, ...
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&png[12..29]); // type and the 13 bytes of data
+    png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+    png
 }
 
 #[cfg(not(feature = "hub"))]
@@ -467,10 +503,199 @@ fn cli_cases() -> Vec<Case> {
     ]
 }
 
+/// A JPEG photo of `w × h` pixels in colour, drawn by the test: a gradient
+/// with a checkerboard on it.
+fn photo(dir: &Path, w: u32, h: u32) -> PathBuf {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let check = ((x / 97 + y / 89) % 2 * 120) as u8;
+        image::Rgb([(x * 255 / w) as u8, check, (y * 255 / h) as u8])
+    });
+    let path = dir.join(format!("photo-{w}x{h}.jpg"));
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(file, 80)
+        .encode(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    path
+}
+
+/// A gzipped IDX file of images whose header announces `count` images and
+/// whose data are zeros without end (`mib` MiB of them, far more than
+/// announced): concatenated gzip members, each 1 MiB of zeros in about 1 KB.
+fn endless_zeros_gzip(path: &Path, count: u32, mib: usize) {
+    use std::io::Write;
+    let member = |bytes: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    };
+    let mut header = Vec::new();
+    for v in [idx::IMAGES_MAGIC, count, 28, 28] {
+        header.extend_from_slice(&v.to_be_bytes());
+    }
+    let zeros = member(&vec![0u8; 1 << 20]);
+    let mut file = member(&header);
+    for _ in 0..mib {
+        file.extend_from_slice(&zeros);
+    }
+    std::fs::write(path, file).unwrap();
+}
+
+/// The CLI on `args` in a child process (MNIST from `data_dir`), measured.
+#[cfg(target_os = "linux")]
+fn cli_measured(args: &[&str], data_dir: &Path) -> common::Measured {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_filters-are-weights"));
+    cmd.args(args).env("MNIST_DIR", data_dir);
+    common::run_measured(cmd)
+}
+
+/// Checks a measured run against its memory bound and returns what it said.
+#[cfg(target_os = "linux")]
+fn within(what: &str, m: common::Measured, bound_mib: f64) -> String {
+    println!(
+        "{what}: peak {:.0} MiB (bound {bound_mib:.0}), {:.2} s; the test process held {:.0} MiB",
+        m.peak_mib, m.seconds, m.parent_mib
+    );
+    assert!(
+        m.parent_mib < bound_mib / 2.0,
+        "{what}: the test process itself holds {:.0} MiB, too much to measure a child",
+        m.parent_mib
+    );
+    assert!(
+        m.peak_mib < bound_mib,
+        "{what}: peak {:.0} MiB, over the bound of {bound_mib:.0} MiB\n{}{}",
+        m.peak_mib,
+        m.stdout,
+        m.stderr
+    );
+    format!("{}{}", m.stdout, m.stderr)
+}
+
+/// Oversized and hostile inputs, each in a child process with its peak
+/// memory checked.
+#[cfg(target_os = "linux")]
+fn bounded_memory_cases() -> Vec<Case> {
+    vec![
+        case(
+            "picture: a 48-megapixel photo (8000x6000 JPEG) through reproduce",
+            &["8000x6000", "brought to 384x288"],
+            |d: &Path| {
+                let photo = photo(d, 8000, 6000);
+                let data = mnist_dir(d, "photo-data", |_| {});
+                let out = d.join("photo-out");
+                let m = cli_measured(
+                    &[
+                        "reproduce",
+                        "--picture",
+                        photo.to_str().unwrap(),
+                        "--epochs",
+                        "1",
+                        "--out",
+                        out.to_str().unwrap(),
+                        "--quiet",
+                    ],
+                    &data,
+                );
+                assert!(m.success, "{}{}", m.stdout, m.stderr);
+                within("48-megapixel photo", m, 512.0)
+            },
+        ),
+        case(
+            "IDX: a 3 MB gzip announcing 60,000 images, then 3 GB of zeros",
+            &[
+                "train-images-idx3-ubyte.gz",
+                "count mismatch",
+                "more follow",
+            ],
+            |d: &Path| {
+                let data = mnist_dir(d, "endless", |d| {
+                    std::fs::remove_file(d.join("train-images-idx3-ubyte")).unwrap();
+                    endless_zeros_gzip(&d.join("train-images-idx3-ubyte.gz"), 60_000, 3072);
+                });
+                let out = d.join("endless-out");
+                let m = cli_measured(
+                    &["reproduce", "--out", out.to_str().unwrap(), "--quiet"],
+                    &data,
+                );
+                assert!(!m.success);
+                within("endless zeros gzip", m, 256.0)
+            },
+        ),
+        case(
+            "CLI: the output directory on a full disk",
+            &[
+                "could not write",
+                "kernel-gallery.png",
+                "No space left on device",
+                "free some space",
+                "--out",
+            ],
+            |d: &Path| {
+                let disk = match common::SmallDisk::mount(&d.join("full-cli"), "16k") {
+                    Ok(disk) => disk,
+                    Err(why) => return skipped(&why),
+                };
+                let data = mnist_dir(d, "full-data", |_| {});
+                let out = disk.path.join("out");
+                let m = cli_measured(
+                    &["reproduce", "--out", out.to_str().unwrap(), "--quiet"],
+                    &data,
+                );
+                assert!(!m.success);
+                let msg = within("full disk (CLI)", m, 256.0);
+                let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+                assert!(left.is_empty(), "a half-written file was left: {left:?}");
+                msg
+            },
+        ),
+        case(
+            "library: saving a model on a full disk",
+            &[
+                "could not write",
+                "model.safetensors",
+                "No space left on device",
+                "free some space",
+            ],
+            |d: &Path| {
+                let disk = match common::SmallDisk::mount(&d.join("full-lib"), "16k") {
+                    Ok(disk) => disk,
+                    Err(why) => return skipped(&why),
+                };
+                let model = MnistCnn::new(1, &Device::Cpu).unwrap();
+                let msg = err(model.save(disk.path.join("model.safetensors")));
+                let left: Vec<_> = std::fs::read_dir(&disk.path).unwrap().collect();
+                assert!(left.is_empty(), "a half-written file was left: {left:?}");
+                msg
+            },
+        ),
+    ]
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bounded_memory_cases() -> Vec<Case> {
+    println!("skipped: the memory-bounded cases read a child's peak memory with Linux's wait4");
+    Vec::new()
+}
+
+/// What a case that cannot run here returns: every expected piece of text
+/// is then reported missing, unless skipping is allowed.
+#[cfg(target_os = "linux")]
+fn skipped(why: &str) -> String {
+    if std::env::var_os("FAW_REQUIRE_TMPFS").is_some() {
+        panic!("FAW_REQUIRE_TMPFS is set but no tmpfs could be mounted: {why}");
+    }
+    println!("    skipped: cannot mount a small tmpfs here ({why})");
+    SKIPPED.to_string()
+}
+
+/// Marks a case that was skipped.
+const SKIPPED: &str = "(skipped)";
+
 #[test]
 fn every_bad_input_is_refused_with_a_message_that_says_what_and_where() {
     let dir = tempfile::tempdir().unwrap();
+    // The cases measured in a child process first, while this process is small.
     let cases: Vec<Case> = [
+        bounded_memory_cases(),
         idx_cases(),
         hub_cases(),
         picture_cases(),
@@ -485,6 +710,9 @@ fn every_bad_input_is_refused_with_a_message_that_says_what_and_where() {
     for c in &cases {
         let msg = (c.run)(dir.path());
         println!("{}\n    {}", c.what, msg.trim_end());
+        if msg == SKIPPED {
+            continue;
+        }
         let missing: Vec<&String> = c
             .expected
             .iter()

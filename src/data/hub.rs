@@ -2,7 +2,8 @@
 //!
 //! The Hub serves MNIST as the dataset [`REPO`] at revision [`REVISION`], one
 //! parquet file per split ([`TRAIN_FILE`], [`TEST_FILE`]) with two columns:
-//! `image`, a struct `{bytes: PNG, path}`, and `label`, an `int64`.
+//! `image`, a struct `{bytes: PNG, path}`, and `label`, an `int64`, read by
+//! [`read_parquet`] (module [`super::parquet`]).
 //!
 //! Files are fetched with hf-hub into its cache (`$HF_HUB_CACHE`, else
 //! `$HF_HOME/hub`, else `~/.cache/huggingface/hub`), in the layout
@@ -11,13 +12,11 @@
 //! Once there, no network is used again. With `HF_HUB_OFFLINE=1` (or
 //! [`HubOptions::offline`]) the network is never touched.
 
-use super::idx::IdxImages;
+pub use super::parquet::read_parquet;
 use crate::error::{Error, Result};
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::Field;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The Hub dataset holding MNIST.
 pub const REPO: &str = "ylecun/mnist";
@@ -105,98 +104,4 @@ pub fn fetch(options: &HubOptions) -> Result<(PathBuf, PathBuf)> {
     let api_repo = api.repo(repo());
     let get = |file: &str| api_repo.get(file).map_err(|e| unavailable(e.to_string()));
     Ok((get(TRAIN_FILE)?, get(TEST_FILE)?))
-}
-
-/// Reads one split of the Hub's MNIST parquet: decodes every PNG to 8-bit
-/// grayscale and checks every label.
-///
-/// The parquet crate panics on some corrupt files (fuzzing found one whose
-/// column chunk starts at a negative offset); such a panic is caught and
-/// returned as an error that names the file.
-pub fn read_parquet(path: impl AsRef<Path>) -> Result<(IdxImages, Vec<u8>)> {
-    let path = path.as_ref();
-    std::panic::catch_unwind(|| read_parquet_unguarded(path)).unwrap_or_else(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no reason given".into());
-        Err(Error::bad_data(
-            path,
-            format!(
-                "the parquet reader broke down on it ({why}): the file is corrupt; \
-                 delete it from the cache and download again"
-            ),
-        ))
-    })
-}
-
-fn read_parquet_unguarded(path: &Path) -> Result<(IdxImages, Vec<u8>)> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let bad = |problem: String| Error::bad_data(path, problem);
-    let reader = SerializedFileReader::new(file).map_err(|e| {
-        bad(format!(
-            "not a readable parquet file ({e}); delete it from the cache and download again"
-        ))
-    })?;
-    let schema = reader.metadata().file_metadata().schema_descr();
-    let columns: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
-    if !columns.iter().any(|c| c == "image.bytes") || !columns.iter().any(|c| c == "label") {
-        return Err(bad(format!(
-            "expected the Hub's MNIST columns image.bytes and label, found {columns:?}"
-        )));
-    }
-    let rows = reader
-        .get_row_iter(None)
-        .map_err(|e| bad(format!("cannot read rows: {e}")))?;
-    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
-    let (mut height, mut width) = (0, 0);
-    for (i, row) in rows.enumerate() {
-        let row = row.map_err(|e| bad(format!("row {i} is unreadable: {e}")))?;
-        let (mut png, mut label) = (None, None);
-        for (name, field) in row.get_column_iter() {
-            match (name.as_str(), field) {
-                ("image", Field::Group(image)) => {
-                    for (inner, value) in image.get_column_iter() {
-                        if let ("bytes", Field::Bytes(b)) = (inner.as_str(), value) {
-                            png = Some(b.data());
-                        }
-                    }
-                }
-                ("label", Field::Long(l)) => label = Some(*l),
-                ("label", Field::Int(l)) => label = Some(i64::from(*l)),
-                _ => {}
-            }
-        }
-        let png = png.ok_or_else(|| bad(format!("row {i} has no image bytes")))?;
-        let label = label.ok_or_else(|| bad(format!("row {i} has no integer label")))?;
-        if !(0..10).contains(&label) {
-            return Err(bad(format!("row {i}: label {label} is not a digit 0..9")));
-        }
-        let img = image::load_from_memory(png)
-            .map_err(|e| {
-                bad(format!(
-                    "row {i}: the image is not a decodable picture ({e})"
-                ))
-            })?
-            .to_luma8();
-        if i == 0 {
-            (height, width) = (img.height() as usize, img.width() as usize);
-        } else if (img.height() as usize, img.width() as usize) != (height, width) {
-            return Err(bad(format!(
-                "row {i}: image is {}x{}, earlier ones were {width}x{height}",
-                img.width(),
-                img.height()
-            )));
-        }
-        pixels.extend_from_slice(img.as_raw());
-        labels.push(label as u8);
-    }
-    let images = IdxImages {
-        count: labels.len(),
-        rows: height,
-        cols: width,
-        pixels,
-    };
-    Ok((images, labels))
 }

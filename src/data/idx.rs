@@ -10,7 +10,9 @@
 //!
 //! Images are `ndim = 3` (`count, rows, cols`, magic `0x00000803`), labels
 //! `ndim = 1` (magic `0x00000801`). A file starting with the gzip magic
-//! `1f 8b` is decompressed first.
+//! `1f 8b` is decompressed as it is read, and only as far as the header
+//! allows: the payload it announces and one byte more (to tell extra data
+//! apart), never more than [`MAX_IDX_BYTES`].
 //!
 //! ```
 //! use filters_are_weights::data::idx;
@@ -42,53 +44,83 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-/// `raw`, decompressed when it is gzipped; `path` names it in errors.
-fn maybe_gunzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                Error::bad_data(
-                    path,
-                    format!(
-                        "the gzip data is corrupt or truncated ({e}); \
-                         download the file again"
-                    ),
-                )
-            })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+/// The largest payload an IDX file may announce, 1 GiB (MNIST's training
+/// images are 47 MB). A header announcing more is refused before anything
+/// else is read.
+pub const MAX_IDX_BYTES: usize = 1 << 30;
+
+/// Where the bytes come from: a plain file or a gzip stream (errors differ).
+struct Source<R> {
+    reader: R,
+    gzipped: bool,
+}
+
+impl<R: std::io::Read> Source<R> {
+    /// Reads until `buf` is full or the data ends; returns how much was read.
+    fn fill(&mut self, path: &Path, buf: &mut [u8]) -> Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.reader.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.error(path, e)),
+            }
+        }
+        Ok(got)
+    }
+
+    fn error(&self, path: &Path, e: std::io::Error) -> Error {
+        if self.gzipped {
+            Error::bad_data(
+                path,
+                format!("the gzip data is corrupt or truncated ({e}); download the file again"),
+            )
+        } else {
+            Error::io(path, e)
+        }
     }
 }
 
-/// Parses an IDX header, checking the magic and that the payload has exactly
-/// the size the header announces. Returns the sizes and the payload.
-fn parse<'a>(
+/// Reads an IDX file from `reader` (gzipped or not) only as far as its header
+/// allows: the header, then the payload it announces plus one byte, to tell
+/// extra data apart. A small file that would expand without end is refused
+/// after at most [`MAX_IDX_BYTES`]. Returns the sizes and the payload.
+fn read_idx(
     path: &Path,
-    bytes: &'a [u8],
+    mut reader: impl std::io::BufRead,
     magic: u32,
     what: &str,
-) -> Result<(Vec<usize>, &'a [u8])> {
+) -> Result<(Vec<usize>, Vec<u8>)> {
+    let gzipped = reader
+        .fill_buf()
+        .map_err(|e| Error::io(path, e))?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut src: Source<Box<dyn std::io::Read + '_>> = Source {
+        reader: if gzipped {
+            Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+        } else {
+            Box::new(reader)
+        },
+        gzipped,
+    };
     let ndim = (magic & 0xff) as usize;
     let header = 4 + 4 * ndim;
-    if bytes.is_empty() {
+    let mut head = vec![0u8; header];
+    let got = src.fill(path, &mut head[..4])?;
+    if got == 0 {
         return Err(Error::bad_data(
             path,
             format!("the file is empty, but should hold MNIST {what}; download it again"),
         ));
     }
-    if bytes.len() < 4 {
+    if got < 4 {
         return Err(Error::bad_data(
             path,
-            format!(
-                "truncated: {} bytes, too short for an IDX header",
-                bytes.len()
-            ),
+            format!("truncated: {got} bytes, too short for an IDX header"),
         ));
     }
-    let found = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let found = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
     if found != magic {
         return Err(Error::bad_data(
             path,
@@ -98,81 +130,101 @@ fn parse<'a>(
             ),
         ));
     }
-    if bytes.len() < header {
+    let got = 4 + src.fill(path, &mut head[4..])?;
+    if got < header {
         return Err(Error::bad_data(
             path,
-            format!(
-                "truncated: {} bytes, the IDX header needs {header}",
-                bytes.len()
-            ),
+            format!("truncated: {got} bytes, the IDX header needs {header}"),
         ));
     }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| {
-            let o = 4 + 4 * i;
-            u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
-        })
+    let dims: Vec<usize> = head[4..]
+        .chunks_exact(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let payload = &bytes[header..];
-    match expected {
-        Some(n) if n == payload.len() => Ok((dims, payload)),
-        Some(n) if n > payload.len() => Err(Error::bad_data(
+    let n = match dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) {
+        Some(n) if n <= MAX_IDX_BYTES => n,
+        Some(n) => {
+            return Err(Error::bad_data(
+                path,
+                format!(
+                    "the header announces {dims:?} ({n} bytes of {what}), more than the \
+                     {MAX_IDX_BYTES} bytes this reader accepts: this is not an MNIST-format file"
+                ),
+            ))
+        }
+        None => {
+            return Err(Error::bad_data(
+                path,
+                format!("the header announces impossible sizes {dims:?}"),
+            ))
+        }
+    };
+    // Untouched capacity costs no memory; the data fills it as it comes.
+    let mut payload = Vec::with_capacity(n + 1);
+    std::io::Read::take(&mut src.reader, n as u64 + 1)
+        .read_to_end(&mut payload)
+        .map_err(|e| src.error(path, e))?;
+    if payload.len() < n {
+        return Err(Error::bad_data(
             path,
             format!(
                 "truncated: the header announces {dims:?} ({n} bytes of {what}) but only {} \
                  follow; download the file again",
                 payload.len()
             ),
-        )),
-        Some(n) => Err(Error::bad_data(
+        ));
+    }
+    if payload.len() > n {
+        return Err(Error::bad_data(
             path,
             format!(
-                "count mismatch: the header announces {dims:?} ({n} bytes of {what}) but {} \
-                 follow",
-                payload.len()
+                "count mismatch: the header announces {dims:?} ({n} bytes of {what}) but more \
+                 follow; this is not a clean IDX file, download it again"
             ),
-        )),
-        None => Err(Error::bad_data(
-            path,
-            format!("the header announces impossible sizes {dims:?}"),
-        )),
+        ));
+    }
+    Ok((dims, payload))
+}
+
+/// Opens `path` for [`read_idx`].
+fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(std::io::BufReader::with_capacity(1 << 16, file))
+}
+
+fn images_from(dims: Vec<usize>, pixels: Vec<u8>) -> IdxImages {
+    IdxImages {
+        count: dims[0],
+        rows: dims[1],
+        cols: dims[2],
+        pixels,
     }
 }
 
 /// Reads an IDX file of images (magic `0x00000803`), gzipped or not.
 pub fn read_images(path: impl AsRef<Path>) -> Result<IdxImages> {
     let path = path.as_ref();
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode_images(path, raw)
+    let (dims, pixels) = read_idx(path, open(path)?, IMAGES_MAGIC, "images")?;
+    Ok(images_from(dims, pixels))
 }
 
 /// Decodes the bytes of an IDX file of images, gzipped or not; `path` only
 /// names the file in errors.
 pub fn decode_images(path: &Path, raw: Vec<u8>) -> Result<IdxImages> {
-    let bytes = maybe_gunzip(path, raw)?;
-    let (dims, payload) = parse(path, &bytes, IMAGES_MAGIC, "images")?;
-    Ok(IdxImages {
-        count: dims[0],
-        rows: dims[1],
-        cols: dims[2],
-        pixels: payload.to_vec(),
-    })
+    let (dims, pixels) = read_idx(path, &raw[..], IMAGES_MAGIC, "images")?;
+    Ok(images_from(dims, pixels))
 }
 
 /// Reads an IDX file of labels (magic `0x00000801`), gzipped or not.
 pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode_labels(path, raw)
+    Ok(read_idx(path, open(path)?, LABELS_MAGIC, "labels")?.1)
 }
 
 /// Decodes the bytes of an IDX file of labels, gzipped or not; `path` only
 /// names the file in errors.
 pub fn decode_labels(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
-    let bytes = maybe_gunzip(path, raw)?;
-    let (_, payload) = parse(path, &bytes, LABELS_MAGIC, "labels")?;
-    Ok(payload.to_vec())
+    Ok(read_idx(path, &raw[..], LABELS_MAGIC, "labels")?.1)
 }
 
 fn encode(magic: u32, dims: &[usize], payload: &[u8]) -> Vec<u8> {
@@ -188,8 +240,8 @@ fn encode(magic: u32, dims: &[usize], payload: &[u8]) -> Vec<u8> {
 fn write(path: &Path, bytes: Vec<u8>) -> Result<()> {
     let bytes = if path.extension().is_some_and(|e| e == "gz") {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut enc, &bytes).map_err(|e| Error::io(path, e))?;
-        enc.finish().map_err(|e| Error::io(path, e))?
+        std::io::Write::write_all(&mut enc, &bytes).map_err(|e| Error::write(path, e))?;
+        enc.finish().map_err(|e| Error::write(path, e))?
     } else {
         bytes
     };

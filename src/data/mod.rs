@@ -19,6 +19,8 @@
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;

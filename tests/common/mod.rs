@@ -43,3 +43,111 @@ pub fn real_mnist() -> Mnist {
     );
     Mnist::from_dir(dir).expect("MNIST_DIR must hold the four MNIST IDX files")
 }
+
+/// What a child process did: its output, exit status, peak resident memory
+/// and wall time.
+pub struct Measured {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+    /// Peak resident memory of the child, in MiB (`ru_maxrss` from `wait4`).
+    pub peak_mib: f64,
+    /// Resident memory of the test process when it started the child, in
+    /// MiB: a forked child's peak is never reported below it.
+    pub parent_mib: f64,
+    pub seconds: f64,
+}
+
+/// This process's resident memory now, in MiB (Linux's VmRSS).
+pub fn resident_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Runs `cmd` to the end and reads back its peak resident memory
+/// (`ru_maxrss`, from `wait4`).
+///
+/// Linux counts in a child's peak the memory its parent had resident when
+/// the child was made (a `vfork`-style spawn even the parent's own peak), so
+/// the child is made by `fork` (forced by a `pre_exec` hook) and the test
+/// process's resident memory at that moment is returned beside it.
+#[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot do
+pub fn run_measured(mut cmd: std::process::Command) -> Measured {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    // SAFETY: the hook does nothing; it only makes std fork instead of vfork.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
+    let parent_mib = resident_mib();
+    let start = std::time::Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child, which
+    // std has not waited for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    Measured {
+        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        peak_mib: usage.ru_maxrss as f64 / 1024.0,
+        parent_mib,
+        seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// A small tmpfs mounted for a test, unmounted when dropped; `None` (with
+/// the reason) where this machine does not let the test mount one.
+pub struct SmallDisk {
+    pub path: PathBuf,
+}
+
+impl SmallDisk {
+    pub fn mount(path: &Path, size: &str) -> Result<Self, String> {
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
