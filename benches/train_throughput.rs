@@ -2,10 +2,8 @@
 //! second over a fixed number of optimizer steps (batch 128) after warm-up,
 //! and the process's peak resident memory. Prints one JSON line.
 //!
-//! `MNIST_DIR=... cargo bench --bench train_throughput -- [STEPS] [WARMUP]
-//! [--default-malloc]` (defaults 60 and 5; the last leaves glibc's allocator
-//! as it is, see `train::keep_freed_memory`). `benches/compare.py` runs it
-//! against Keras.
+//! `MNIST_DIR=... cargo bench --bench train_throughput -- [STEPS] [WARMUP]`
+//! (defaults 60 and 5). `benches/compare.py` runs it against Keras.
 
 use candle_core::Device;
 use filters_are_weights::data::Mnist;
@@ -30,10 +28,8 @@ fn main() -> filters_are_weights::Result<()> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    // As the command-line program does, unless asked to measure without.
-    if !std::env::args().any(|a| a == "--default-malloc") {
-        filters_are_weights::train::keep_freed_memory();
-    }
+    // As the command-line program does.
+    filters_are_weights::train::keep_freed_memory();
     let steps = args.first().copied().unwrap_or(60);
     let warmup = args.get(1).copied().unwrap_or(5);
     let batch = 128;

@@ -18,8 +18,18 @@ USAGE:
     filters-are-weights plot HISTORY [OUT]    draw the figures again from a history.json
     filters-are-weights analyze MODEL [OUT]   what a trained model's filters do (MNIST needed)
     filters-are-weights demo-picture PATH     write the demo picture (data/demo.png) to PATH
+    filters-are-weights help [COMMAND]        this text, or a command's options
+    filters-are-weights --version             the version
 
-OPTIONS of reproduce:
+Every command takes -h or --help. Options take their value as `--epochs 3`
+or `--epochs=3`.
+";
+
+const REPRODUCE_USAGE: &str = "\
+filters-are-weights reproduce [OPTIONS]: train Keras' mnist_cnn (15 epochs, batch 128,
+Adadelta lr 1.0) and write the post's figures, the model and the history to OUT
+
+OPTIONS:
     --data-dir DIR           MNIST IDX files (default: $MNIST_DIR, else data/mnist/, else the Hub)
     --epochs N               epochs to train [default: 15]
     --snapshot-epochs LIST   epochs after which the filters are kept [default: all]
@@ -30,13 +40,60 @@ OPTIONS of reproduce:
     --seed S                 seed of initialisation, shuffling and dropout [default: 42]
     --out DIR                where to write figures, model and history [default: out]
     --picture PATH           picture for the kernel gallery [default: data/demo.png]
+    --device DEVICE          cpu, cuda or metal (the last two need a build with that feature)
+                             [default: cpu]
     --resume                 continue from OUT/checkpoint.safetensors (saved after every epoch)
     --quiet                  no progress display
+    -h, --help               this text
 ";
+
+const PLOT_USAGE: &str = "\
+filters-are-weights plot HISTORY [OUT]: draw the training figures again from the
+history.json a reproduce run wrote, into OUT [default: out]
+";
+
+const ANALYZE_USAGE: &str = "\
+filters-are-weights analyze MODEL [OUT] [OPTIONS]: what a trained model's filters do
+(nearest classic kernels, feature maps, confusion, mistakes), into OUT [default: out]
+
+OPTIONS:
+    --data-dir DIR           MNIST IDX files (default: $MNIST_DIR, else data/mnist/, else the Hub)
+    --picture PATH           picture for the feature maps [default: data/demo.png]
+";
+
+const DEMO_PICTURE_USAGE: &str = "\
+filters-are-weights demo-picture PATH: write the demo picture the crate draws
+(data/demo.png) to PATH
+";
+
+/// The help text of `command`.
+fn usage_of(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "reproduce" => REPRODUCE_USAGE,
+        "plot" => PLOT_USAGE,
+        "analyze" => ANALYZE_USAGE,
+        "demo-picture" => DEMO_PICTURE_USAGE,
+        _ => return None,
+    })
+}
+
+/// A command's arguments: `--name=value` is split into `--name value`.
+fn split_equals(args: impl Iterator<Item = String>) -> Vec<String> {
+    args.flat_map(|a| match a.split_once('=') {
+        Some((name, value)) if name.starts_with("--") => vec![name.to_string(), value.to_string()],
+        _ => vec![a],
+    })
+    .collect()
+}
+
+fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|a| a == "-h" || a == "--help")
+}
 
 #[derive(Debug)]
 struct Options {
     data_dir: Option<PathBuf>,
+    device: String,
     config: TrainConfig,
     train_subset: Option<usize>,
     test_subset: Option<usize>,
@@ -58,6 +115,7 @@ fn parse_reproduce(mut args: impl Iterator<Item = String>) -> Result<Options> {
     config.snapshot_steps = vec![1, 2, 5, 10, 20, 50, 100, 200];
     let mut o = Options {
         data_dir: None,
+        device: "cpu".into(),
         config: TrainConfig::default(),
         train_subset: None,
         test_subset: None,
@@ -79,11 +137,12 @@ fn parse_reproduce(mut args: impl Iterator<Item = String>) -> Result<Options> {
             "--seed" => config.seed = parse_number(&flag, args.next())?,
             "--out" => o.out = PathBuf::from(need(&flag, args.next())?),
             "--picture" => o.picture = Some(PathBuf::from(need(&flag, args.next())?)),
+            "--device" => o.device = need(&flag, args.next())?,
             "--quiet" => config.progress = Progress::Silent,
             "--resume" => o.resume = true,
             other => {
                 return Err(Error::InvalidConfig(format!(
-                    "unknown option '{other}'\n\n{USAGE}"
+                    "unknown option '{other}'\n\n{REPRODUCE_USAGE}"
                 )))
             }
         }
@@ -111,6 +170,7 @@ fn need(flag: &str, value: Option<String>) -> Result<String> {
 }
 
 fn reproduce(o: Options) -> Result<()> {
+    let device = device(&o.device)?;
     // The kernel gallery first: it needs no training.
     let picture = match &o.picture {
         Some(path) => {
@@ -145,10 +205,9 @@ fn reproduce(o: Options) -> Result<()> {
         data.train_len(),
         data.test_len()
     );
-    let device = candle_core::Device::Cpu;
     let checkpoint = out("checkpoint.safetensors");
     let mut trainer = if o.resume && checkpoint.is_file() {
-        let t = resume(&checkpoint, &o.config, &data)?;
+        let t = resume(&checkpoint, &o.config, &data, &device)?;
         println!(
             "resuming from {} after epoch {}",
             checkpoint.display(),
@@ -192,8 +251,13 @@ fn reproduce(o: Options) -> Result<()> {
 
 /// The trainer saved in `checkpoint`, checked against this run's settings
 /// and data, set to run `config.epochs` epochs in all.
-fn resume(checkpoint: &Path, config: &TrainConfig, data: &Mnist) -> Result<Trainer> {
-    let mut t = Trainer::from_checkpoint(checkpoint, &candle_core::Device::Cpu)?;
+fn resume(
+    checkpoint: &Path,
+    config: &TrainConfig,
+    data: &Mnist,
+    device: &candle_core::Device,
+) -> Result<Trainer> {
+    let mut t = Trainer::from_checkpoint(checkpoint, device)?;
     let mismatch = |what: &str, then: String, now: String| {
         Error::InvalidConfig(format!(
             "cannot resume from {}: it was made with {what} {then}, this run has {now}; \
@@ -382,29 +446,105 @@ fn plot(history: &Path, out: &Path) -> Result<()> {
     write_figures(&history, out)
 }
 
+/// The device named on the command line.
+fn device(name: &str) -> Result<candle_core::Device> {
+    use candle_core::Device;
+    let unavailable = |what: &str, feature: &str, e: candle_core::Error| {
+        Error::InvalidConfig(format!(
+            "--device {name}: {what} is not available ({e}); it needs a build with \
+             `--features {feature}` and a {what} GPU, or use --device cpu"
+        ))
+    };
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Device::new_cuda(0).map_err(|e| unavailable("CUDA", "cuda", e)),
+        "metal" => Device::new_metal(0).map_err(|e| unavailable("Metal", "metal", e)),
+        other => Err(Error::InvalidConfig(format!(
+            "--device: '{other}' is not a device; choose cpu, cuda or metal"
+        ))),
+    }
+}
+
+/// `analyze MODEL [OUT] [--data-dir DIR] [--picture PATH]`.
+fn analyze(args: Vec<String>) -> Result<()> {
+    let (mut positional, mut data_dir, mut picture) = (Vec::new(), None, None);
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--data-dir" => data_dir = Some(PathBuf::from(need(&a, args.next())?)),
+            "--picture" => picture = Some(PathBuf::from(need(&a, args.next())?)),
+            other if other.starts_with("--") => {
+                return Err(Error::InvalidConfig(format!(
+                    "unknown option '{other}'\n\n{ANALYZE_USAGE}"
+                )))
+            }
+            _ => positional.push(PathBuf::from(a)),
+        }
+    }
+    let mut positional = positional.into_iter();
+    let model = positional
+        .next()
+        .ok_or_else(|| Error::InvalidConfig(format!("analyze needs a MODEL\n\n{ANALYZE_USAGE}")))?;
+    let out = positional.next().unwrap_or_else(|| PathBuf::from("out"));
+    let model = MnistCnn::load(&model, &candle_core::Device::Cpu)?;
+    let data = match data_dir {
+        Some(dir) => Mnist::from_dir(dir)?,
+        None => Mnist::load()?,
+    };
+    let picture = match picture {
+        Some(path) => kernels::load_picture(path)?,
+        None => demo_picture(),
+    };
+    write_analysis(&model, &data, &picture, &out)
+}
+
 fn run() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("reproduce") => reproduce(parse_reproduce(args)?),
-        Some("analyze") => {
-            let model = PathBuf::from(need("analyze", args.next())?);
-            let out = args
-                .next()
-                .map_or_else(|| PathBuf::from("out"), PathBuf::from);
-            let model = MnistCnn::load(&model, &candle_core::Device::Cpu)?;
-            write_analysis(&model, &Mnist::load()?, &demo_picture(), &out)
+    let command = args.next();
+    let rest = split_equals(args);
+    if let Some(usage) = command.as_deref().and_then(usage_of) {
+        if wants_help(&rest) {
+            print!("{usage}");
+            return Ok(());
         }
+    }
+    match command.as_deref() {
+        Some("reproduce") => reproduce(parse_reproduce(rest.into_iter())?),
+        Some("analyze") => analyze(rest),
         Some("plot") => {
-            let history = PathBuf::from(need("plot", args.next())?);
-            let out = args
+            let mut rest = rest.into_iter();
+            let history = rest.next().ok_or_else(|| {
+                Error::InvalidConfig(format!("plot needs a HISTORY file\n\n{PLOT_USAGE}"))
+            })?;
+            let history = PathBuf::from(history);
+            let out = rest
                 .next()
                 .map_or_else(|| PathBuf::from("out"), PathBuf::from);
             plot(&history, &out)
         }
         Some("demo-picture") => {
-            let path = need("demo-picture", args.next())?;
+            let path = rest.into_iter().next().ok_or_else(|| {
+                Error::InvalidConfig(format!("demo-picture needs a PATH\n\n{DEMO_PICTURE_USAGE}"))
+            })?;
             filters_are_weights::io::write_atomic(&path, &png(&demo_picture())?)?;
             println!("wrote {path}");
+            Ok(())
+        }
+        Some("help") => {
+            let topic = rest.first().map(String::as_str);
+            match topic.map(|t| usage_of(t).ok_or(t)) {
+                None => print!("{USAGE}"),
+                Some(Ok(usage)) => print!("{usage}"),
+                Some(Err(t)) => {
+                    return Err(Error::InvalidConfig(format!(
+                        "no command is named '{t}'\n\n{USAGE}"
+                    )))
+                }
+            }
+            Ok(())
+        }
+        Some("-V" | "--version") => {
+            println!("filters-are-weights {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         Some("-h" | "--help") | None => {

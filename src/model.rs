@@ -29,7 +29,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::ops;
+use crate::ops::Backend;
 use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor, Var};
 use rayon::prelude::*;
@@ -79,6 +79,7 @@ pub const DROPOUT: (f32, f32) = (0.25, 0.5);
 #[derive(Debug, Clone)]
 pub struct MnistCnn {
     vars: Vec<Var>,
+    backend: Backend,
 }
 
 /// Glorot-uniform initial values for a weight of `shape` (Keras' rule for
@@ -93,10 +94,11 @@ fn glorot_uniform(shape: &[usize], rng: &mut Rng) -> Vec<f32> {
 }
 
 /// Multiplies `x` `[b, ...]` by a fresh dropout mask: each entry is zeroed
-/// with probability `p`, the others scaled by `1 / (1 - p)`. Each image's
-/// mask comes from its own seed, drawn from `rng` in order, so the masks are
-/// made in parallel and still depend on nothing but `rng`.
-fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
+/// with probability `p`, the others scaled by `1 / (1 - p)` (Keras' inverted
+/// dropout: the expected value is unchanged). Each image's mask comes from
+/// its own seed, drawn from `rng` in order, so the masks are made in
+/// parallel and still depend on nothing but `rng`.
+pub fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
     let scale = 1.0 / (1.0 - p);
     let b = x.dim(0)?;
     let per_image = x.elem_count() / b.max(1);
@@ -130,7 +132,28 @@ impl MnistCnn {
                 Ok(Var::from_tensor(&Tensor::from_vec(values, shape, device)?)?)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { vars })
+        Ok(Self {
+            vars,
+            backend: Backend::default(),
+        })
+    }
+
+    /// The same model computing with `backend`: [`Backend::Fused`] (the
+    /// default; fast on a CPU) or [`Backend::Generic`] (candle's operations
+    /// with Keras' gradients, what other devices run).
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Which implementation of the layers the model runs.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The device the weights are on.
+    pub fn device(&self) -> &Device {
+        self.vars[0].device()
     }
 
     /// The weights, in the order of [`PARAMETER_NAMES`].
@@ -154,7 +177,10 @@ impl MnistCnn {
             .iter()
             .map(|v| Ok(Var::from_tensor(&v.as_tensor().copy()?)?))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { vars })
+        Ok(Self {
+            vars,
+            backend: self.backend,
+        })
     }
 
     /// The same model computing in `dtype` (f64 is handy for gradient checks).
@@ -164,7 +190,10 @@ impl MnistCnn {
             .iter()
             .map(|v| Ok(Var::from_tensor(&v.as_tensor().to_dtype(dtype)?)?))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { vars })
+        Ok(Self {
+            vars,
+            backend: self.backend,
+        })
     }
 
     /// The logits `[b, 10]` for images `[b, 1, 28, 28]`. With `dropout`
@@ -193,6 +222,7 @@ impl MnistCnn {
         mut record: impl FnMut(&'static str, &Tensor),
     ) -> Result<Tensor> {
         let v = |i: usize| self.vars[i].as_tensor();
+        let ops = self.backend;
         let mut drop = |x: Tensor, p: f32| -> Result<Tensor> {
             match dropout.as_deref_mut() {
                 Some(rng) => self::dropout(&x, p, rng),
@@ -200,24 +230,25 @@ impl MnistCnn {
             }
         };
         let (b, _, h, w) = images.dims4()?;
+        let images = images.to_device(self.device())?;
         let x = images.reshape((b, h, w, 1))?; // [b, 28, 28, 1]: one channel, same bytes
-        let x = ops::conv_relu(&x, v(0), v(1))?; // [b, 26, 26, 32]
+        let x = ops.conv_relu(&x, v(0), v(1))?; // [b, 26, 26, 32]
         record(LAYERS[0].0, &x);
         let x = if fused {
             // conv2 + relu + max-pool in one operation: the [b, 24, 24, 64]
             // activations are never stored.
-            ops::conv_relu_pool(&x, v(2), v(3))? // [b, 12, 12, 64]
+            ops.conv_relu_pool(&x, v(2), v(3))? // [b, 12, 12, 64]
         } else {
-            let x = ops::relu(&ops::conv2d_with_bias(&x, v(2), Some(v(3)))?)?; // [b, 24, 24, 64]
+            let x = ops.relu(&ops.conv2d_with_bias(&x, v(2), Some(v(3)))?)?; // [b, 24, 24, 64]
             record(LAYERS[1].0, &x);
-            ops::max_pool2x2(&x)? // [b, 12, 12, 64]
+            ops.max_pool2x2(&x)? // [b, 12, 12, 64]
         };
         record(LAYERS[2].0, &x);
         let x = drop(x, DROPOUT.0)?;
         record(LAYERS[3].0, &x);
         let x = x.flatten_from(1)?; // [b, 9216], in Keras' (h, w, c) order
         record(LAYERS[4].0, &x);
-        let x = ops::relu(&x.matmul(v(4))?.broadcast_add(v(5))?)?; // [b, 128]
+        let x = ops.relu(&x.matmul(v(4))?.broadcast_add(v(5))?)?; // [b, 128]
         record(LAYERS[5].0, &x);
         let x = drop(x, DROPOUT.1)?;
         record(LAYERS[6].0, &x);
@@ -309,6 +340,9 @@ impl MnistCnn {
                 Ok(Var::from_tensor(&t.to_dtype(DType::F32)?)?)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { vars })
+        Ok(Self {
+            vars,
+            backend: Backend::default(),
+        })
     }
 }

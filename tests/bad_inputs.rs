@@ -436,6 +436,32 @@ fn cli_cases() -> Vec<Case> {
             |_: &Path| cli(&["reproduce", "--epochs", "3", "--snapshot-epochs", "0,5"]),
         ),
         case(
+            "CLI: --flag=value with a bad value",
+            &["--epochs: 'many' is not a valid number"],
+            |_: &Path| cli(&["reproduce", "--epochs=many"]),
+        ),
+        case(
+            "CLI: a device that is not one",
+            &["--device: 'tpu' is not a device", "cpu, cuda or metal"],
+            |_: &Path| cli(&["reproduce", "--device", "tpu"]),
+        ),
+        #[cfg(not(feature = "cuda"))]
+        case(
+            "CLI: --device cuda in a build without CUDA",
+            &[
+                "--device cuda",
+                "CUDA is not available",
+                "--features cuda",
+                "--device cpu",
+            ],
+            |_: &Path| cli(&["reproduce", "--device", "cuda"]),
+        ),
+        case(
+            "CLI: help on a command that does not exist",
+            &["no command is named 'train'", "reproduce [OPTIONS]"],
+            |_: &Path| cli(&["help", "train"]),
+        ),
+        case(
             "CLI: unknown option",
             &["unknown option '--frobnicate'"],
             |_: &Path| cli(&["reproduce", "--frobnicate"]),

@@ -13,7 +13,7 @@ fn reproduce_writes_every_figure_then_plot_and_analyze_redo_them() {
     let data = common::write_mnist_dir(&dir.path().join("mnist"), 300, 100, true);
     let out = dir.path().join("out");
     let run = Command::new(BIN)
-        .args(["reproduce", "--epochs", "2", "--quiet", "--data-dir"])
+        .args(["reproduce", "--epochs=2", "--quiet", "--data-dir"])
         .arg(&data)
         .arg("--out")
         .arg(&out)
@@ -217,4 +217,49 @@ fn bad_options_say_what_is_wrong() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
+}
+
+/// The program's stdout for `args`, which must succeed.
+fn ok(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "{args:?} wrote to stderr");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn help_and_version_from_anywhere_exit_zero() {
+    for args in [&["--help"][..], &["-h"], &["help"], &[]] {
+        assert!(ok(args).contains("reproduce [OPTIONS]"), "{args:?}");
+    }
+    // After a command, anywhere among its options: that command's help.
+    for args in [
+        &["reproduce", "--help"][..],
+        &["reproduce", "-h"],
+        &["reproduce", "--epochs", "3", "--help"],
+        &["help", "reproduce"],
+    ] {
+        let text = ok(args);
+        assert!(
+            text.contains("--snapshot-every") && text.contains("--device"),
+            "{args:?}"
+        );
+    }
+    for command in ["plot", "analyze", "demo-picture"] {
+        let text = ok(&[command, "--help"]);
+        assert!(
+            text.contains(&format!("filters-are-weights {command}")),
+            "{text}"
+        );
+    }
+    let version = ok(&["--version"]);
+    assert_eq!(
+        version.trim(),
+        format!("filters-are-weights {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(ok(&["-V"]), version);
 }

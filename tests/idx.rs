@@ -182,3 +182,21 @@ fn shuffled_batches_cover_the_set_once_and_follow_the_seed() {
     expected.sort();
     assert_eq!(all, expected);
 }
+
+#[test]
+fn a_loaded_mnist_saves_back_to_the_same_idx_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::write_mnist_dir(&dir.path().join("src"), 30, 12, false);
+    let mnist = Mnist::from_dir(&src).unwrap();
+    let copy = dir.path().join("copy");
+    mnist.save_idx(&copy).unwrap();
+    for (base, (images, labels)) in [
+        ("train", common::synthetic(30)),
+        ("t10k", common::synthetic(12)),
+    ] {
+        let read = idx::read_images(copy.join(format!("{base}-images-idx3-ubyte.gz"))).unwrap();
+        assert_eq!(read, images, "{base} images");
+        let read = idx::read_labels(copy.join(format!("{base}-labels-idx1-ubyte.gz"))).unwrap();
+        assert_eq!(read, labels, "{base} labels");
+    }
+}

@@ -7,6 +7,8 @@
 //! need neither Jupyter nor evcxr.
 #![cfg(feature = "notebook-tests")]
 
+use filters_are_weights::data::{self, Mnist, MNIST_DIR_ENV};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
@@ -20,6 +22,22 @@ fn have(program: &str, args: &[&str]) -> bool {
         .args(args)
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// A directory of MNIST's IDX files for the notebooks, which read MNIST from
+/// `MNIST_DIR` or `data/mnist/` (they are built without the Hub download):
+/// the local one if there is one, else MNIST from the Hub (its cache, else a
+/// download) written once into `target/mnist-idx/`.
+fn mnist_dir() -> PathBuf {
+    if let Some(dir) = data::local_dir() {
+        return dir;
+    }
+    let dir = PathBuf::from(ROOT).join("target/mnist-idx");
+    if !data::has_idx_files(&dir) {
+        let mnist = Mnist::load().unwrap_or_else(|e| panic!("the notebooks need MNIST: {e}"));
+        mnist.save_idx(&dir).unwrap();
+    }
+    dir
 }
 
 /// Runs `notebooks/run.py` with `args`, after checking what it needs.
@@ -38,6 +56,7 @@ fn runner(args: &[&str]) -> Output {
     let output = Command::new("python3")
         .arg(format!("{ROOT}/notebooks/run.py"))
         .args(args)
+        .env(MNIST_DIR_ENV, mnist_dir())
         .current_dir(ROOT)
         .output()
         .expect("python3 could not be started");

@@ -168,3 +168,94 @@ fn a_resumed_run_ends_with_the_same_filters_bit_for_bit() {
         .to_string();
     assert!(err.contains("no training state"), "{err}");
 }
+
+#[test]
+fn the_generic_path_trains_the_same_model_as_the_fused_one() {
+    // What a GPU runs (candle's operations with Keras' gradients), forced on
+    // the CPU: 10 batches of real digits move the filters the same way as
+    // the fused path. Not bit for bit: float32 sums run in another order,
+    // and Adadelta's first steps have nearly the same size whatever the
+    // gradient's, so a weight whose gradient is close to 0 may step either
+    // way on one path and the other.
+    use filters_are_weights::ops::Backend;
+    let data = common::real_mnist().subset(10 * 128, 500).unwrap();
+    let initial = MnistCnn::new(5, &Device::Cpu).unwrap();
+    let start = initial.conv1_filter_values().unwrap();
+    let run = |backend: Backend| {
+        let model = initial.fresh_copy().unwrap().with_backend(backend);
+        let mut t = Trainer::new(model, config(1, 5)).unwrap();
+        t.run(&data).unwrap();
+        let accuracy = t.history.epochs[0].test_accuracy;
+        (t.model.conv1_filter_values().unwrap(), accuracy)
+    };
+    let (fused, fused_accuracy) = run(Backend::Fused);
+    let (generic, generic_accuracy) = run(Backend::Generic);
+    let mean_abs = |a: &[f32], b: &[f32]| {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+    };
+    let moved = mean_abs(&fused, &start);
+    let apart = mean_abs(&fused, &generic);
+    println!(
+        "filters moved {moved:.2e} on average; the two paths ended {apart:.2e} apart; \
+         test accuracy {fused_accuracy} (fused), {generic_accuracy} (generic)"
+    );
+    assert!(
+        apart < 1e-3 * moved,
+        "the paths differ by {apart}, the filters moved {moved}"
+    );
+    assert!(
+        (fused_accuracy - generic_accuracy).abs() <= 0.01,
+        "test accuracy {fused_accuracy} (fused) vs {generic_accuracy} (generic)"
+    );
+}
+
+#[test]
+fn the_result_does_not_depend_on_the_number_of_threads() {
+    // Partial sums are added in a fixed order: one thread or three, the same
+    // weights bit for bit.
+    let data = common::real_mnist().subset(5 * 128, 100).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut t =
+                Trainer::new(MnistCnn::new(4, &Device::Cpu).unwrap(), config(1, 4)).unwrap();
+            t.run(&data).unwrap();
+            let w = t.model.named_tensors();
+            let mut names: Vec<_> = w.keys().cloned().collect();
+            names.sort();
+            names
+                .iter()
+                .flat_map(|n| w[n].flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .map(f32::to_bits)
+                .collect::<Vec<u32>>()
+        })
+    };
+    assert!(run(1) == run(3), "one thread and three gave other weights");
+}
+
+#[test]
+fn an_epoch_trained_batch_by_batch_equals_one_run() {
+    // What a page does between redraws: a few batches at a time.
+    let data = common::real_mnist().subset(6 * 128 + 50, 100).unwrap();
+    let mut whole = Trainer::new(MnistCnn::new(8, &Device::Cpu).unwrap(), config(1, 8)).unwrap();
+    whole.run(&data).unwrap();
+    let mut steps = Trainer::new(MnistCnn::new(8, &Device::Cpu).unwrap(), config(1, 8)).unwrap();
+    let mut epoch = steps.begin_epoch(&data).unwrap();
+    assert_eq!((epoch.epoch(), epoch.steps()), (1, 7));
+    let mut losses = Vec::new();
+    while let Some(b) = steps.train_batch(&mut epoch).unwrap() {
+        assert_eq!(b.step, epoch.batches_done());
+        losses.push(b.loss);
+    }
+    assert_eq!(losses.len(), 7);
+    let stats = steps.end_epoch(&data, epoch, 0.0).unwrap();
+    assert_eq!(stats.test_accuracy, whole.history.epochs[0].test_accuracy);
+    assert_eq!(
+        steps.model.conv1_filter_values().unwrap(),
+        whole.model.conv1_filter_values().unwrap()
+    );
+    assert_eq!(steps.history.snapshots, whole.history.snapshots);
+}

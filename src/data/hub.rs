@@ -10,7 +10,7 @@
 //! `datasets--ylecun--mnist/refs/refs/convert/parquet` (a commit sha) and
 //! `datasets--ylecun--mnist/snapshots/<sha>/mnist/{train,test}/0000.parquet`.
 //! Once there, no network is used again. With `HF_HUB_OFFLINE=1` (or
-//! [`HubOptions::offline`]) the network is never touched.
+//! `offline` in [`HubOptions`]) the network is never touched.
 
 pub use super::parquet::read_parquet;
 use crate::error::{Error, Result};

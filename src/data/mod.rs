@@ -187,6 +187,30 @@ impl Mnist {
         })
     }
 
+    /// MNIST from decoded files: training and test images with their
+    /// labels, checked as [`Mnist::from_dir`] checks them (28×28 images, as
+    /// many labels as images, labels 0..9). `names` name the four sources
+    /// in errors (as in [`IDX_FILES`]); `source` says where the data came
+    /// from. A page that fetched the files itself builds its data this way.
+    pub fn from_parts(
+        train: (&IdxImages, &[u8]),
+        test: (&IdxImages, &[u8]),
+        names: [&str; 4],
+        source: impl Into<String>,
+    ) -> Result<Self> {
+        let device = Device::Cpu;
+        let p = names.map(Path::new);
+        let (train_x, train_y) = split_tensors(train.0, train.1, p[0], p[1], &device)?;
+        let (test_x, test_y) = split_tensors(test.0, test.1, p[2], p[3], &device)?;
+        Ok(Self {
+            train_images: train_x,
+            train_labels: train_y,
+            test_images: test_x,
+            test_labels: test_y,
+            source: source.into(),
+        })
+    }
+
     /// Reads MNIST from the Hugging Face Hub's cache, downloading it first if
     /// needed and allowed (see [`hub`]).
     #[cfg(feature = "hub")]
@@ -237,6 +261,35 @@ impl Mnist {
              files {}), and this build has no `hub` feature to download it",
             IDX_FILES.join(", ")
         )))
+    }
+
+    /// Writes the four IDX files (gzipped) into `dir`, under the names of
+    /// [`IDX_FILES`]: MNIST fetched once from the Hub can then be shared
+    /// with machines without a network (set `MNIST_DIR` to `dir` there).
+    pub fn save_idx(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let splits = [
+            (&self.train_images, &self.train_labels),
+            (&self.test_images, &self.test_labels),
+        ];
+        for (k, (images, labels)) in splits.into_iter().enumerate() {
+            let (n, _, rows, cols) = images.dims4()?;
+            let pixels: Vec<u8> = (images.flatten_all()? * 255.0)?
+                .round()?
+                .clamp(0.0, 255.0)?
+                .to_dtype(DType::U8)?
+                .to_vec1()?;
+            let images = IdxImages {
+                count: n,
+                rows,
+                cols,
+                pixels,
+            };
+            idx::write_images(dir.join(format!("{}.gz", IDX_FILES[2 * k])), &images)?;
+            let labels = labels.to_dtype(DType::U8)?.to_vec1::<u8>()?;
+            idx::write_labels(dir.join(format!("{}.gz", IDX_FILES[2 * k + 1])), &labels)?;
+        }
+        Ok(())
     }
 
     /// The first `train` training and `test` test examples (all of them when

@@ -36,7 +36,7 @@
 //!   an unfused backward pass would do.
 //!
 //! Shapes are channels-last: `x` `[b, h, w, c]`, `w` `[kh, kw, c, o]`, `b` `[o]`.
-//! On other devices both fall back to the unfused operations.
+//! On other devices both run [`super::generic`].
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -54,7 +54,7 @@
 //! ```
 
 use super::simd::{add_assign, gather_axpy, wide};
-use super::{contiguous_slice, conv2d_with_bias, max_pool2x2, relu, relu_grad, Col2Im};
+use super::{contiguous_slice, relu_grad, Col2Im};
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -70,7 +70,7 @@ const MIN_IMAGES_PER_TASK: usize = 16;
 /// Convolution, bias and ReLU in one operation (see the module docs).
 pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return relu(&conv2d_with_bias(x, w, Some(b))?);
+        return super::generic::conv_relu(x, w, b);
     }
     Dims::of(x, w, b)?;
     x.contiguous()?
@@ -81,7 +81,7 @@ pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// module docs).
 pub fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return max_pool2x2(&relu(&conv2d_with_bias(x, w, Some(b))?)?);
+        return super::generic::conv_relu_pool(x, w, b);
     }
     let d = Dims::of(x, w, b)?;
     if d.oh() < 2 || d.ow() < 2 {

@@ -27,7 +27,10 @@
 //!   the backward pass of the second uses the fact that only one position per
 //!   pooling window gets any gradient.
 //!
-//! On a GPU device all of them fall back to candle's own operations.
+//! On other devices (a GPU) all of them run [`generic`]: candle's own tensor
+//! operations, arranged to give the same gradients as Keras (candle's `max`
+//! and ReLU alone would not). [`Backend`] says which path a model takes; on
+//! the CPU the generic one can be chosen too, to check one against the other.
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -49,9 +52,64 @@ use candle_core::{
 use rayon::prelude::*;
 
 mod blocks;
+pub mod generic;
 mod simd;
 mod winograd;
 pub use blocks::{conv_relu, conv_relu_pool};
+
+/// Which implementation of the layers a model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The fused CPU operations [`conv_relu`] and [`conv_relu_pool`] (on
+    /// other devices they run [`generic`] anyway).
+    #[default]
+    Fused,
+    /// [`generic`]: candle's tensor operations with Keras' gradients, on any
+    /// device.
+    Generic,
+}
+
+impl Backend {
+    /// The first block: convolution, bias and ReLU.
+    pub fn conv_relu(self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+        match self {
+            Backend::Fused => conv_relu(x, w, b),
+            Backend::Generic => generic::conv_relu(x, w, b),
+        }
+    }
+
+    /// The second block: convolution, bias, ReLU and 2×2 max-pooling.
+    pub fn conv_relu_pool(self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+        match self {
+            Backend::Fused => conv_relu_pool(x, w, b),
+            Backend::Generic => generic::conv_relu_pool(x, w, b),
+        }
+    }
+
+    /// A convolution with an optional bias, not fused with anything.
+    pub fn conv2d_with_bias(self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        match self {
+            Backend::Fused => conv2d_with_bias(x, w, b),
+            Backend::Generic => generic::conv2d_with_bias(x, w, b),
+        }
+    }
+
+    /// 2×2 max-pooling, not fused with anything.
+    pub fn max_pool2x2(self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Backend::Fused => max_pool2x2(x),
+            Backend::Generic => generic::max_pool2x2(x),
+        }
+    }
+
+    /// ReLU.
+    pub fn relu(self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Backend::Fused => relu(x),
+            Backend::Generic => generic::relu(x),
+        }
+    }
+}
 
 /// Valid, stride-1 cross-correlation of `x` `[b, h, w, c]` with `w`
 /// `[kh, kw, c, o]`, giving `[b, h - kh + 1, w - kw + 1, o]`.
@@ -68,15 +126,7 @@ pub fn conv2d_with_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result
     let ((b, h, wd, c), (kh, kw, o)) = conv_shapes(x.shape(), w.shape())?;
     let (oh, ow) = (h - kh + 1, wd - kw + 1);
     if !x.device().is_cpu() {
-        // candle's conv2d is channels-first: [b, c, h, w] and [o, c, kh, kw].
-        let y = x
-            .permute((0, 3, 1, 2))?
-            .conv2d(&w.permute((3, 2, 0, 1))?, 0, 1, 1, 1)?
-            .permute((0, 2, 3, 1))?;
-        return match bias {
-            Some(bias) => y.broadcast_add(bias),
-            None => Ok(y),
-        };
+        return generic::conv2d_with_bias(x, w, bias);
     }
     let ones = bias.is_some();
     let cols = x.contiguous()?.apply_op1(Im2Col { kh, kw, ones })?; // [b·oh·ow, kh·kw·c (+1)]
@@ -108,13 +158,12 @@ type Dims4Kernel = ((usize, usize, usize, usize), (usize, usize, usize));
 /// 2×2 max-pooling with stride 2 of `x` `[b, h, w, c]`, giving
 /// `[b, h / 2, w / 2, c]` (a trailing odd row or column is dropped, as in Keras).
 pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
-    let (b, h, w, c) = x.dims4()?;
+    let (_, h, w, _) = x.dims4()?;
     if h < 2 || w < 2 {
         bail!("max_pool2x2: input {h}x{w} is smaller than the 2x2 window")
     }
     if !x.device().is_cpu() {
-        let x = x.narrow(1, 0, h / 2 * 2)?.narrow(2, 0, w / 2 * 2)?;
-        return x.reshape((b, h / 2, 2, w / 2, 2, c))?.max(4)?.max(2);
+        return generic::max_pool2x2(x);
     }
     x.contiguous()?.apply_op1(MaxPool2x2)
 }
@@ -434,7 +483,7 @@ impl CustomOp2 for MaxPool2x2Grad {
 /// CPU both directions are one pass over memory (candle's gradient takes three).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return x.relu();
+        return generic::relu(x);
     }
     x.contiguous()?.apply_op1(Relu)
 }

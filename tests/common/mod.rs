@@ -35,13 +35,15 @@ pub fn write_mnist_dir(dir: &Path, train: usize, test: usize, gz: bool) -> PathB
     dir.to_path_buf()
 }
 
-/// The real MNIST, from `$MNIST_DIR` (the README says how to set it).
+/// The real MNIST, from where the crate finds it: `$MNIST_DIR`, else
+/// `data/mnist/`, else the Hugging Face Hub (its cache, else a download).
 pub fn real_mnist() -> Mnist {
-    let dir = std::env::var_os("MNIST_DIR").expect(
-        "these tests train on the real MNIST: set MNIST_DIR to a directory holding the four \
-         IDX files (see README.md)",
-    );
-    Mnist::from_dir(dir).expect("MNIST_DIR must hold the four MNIST IDX files")
+    Mnist::load().unwrap_or_else(|e| {
+        panic!(
+            "these tests train on the real MNIST, which could not be found: {e} \
+             (see README.md, \"Where MNIST comes from\")"
+        )
+    })
 }
 
 /// What a child process did: its output, exit status, peak resident memory
