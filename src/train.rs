@@ -503,13 +503,6 @@ impl Trainer {
         if steps == 0 {
             return Err(Error::InvalidConfig("the training set is empty".into()));
         }
-        if self.history.steps_per_epoch != steps && self.epochs_done() > 0 {
-            return Err(Error::InvalidConfig(format!(
-                "this run has {} batches per epoch, this data gives {steps}: continue it \
-                 on the data it started with",
-                self.history.steps_per_epoch
-            )));
-        }
         self.history.steps_per_epoch = steps;
         if self.epochs_done() == 0 && self.history.snapshots.is_empty() {
             self.maybe_snapshot(0, 0, true)?;

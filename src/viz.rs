@@ -118,9 +118,12 @@ fn plot_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// Registers the embedded DejaVu Sans font, so text renders without any
-/// system font library. Idempotent (and per evcxr cell, as it must be).
+/// system font library. Idempotent (and per evcxr cell, as it must be). In
+/// WebAssembly plotters draws text with the browser's fonts instead.
 fn ensure_font() {
+    #[cfg(not(target_arch = "wasm32"))]
     static ONCE: std::sync::Once = std::sync::Once::new();
+    #[cfg(not(target_arch = "wasm32"))]
     ONCE.call_once(|| {
         let _ = plotters::style::register_font(
             "sans-serif",

@@ -1,0 +1,290 @@
+//! The page (`web/`), built and served on 127.0.0.1, in headless Chromium:
+//! it loads without errors, its kernels give the native crate's pixels,
+//! training in it follows the native trainer, a drawn digit gets a
+//! prediction, and data that cannot be fetched is explained on the page.
+//!
+//! Enabled by the `web-tests` feature. Needs Node.js and Chromium (Debian's
+//! `chromium`, or `CHROMIUM=/path/to/chrome`); builds the page with
+//! `web/build.sh` and installs playwright-core with npm if it is missing.
+#![cfg(feature = "web-tests")]
+
+mod common;
+
+use candle_core::Device;
+use filters_are_weights::data::{idx, Mnist};
+use filters_are_weights::kernels::{demo_picture, Kernel};
+use filters_are_weights::model::MnistCnn;
+use filters_are_weights::train::{Progress, TrainConfig, Trainer};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Batches trained in the page and natively.
+const BATCHES: usize = 30;
+
+/// Serves `/` from `site` and `/data/` from `data` on 127.0.0.1, in a thread
+/// per connection, for as long as the test runs; returns the address.
+fn serve(site: PathBuf, data: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (site, data) = (site.clone(), data.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                // The rest of the request's head.
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let path = path.split('?').next().unwrap_or("/");
+                let file = match path.strip_prefix("/data/") {
+                    Some(rest) => data.join(rest),
+                    None if path == "/" => site.join("index.html"),
+                    None => site.join(path.trim_start_matches('/')),
+                };
+                let safe = !path.contains("..");
+                let mut out = &stream;
+                match std::fs::read(&file) {
+                    Ok(body) if safe => {
+                        let kind = match file.extension().and_then(|e| e.to_str()) {
+                            Some("html") => "text/html; charset=utf-8",
+                            Some("js") => "text/javascript",
+                            Some("css") => "text/css",
+                            Some("wasm") => "application/wasm",
+                            _ => "application/octet-stream",
+                        };
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+                             Connection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = out.write_all(head.as_bytes());
+                        let _ = out.write_all(&body);
+                    }
+                    _ => {
+                        let _ = out.write_all(
+                            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("{what}: cannot start ({e})"));
+    assert!(status.success(), "{what} failed");
+}
+
+/// The test data: the first `BATCHES` batches of real MNIST and 500 test
+/// digits, as the four IDX files and as the Hub's parquet layout.
+fn write_data(dir: &Path) -> Mnist {
+    let data = common::real_mnist().subset(BATCHES * 128, 500).unwrap();
+    data.save_idx(dir.join("idx")).unwrap();
+    let data = Mnist::from_dir(dir.join("idx")).unwrap();
+    for (split, images, labels) in [
+        (
+            "train",
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+        ),
+        (
+            "test",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ),
+    ] {
+        let images = idx::read_images(dir.join("idx").join(images)).unwrap();
+        let labels = idx::read_labels(dir.join("idx").join(labels)).unwrap();
+        let pngs: Vec<Vec<u8>> = images
+            .pixels
+            .chunks(28 * 28)
+            .map(|p| {
+                let img = image::GrayImage::from_raw(28, 28, p.to_vec()).unwrap();
+                let mut png = Vec::new();
+                img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                    .unwrap();
+                png
+            })
+            .collect();
+        let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+        let path = dir.join(format!("parquet/mnist/{split}/0000.parquet"));
+        common::parquet::write_parquet(&path, common::parquet::HUB_SCHEMA, &pngs, &labels);
+    }
+    data
+}
+
+/// The native trainer on the page's data and settings: seed 42, batch 128,
+/// `BATCHES` batches (one epoch of the test data). Losses and filters.
+fn native_training(data: &Mnist) -> (Vec<f32>, Vec<f32>) {
+    let config = TrainConfig {
+        seed: 42,
+        epochs: 15,
+        snapshot_epochs: Vec::new(),
+        progress: Progress::Silent,
+        ..TrainConfig::default()
+    };
+    let data = data.subset(60_000, 1000).unwrap();
+    let model = MnistCnn::new(42, &Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(model, config).unwrap();
+    let mut epoch = trainer.begin_epoch(&data).unwrap();
+    let mut losses = Vec::new();
+    while let Some(b) = trainer.train_batch(&mut epoch).unwrap() {
+        losses.push(b.loss);
+    }
+    trainer.end_epoch(&data, epoch, 0.0).unwrap();
+    (losses, trainer.model.conv1_filter_values().unwrap())
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+#[test]
+fn the_page_teaches_the_lesson_in_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "the page tests need Chromium: install Debian's `chromium` (apt install chromium) or \
+         set CHROMIUM to a Chromium or Chrome binary"
+    );
+    let web = Path::new(ROOT).join("web");
+    run(&mut Command::new(web.join("build.sh")), "web/build.sh");
+    if !web.join("node_modules/playwright-core").is_dir() {
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&web),
+            "npm ci in web/",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_data(dir.path());
+    let addr = serve(web.join("dist"), dir.path().to_path_buf());
+    let screenshot = Path::new(ROOT).join("docs/figures/web-page.png");
+    let out = Command::new("node")
+        .arg(web.join("tests/page.mjs"))
+        .args(["--page", &format!("{addr}/")])
+        .args(["--idx", &format!("{addr}/data/idx")])
+        .args(["--parquet", &format!("{addr}/data/parquet")])
+        .args(["--missing", &format!("{addr}/data/nothing-here")])
+        .args(["--batches", &BATCHES.to_string()])
+        .arg("--screenshot")
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node could not be started: the page tests need Node.js");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser script failed:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("no result from the browser script ({e}):\n{stdout}\n{stderr}"));
+
+    // It loads with no console error and no unhandled rejection.
+    assert_eq!(r["console"], serde_json::json!([]), "console errors");
+    assert_eq!(r["pageErrors"], serde_json::json!([]), "page errors");
+
+    // The kernels: the native crate's pixels, every one.
+    let demo = demo_picture();
+    let kernels = r["kernels"].as_object().unwrap();
+    assert_eq!(kernels.len(), 9);
+    for (name, pixels) in kernels {
+        let native = Kernel::by_name(name).unwrap().apply(&demo).unwrap();
+        let page: Vec<u8> = floats(pixels).iter().map(|&v| v as u8).collect();
+        assert!(
+            page == native.into_raw(),
+            "kernel {name}: the page's pixels differ"
+        );
+    }
+    assert_eq!(r["ownKernelIsIdentity"], true);
+    let products = r["products"].as_str().unwrap();
+    assert!(
+        products.contains("sum") && products.contains('×'),
+        "{products}"
+    );
+
+    // Training: BATCHES batches, the loss falls, the filters move, and they
+    // follow the native trainer's.
+    assert_eq!(r["step"], BATCHES);
+    let (native_losses, native_filters) = native_training(&data);
+    let losses = floats(&r["losses"]);
+    assert_eq!(losses.len(), BATCHES);
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(
+        mean(&losses[BATCHES - 5..]) < 0.7 * mean(&losses[..5]),
+        "the loss did not fall: {losses:?}"
+    );
+    let (initial, filters) = (floats(&r["initialFilters"]), floats(&r["filters"]));
+    let mean_abs = |a: &[f32], b: &[f32]| {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+    };
+    let moved = mean_abs(&filters, &initial);
+    let apart = mean_abs(&filters, &native_filters);
+    let loss_gap = losses
+        .iter()
+        .zip(&native_losses)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    println!("losses, page: {losses:?}\nlosses, native: {native_losses:?}");
+    println!(
+        "page vs native after {BATCHES} batches: filters moved {moved:.2e} on average, \
+         {apart:.2e} apart; largest loss difference {loss_gap:.2e}"
+    );
+    assert!(moved > 1e-3, "the filters did not move");
+    // The same computation: the first batches agree to float32 rounding.
+    // wasm's SIMD128 adds the products in another order than AVX-512 does,
+    // and training amplifies those last bits as it goes (as it does between
+    // two CPUs), so later on the two drift apart, by little.
+    for (i, (a, b)) in losses.iter().zip(&native_losses).take(10).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "batch {}: loss {a} in the page, {b} natively",
+            i + 1
+        );
+    }
+    assert!(loss_gap < 0.05, "the losses differ by {loss_gap}");
+    assert!(
+        apart < 0.05 * moved,
+        "the page's filters are {apart} from the native ones (moved {moved})"
+    );
+    assert_eq!(r["labels"].as_array().unwrap().len(), 32);
+
+    // A drawn digit: ten probabilities and 32 maps of 26x26.
+    let p = floats(&r["prediction"]);
+    assert_eq!(p.len(), 10);
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-3, "{p:?}");
+    assert_eq!(r["maps"], 32 * 26 * 26);
+
+    // Both layouts of the data; and data that is not there, explained.
+    let status = r["dataStatus"].as_str().unwrap();
+    assert!(
+        status.contains("3840 training and 500 test images"),
+        "{status}"
+    );
+    let status = r["parquetStatus"].as_str().unwrap();
+    assert!(status.contains("3840 training and 500 test images") && status.contains("parquet"));
+    let missing = r["missingStatus"].as_str().unwrap();
+    assert!(
+        missing.contains("Could not fetch MNIST") && missing.contains("?data="),
+        "{missing}"
+    );
+    assert_eq!(r["missingShownAsError"], true);
+    assert!(screenshot.is_file());
+}

@@ -1,0 +1,330 @@
+//! The lesson in a browser: this crate's kernels, model, data and training,
+//! compiled to WebAssembly for `web/index.html`.
+//!
+//! The page calls [`apply_kernel`] and friends on its main thread (the
+//! kernels section), and a Web Worker drives a [`Session`]: MNIST decoded
+//! from the bytes the page fetched (the Hub's parquet files or the four IDX
+//! files), Keras' `mnist_cnn` trained a few batches at a time, exactly as
+//! the crate's `Trainer` does (same seed, same shuffling, same dropout, same
+//! Adadelta), its filters, their nearest classic kernels, and predictions
+//! for a digit drawn by the visitor.
+//!
+//! Everything here is a thin layer: numbers in, numbers out, as plain
+//! arrays for JavaScript.
+
+use filters_are_weights::analysis;
+use filters_are_weights::candle::{DType, Device, Tensor};
+use filters_are_weights::data::{idx, parquet, Mnist};
+use filters_are_weights::image;
+use filters_are_weights::kernels::{self, Kernel, CLASSIC, WORKING_SIDE};
+use filters_are_weights::model::MnistCnn;
+use filters_are_weights::train::{EpochInProgress, Progress, TrainConfig, Trainer};
+use std::path::Path;
+use wasm_bindgen::prelude::*;
+
+fn js(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// A grayscale picture: width, height and one byte a pixel, row by row.
+#[wasm_bindgen(getter_with_clone)]
+pub struct Picture {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width · height` gray levels, 0..255.
+    pub pixels: Vec<u8>,
+}
+
+impl From<image::GrayImage> for Picture {
+    fn from(img: image::GrayImage) -> Self {
+        Picture {
+            width: img.width(),
+            height: img.height(),
+            pixels: img.into_raw(),
+        }
+    }
+}
+
+/// The demo picture the crate draws (a house, a sun, a sky).
+#[wasm_bindgen]
+pub fn demo_picture() -> Picture {
+    kernels::demo_picture().into()
+}
+
+/// A picture the visitor picked (PNG, JPEG or GIF bytes), in gray, brought
+/// to the crate's working size ([`WORKING_SIDE`] pixels on its longest side).
+#[wasm_bindgen]
+pub fn decode_picture(name: &str, bytes: &[u8]) -> Result<Picture, JsError> {
+    Ok(kernels::decode_picture(name, bytes, Some(WORKING_SIDE))
+        .map_err(js)?
+        .into())
+}
+
+/// The names of setosa's nine classic kernels, in the order of [`classic_weights`].
+#[wasm_bindgen]
+pub fn classic_names() -> Vec<String> {
+    CLASSIC.iter().map(|k| k.name.to_string()).collect()
+}
+
+/// The nine classic kernels' weights, 9 numbers each, row-major.
+#[wasm_bindgen]
+pub fn classic_weights() -> Vec<f32> {
+    CLASSIC.iter().flat_map(|k| k.weights.concat()).collect()
+}
+
+fn kernel_of(weights: &[f32]) -> Result<Kernel, JsError> {
+    let w: [f32; 9] = weights
+        .try_into()
+        .map_err(|_| JsError::new("a 3x3 kernel has 9 weights"))?;
+    Ok(Kernel::new(
+        "yours",
+        [[w[0], w[1], w[2]], [w[3], w[4], w[5]], [w[6], w[7], w[8]]],
+    ))
+}
+
+fn gray(width: u32, height: u32, pixels: &[u8]) -> Result<image::GrayImage, JsError> {
+    image::GrayImage::from_raw(width, height, pixels.to_vec())
+        .ok_or_else(|| JsError::new("the pixels do not fill width x height"))
+}
+
+/// A 3×3 kernel (`weights`, row-major) slid over a picture, rendered as
+/// setosa.io does (truncated, clamped to 0..255, a black border): the
+/// crate's `Kernel::apply`, through the network's own convolution.
+#[wasm_bindgen]
+pub fn apply_kernel(
+    width: u32,
+    height: u32,
+    pixels: &[u8],
+    weights: &[f32],
+) -> Result<Vec<u8>, JsError> {
+    let out = kernel_of(weights)?
+        .apply(&gray(width, height, pixels)?)
+        .map_err(js)?;
+    Ok(out.into_raw())
+}
+
+/// Where MNIST came from, and how much of it.
+#[wasm_bindgen(getter_with_clone)]
+pub struct DataInfo {
+    /// Training images.
+    pub train: u32,
+    /// Test images.
+    pub test: u32,
+    /// Where they came from.
+    pub source: String,
+}
+
+/// Training in the page: MNIST, Keras' model and the crate's trainer.
+#[wasm_bindgen]
+pub struct Session {
+    all: Mnist,
+    data: Mnist,
+    trainer: Trainer,
+    epoch: Option<EpochInProgress>,
+    losses: Vec<f32>,
+}
+
+/// One split of MNIST from the bytes of a parquet file in the Hub's layout.
+fn parquet_split(name: &str, bytes: Vec<u8>) -> Result<(idx::IdxImages, Vec<u8>), JsError> {
+    parquet::read_parquet_from(Path::new(name), bytes::Bytes::from(bytes)).map_err(js)
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// MNIST from the Hub's two parquet files (train, test).
+    pub fn from_parquet(train: Vec<u8>, test: Vec<u8>, source: &str) -> Result<Session, JsError> {
+        let (train_images, train_labels) = parquet_split("train/0000.parquet", train)?;
+        let (test_images, test_labels) = parquet_split("test/0000.parquet", test)?;
+        let names = [
+            "train/0000.parquet",
+            "train/0000.parquet",
+            "test/0000.parquet",
+            "test/0000.parquet",
+        ];
+        let data = Mnist::from_parts(
+            (&train_images, &train_labels),
+            (&test_images, &test_labels),
+            names,
+            source,
+        )
+        .map_err(js)?;
+        Session::with(data)
+    }
+
+    /// MNIST from the four IDX files (gzipped or not), in the order train
+    /// images, train labels, test images, test labels.
+    pub fn from_idx(
+        train_images: Vec<u8>,
+        train_labels: Vec<u8>,
+        test_images: Vec<u8>,
+        test_labels: Vec<u8>,
+        source: &str,
+    ) -> Result<Session, JsError> {
+        let names = filters_are_weights::data::IDX_FILES;
+        let ti = idx::decode_images(Path::new(names[0]), train_images).map_err(js)?;
+        let tl = idx::decode_labels(Path::new(names[1]), train_labels).map_err(js)?;
+        let vi = idx::decode_images(Path::new(names[2]), test_images).map_err(js)?;
+        let vl = idx::decode_labels(Path::new(names[3]), test_labels).map_err(js)?;
+        let data = Mnist::from_parts((&ti, &tl), (&vi, &vl), names, source).map_err(js)?;
+        Session::with(data)
+    }
+
+    fn with(all: Mnist) -> Result<Session, JsError> {
+        let data = all.clone();
+        let trainer = new_trainer(42)?;
+        Ok(Session {
+            all,
+            data,
+            trainer,
+            epoch: None,
+            losses: Vec::new(),
+        })
+    }
+
+    /// The data: how many images, from where.
+    pub fn info(&self) -> DataInfo {
+        DataInfo {
+            train: self.all.train_len() as u32,
+            test: self.all.test_len() as u32,
+            source: self.all.source.clone(),
+        }
+    }
+
+    /// Starts afresh: a new model from `seed`, trained on the first
+    /// `train_images` training images per epoch and scored on the first
+    /// `test_images` test images.
+    pub fn reset(&mut self, seed: u64, train_images: u32, test_images: u32) -> Result<(), JsError> {
+        self.data = self
+            .all
+            .subset(train_images as usize, test_images as usize)
+            .map_err(js)?;
+        self.trainer = new_trainer(seed)?;
+        self.epoch = None;
+        self.losses.clear();
+        Ok(())
+    }
+
+    /// Trains up to `n` batches (fewer at the end of an epoch) and returns
+    /// their losses. When an epoch's last batch is done the epoch is closed:
+    /// the test subset is scored (see [`Session::test_accuracy`]).
+    pub fn train(&mut self, n: u32) -> Result<Vec<f32>, JsError> {
+        let mut losses = Vec::new();
+        for _ in 0..n {
+            let mut epoch = match self.epoch.take() {
+                Some(e) => e,
+                None => self.trainer.begin_epoch(&self.data).map_err(js)?,
+            };
+            match self.trainer.train_batch(&mut epoch).map_err(js)? {
+                Some(stats) => losses.push(stats.loss),
+                None => unreachable!("an epoch in progress has a batch left"),
+            }
+            if epoch.batches_done() == epoch.steps() {
+                self.trainer.end_epoch(&self.data, epoch, 0.0).map_err(js)?;
+                break;
+            }
+            self.epoch = Some(epoch);
+        }
+        self.losses.extend_from_slice(&losses);
+        Ok(losses)
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn step(&self) -> u32 {
+        let done = self.epoch.as_ref().map_or(0, |e| e.batches_done());
+        (self.trainer.epochs_done() * self.trainer.history.steps_per_epoch + done) as u32
+    }
+
+    /// Epochs completed.
+    pub fn epochs_done(&self) -> u32 {
+        self.trainer.epochs_done() as u32
+    }
+
+    /// Batches per epoch.
+    pub fn steps_per_epoch(&self) -> u32 {
+        self.data
+            .train_len()
+            .div_ceil(self.trainer.config.batch_size) as u32
+    }
+
+    /// Test accuracy after each completed epoch.
+    pub fn test_accuracy(&self) -> Vec<f32> {
+        self.trainer
+            .history
+            .epochs
+            .iter()
+            .map(|e| e.test_accuracy)
+            .collect()
+    }
+
+    /// Accuracy on the test subset now (between epochs too).
+    pub fn score(&self) -> Result<f32, JsError> {
+        Ok(
+            filters_are_weights::train::evaluate(&self.trainer.model, &self.data)
+                .map_err(js)?
+                .1,
+        )
+    }
+
+    /// The 32 first-layer filters now: `[32, 1, 3, 3]`, 288 numbers.
+    pub fn filters(&self) -> Result<Vec<f32>, JsError> {
+        self.trainer.model.conv1_filter_values().map_err(js)
+    }
+
+    /// Each filter's nearest classic kernel (its index in the classic list)
+    /// and the centred cosine similarity, as pairs `[index, score, ...]`.
+    pub fn nearest(&self) -> Result<Vec<f32>, JsError> {
+        let filters = self.trainer.model.conv1_filters().map_err(js)?;
+        let matches = analysis::nearest_classic(&filters).map_err(js)?;
+        Ok(matches
+            .iter()
+            .flat_map(|m| {
+                let i = CLASSIC
+                    .iter()
+                    .position(|k| k.name == m.kernel.name)
+                    .unwrap_or(0);
+                [i as f32, m.score]
+            })
+            .collect())
+    }
+
+    /// The model's probabilities for one drawn digit (784 values, 0..1,
+    /// row by row): ten numbers.
+    pub fn predict(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
+        let x = digit_tensor(digit)?;
+        let logits = self.trainer.model.forward(&x, None).map_err(js)?;
+        let p = filters_are_weights::candle_nn::ops::softmax(&logits, 1).map_err(js)?;
+        p.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(js)
+    }
+
+    /// The digit through each of the 32 filters: `[32, 26, 26]` raw sums.
+    pub fn feature_maps(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
+        let x = digit_tensor(digit)?.reshape((28, 28)).map_err(js)?;
+        let filters = self.trainer.model.conv1_filters().map_err(js)?;
+        let maps = analysis::feature_maps(&x, &filters).map_err(js)?;
+        maps.flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(js)
+    }
+}
+
+fn new_trainer(seed: u64) -> Result<Trainer, JsError> {
+    let config = TrainConfig {
+        seed,
+        epochs: 15,
+        snapshot_epochs: Vec::new(),
+        progress: Progress::Silent,
+        ..TrainConfig::default()
+    };
+    Trainer::new(MnistCnn::new(seed, &Device::Cpu).map_err(js)?, config).map_err(js)
+}
+
+fn digit_tensor(digit: &[f32]) -> Result<Tensor, JsError> {
+    if digit.len() != 28 * 28 {
+        return Err(JsError::new("a digit has 28 x 28 = 784 pixels"));
+    }
+    Tensor::from_slice(digit, (1, 1, 28, 28), &Device::Cpu)
+        .and_then(|t| t.to_dtype(DType::F32))
+        .map_err(js)
+}

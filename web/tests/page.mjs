@@ -1,0 +1,143 @@
+// Drives the built page in Debian's headless Chromium (playwright-core) and
+// prints what it saw as one JSON object; tests/web.rs checks it against the
+// native crate. Usage:
+//
+//   node web/tests/page.mjs --page URL --idx URL --parquet URL --missing URL
+//        [--batches 30] [--screenshot FILE] [--bench SECONDS]
+import { chromium } from 'playwright-core';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
+);
+const batches = Number(args.batches || 30);
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const browser = await chromium.launch({
+  executablePath,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const result = { console: [], pageErrors: [] };
+
+async function open(data, format) {
+  const page = await browser.newPage({ viewport: { width: 1240, height: 1600 } });
+  page.on('console', (m) => { if (m.type() === 'error') result.console.push(`${m.text()} (${m.location().url})`); });
+  page.on('pageerror', (e) => result.pageErrors.push(String(e)));
+  const query = `?data=${encodeURIComponent(data)}${format ? `&format=${format}` : ''}`;
+  await page.goto(args.page + query);
+  return page;
+}
+
+const ready = (page) => page.waitForFunction(() => window.faw?.state.ready || window.faw?.state.dataError,
+  null, { timeout: 120000 });
+
+try {
+  if (args.bench) {
+    // Seconds from opening the page (MNIST already in the browser's cache)
+    // to the first redraw of trained filters, and images per second.
+    const page = await open(args.idx, 'idx');
+    await ready(page);
+    await page.close();
+    const start = Date.now();
+    const again = await open(args.idx, 'idx');
+    await ready(again);
+    await again.click('#play');
+    await again.waitForFunction(() => window.faw.state.firstTrainedDrawAt !== null, null, { timeout: 120000 });
+    result.secondsToFirstTrainedFilters = (Date.now() - start) / 1000;
+    const t0 = await again.evaluate(() => [performance.now(), window.faw.state.losses.length]);
+    await again.waitForTimeout(Number(args.bench) * 1000);
+    const t1 = await again.evaluate(() => [performance.now(), window.faw.state.losses.length]);
+    result.imagesPerSecond = ((t1[1] - t0[1]) * 128 * 1000) / (t1[0] - t0[0]);
+  } else {
+    // 1. The kernels: every classic kernel's output on the demo picture, as drawn.
+    const page = await open(args.idx, 'idx');
+    await page.waitForFunction(() => window.faw?.state.kernelOutput !== null);
+    const names = await page.$$eval('#kernel-select option', (os) => os.map((o) => o.textContent));
+    result.kernels = {};
+    for (const [i, name] of names.entries()) {
+      if (name === 'your own') continue;
+      await page.selectOption('#kernel-select', String(i));
+      result.kernels[name] = await page.evaluate(() => {
+        const c = document.getElementById('kernel-output');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return Array.from({ length: d.length / 4 }, (_, k) => d[4 * k]);
+      });
+    }
+    // Your own kernel, typed in: the identity gives the picture back.
+    const own = [0, 0, 0, 0, 1, 0, 0, 0, 0];
+    const cells = await page.$$('#kernel-grid input');
+    for (const [k, cell] of cells.entries()) await cell.fill(String(own[k]));
+    result.ownKernelIsIdentity = await page.evaluate(() => {
+      const { state } = window.faw;
+      const c = document.getElementById('picture');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const w = c.width;
+      const h = c.height;
+      for (let y = 1; y < h - 1; y++) {
+        for (let x = 1; x < w - 1; x++) if (state.kernelOutput[y * w + x] !== d[4 * (y * w + x)]) return false;
+      }
+      return document.getElementById('kernel-select').value === 'own';
+    });
+    await page.hover('#kernel-output', { position: { x: 100, y: 120 } });
+    result.products = await page.textContent('#products');
+
+    // 2. Training: `batches` batches, one click each.
+    await ready(page);
+    result.dataStatus = await page.textContent('#data-status');
+    await page.waitForFunction(() => window.faw.state.snapshots.length > 0);
+    for (let i = 0; i < batches; i++) await page.click('#one-batch');
+    await page.waitForFunction((n) => window.faw.state.step >= n, batches, { timeout: 300000 });
+    Object.assign(result, await page.evaluate(() => {
+      const { state } = window.faw;
+      return {
+        step: state.step,
+        losses: state.losses,
+        initialFilters: Array.from(state.snapshots[0].filters),
+        filters: Array.from(state.filters),
+        accuracy: state.accuracy,
+        labels: Array.from(document.querySelectorAll('#filters .filter div'), (d) => d.textContent),
+      };
+    }));
+
+    // 3. A drawn digit: a "1", a stroke down the middle.
+    const pad = await page.$('#pad');
+    const box = await pad.boundingBox();
+    await page.mouse.move(box.x + 140, box.y + 50);
+    await page.mouse.down();
+    for (let y = 50; y <= 230; y += 10) await page.mouse.move(box.x + 140, box.y + y);
+    await page.mouse.up();
+    await page.waitForFunction(() => window.faw.state.prediction !== null);
+    Object.assign(result, await page.evaluate(() => ({
+      prediction: window.faw.state.prediction,
+      maps: window.faw.state.maps.length,
+    })));
+
+    // Mid-training, for the README.
+    if (args.screenshot) {
+      await page.click('#play');
+      await page.waitForFunction((n) => window.faw.state.step >= n + 20, batches, { timeout: 300000 });
+      await page.screenshot({ path: args.screenshot, fullPage: true });
+      await page.click('#play');
+    }
+    await page.close();
+
+    // 4. The same page on the Hub's parquet layout, and on an address with no data.
+    const parquet = await open(args.parquet);
+    await ready(parquet);
+    result.parquetStatus = await parquet.textContent('#data-status');
+    await parquet.close();
+    const consoleBefore = result.console.length;
+    const missing = await open(args.missing);
+    await ready(missing);
+    result.missingStatus = await missing.textContent('#load-status');
+    result.missingShownAsError = await missing.$eval('#load-status', (e) => e.classList.contains('error'));
+    // The failed fetches themselves show in the console as 404s: expected there.
+    result.console = result.console.slice(0, consoleBefore).concat(
+      result.console.slice(consoleBefore).filter((m) => !m.includes('404')),
+    );
+    await missing.close();
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
