@@ -34,7 +34,7 @@ def keras_worker(epochs, seed):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import tensorflow as tf
     from tensorflow import keras
-    from keras_mnist_cnn import find, read_idx
+    from keras_mnist_cnn import find, mnist_cnn, read_idx
 
     keras.utils.set_random_seed(seed)
     directory = os.environ.get("MNIST_DIR") or "data/mnist"
@@ -53,17 +53,7 @@ def keras_worker(epochs, seed):
         output = tf.clip_by_value(output, eps, 1.0 - eps)
         return -tf.reduce_sum(target * tf.math.log(output), axis=-1)
 
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, (3, 3), activation="relu"),
-        keras.layers.Conv2D(64, (3, 3), activation="relu"),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Dropout(0.25),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = mnist_cnn()
     model.compile(
         loss=keras2_crossentropy,
         optimizer=keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-8),

@@ -38,6 +38,21 @@ def find(directory, base):
     raise SystemExit(f"{directory} has no {base}(.gz)")
 
 
+def mnist_cnn():
+    """Keras' examples/mnist_cnn.py (2017), layer for layer."""
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(32, (3, 3), activation="relu"),
+        keras.layers.Conv2D(64, (3, 3), activation="relu"),
+        keras.layers.MaxPooling2D((2, 2)),
+        keras.layers.Dropout(0.25),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 60
     warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -49,17 +64,7 @@ def main():
     x = (x.astype("float32") / 255.0).reshape(-1, 28, 28, 1)
     y = keras.utils.to_categorical(y, 10)
 
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, (3, 3), activation="relu"),
-        keras.layers.Conv2D(64, (3, 3), activation="relu"),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Dropout(0.25),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = mnist_cnn()
     assert model.count_params() == 1_199_882
     model.compile(
         loss="categorical_crossentropy",

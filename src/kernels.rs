@@ -67,6 +67,25 @@ pub const CLASSIC: [Kernel; 9] = [
 /// Where the demo picture lives in the repository.
 pub const DEMO_PICTURE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo.png");
 
+impl std::fmt::Display for Kernel {
+    /// The kernel's name, then its three rows, aligned.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cells: Vec<String> = self
+            .weights
+            .iter()
+            .flatten()
+            .map(|&v| crate::viz::number(v))
+            .collect();
+        let width = cells.iter().map(|c| c.chars().count()).max().unwrap_or(1);
+        write!(f, "{}", self.name)?;
+        for row in cells.chunks(3) {
+            let row: Vec<String> = row.iter().map(|c| format!("{c:>width$}")).collect();
+            write!(f, "\n  {}", row.join("  "))?;
+        }
+        Ok(())
+    }
+}
+
 impl Kernel {
     /// A kernel of your own.
     pub const fn new(name: &'static str, weights: [[f32; 3]; 3]) -> Self {

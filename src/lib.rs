@@ -67,9 +67,12 @@ pub mod prelude {
     pub use crate::kernels::{demo_picture, load_picture, Kernel, CLASSIC};
     pub use crate::model::MnistCnn;
     pub use crate::optim::{Adadelta, AdadeltaConfig};
-    pub use crate::train::{keep_freed_memory, History, Progress, Snapshot, TrainConfig, Trainer};
+    pub use crate::rng::Rng;
+    pub use crate::train::{
+        keep_freed_memory, FilterStep, History, Progress, Snapshot, TrainConfig, Trainer,
+    };
     pub use crate::viz::{self, ColourScale, Figure};
     pub use crate::{quick_mode, Error, Result};
-    pub use candle_core::{DType, Device, Tensor};
+    pub use candle_core::{DType, Device, Tensor, Var};
     pub use image::GrayImage;
 }

@@ -334,8 +334,8 @@ impl Adadelta {
 
 impl Adadelta {
     /// The same optimizer state, copied onto `vars` (the variables of a
-    /// [`crate::model::MnistCnn::fresh_copy`], in the same order).
-    pub fn rebind(&self, vars: Vec<Var>) -> Result<Self> {
+    /// `MnistCnn::fresh_copy`, in the same order).
+    pub(crate) fn rebind(&self, vars: Vec<Var>) -> Result<Self> {
         if vars.len() != self.slots.len() {
             candle_core::bail!(
                 "Adadelta::rebind: {} variables for {} slots",

@@ -157,7 +157,8 @@ fn whole_model_gradient_matches_finite_differences_on_a_few_weights() {
         .unwrap();
     let x = random(&[3, 1, 28, 28], 12).abs().unwrap();
     let labels = Tensor::new(&[1u8, 7, 3], &Device::Cpu).unwrap();
-    let loss = || filters_are_weights::train::loss(&m.forward(&x, None).unwrap(), &labels).unwrap();
+    let loss =
+        || filters_are_weights::train::loss(&m.forward_t(&x, false).unwrap(), &labels).unwrap();
     let grads = loss().backward().unwrap();
     let h = 1e-6;
     for (k, var) in m.vars().iter().enumerate() {
@@ -201,15 +202,19 @@ fn relu_matches_candle_forward_and_tensorflow_gradient() {
         || relu(v.as_tensor()).unwrap(),
         15,
     );
-    // At exactly 0 no gradient passes, as in TensorFlow (features > 0).
-    let z = Var::new(&[0f64, 2.0, -1.0], &Device::Cpu).unwrap();
-    let g = relu(z.as_tensor())
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    assert_eq!(values(g.get(z.as_tensor()).unwrap()), vec![0., 1., 0.]);
+    // At exactly 0 no gradient passes, as in TensorFlow (features > 0), on
+    // the CPU path and on the generic one other devices run.
+    use filters_are_weights::ops::generic;
+    for relu in [relu, generic::relu] {
+        let z = Var::new(&[0f64, 2.0, -1.0], &Device::Cpu).unwrap();
+        let g = relu(z.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert_eq!(values(g.get(z.as_tensor()).unwrap()), vec![0., 1., 0.]);
+    }
 }
 
 /// The fused blocks against the layers they fuse, on the shapes of the
@@ -312,4 +317,72 @@ fn max_pool_ties_go_to_the_first_position_in_the_fused_block_too() {
                     1., 0., 1., 0.,
                     0., 0., 0., 0.];
     assert_eq!(g, expected);
+}
+
+#[test]
+fn the_filter_step_shows_the_true_gradient_and_adadeltas_first_step() {
+    // In float64, on 4 images: the gradient of every filter that
+    // Trainer::filter_step reports, against central differences of the same
+    // loss (the same dropout masks, from the same stream).
+    use filters_are_weights::model::MnistCnn;
+    use filters_are_weights::rng::Rng;
+    use filters_are_weights::train::{loss, Progress, TrainConfig, Trainer};
+    let model = || {
+        MnistCnn::new(3, &Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+    };
+    let x = random(&[4, 1, 28, 28], 41).abs().unwrap();
+    let labels = Tensor::new(&[1u8, 7, 3, 0], &Device::Cpu).unwrap();
+    let config = TrainConfig {
+        progress: Progress::Silent,
+        ..TrainConfig::with_epochs(1)
+    };
+    let mut trainer = Trainer::new(model(), config).unwrap();
+    trainer.model.seed_dropout(Rng::new(5));
+    let step = trainer.filter_step(&x, &labels).unwrap();
+    assert_eq!(step.gradient.dims(), &[32, 1, 3, 3]);
+    let g = values(&step.gradient);
+
+    let m = model();
+    let kernel = m.vars()[0].clone(); // [3, 3, 1, 32]
+    let base = values(kernel.as_tensor());
+    let loss_at = |v: Vec<f64>| {
+        kernel
+            .set(&Tensor::from_vec(v, (3, 3, 1, 32), &Device::Cpu).unwrap())
+            .unwrap();
+        m.seed_dropout(Rng::new(5));
+        let logits = m.forward_t(&x, true).unwrap();
+        loss(&logits, &labels).unwrap().to_scalar::<f64>().unwrap()
+    };
+    let h = 1e-6;
+    for (o, r, c) in [(0, 0, 0), (7, 1, 2), (19, 2, 1), (31, 1, 1)] {
+        let i = (r * 3 + c) * 32 + o; // kernel [r, c, 0, o]
+        let mut up = base.clone();
+        up[i] += h;
+        let mut down = base.clone();
+        down[i] -= h;
+        let numeric = (loss_at(up) - loss_at(down)) / (2.0 * h);
+        let analytic = g[o * 9 + r * 3 + c]; // gradient [o, 0, r, c]
+        assert_close(
+            &[analytic],
+            &[numeric],
+            1e-5,
+            &format!("filter {o} ({r}, {c})"),
+        );
+    }
+    // Adadelta's first step from zero averages: u = g·sqrt(eps) / sqrt((1 - rho)·g² + eps),
+    // the weight moves by -lr·u; and the update is after - before.
+    let update = values(&step.update);
+    for (i, (&g, &u)) in g.iter().zip(&update).enumerate() {
+        let expected = -g * 1e-8f64.sqrt() / (0.05 * g * g + 1e-8).sqrt();
+        assert!(
+            (u - expected).abs() < 1e-12,
+            "weight {i}: update {u}, Adadelta {expected}"
+        );
+    }
+    let moved = (&step.after - &step.before).unwrap();
+    assert_close(&values(&moved), &update, 1e-12, "after - before");
+    assert!(step.loss > 0.0);
 }

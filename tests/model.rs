@@ -9,7 +9,7 @@ fn it_has_kerass_parameter_count_and_shapes() {
     // Keras' model.summary(): 320 + 18,496 + 1,179,776 + 1,290.
     assert_eq!(m.parameter_count(), 1_199_882);
     let x = Tensor::rand(0f32, 1., (3, 1, 28, 28), &Device::Cpu).unwrap();
-    assert_eq!(m.forward(&x, None).unwrap().dims(), &[3, 10]);
+    assert_eq!(m.forward_t(&x, false).unwrap().dims(), &[3, 10]);
     assert_eq!(m.conv1_filters().unwrap().dims(), &[32, 1, 3, 3]);
     assert_eq!(m.predict(&x).unwrap().dims(), &[3]);
 }
@@ -53,7 +53,7 @@ fn kernels_start_glorot_uniform_and_biases_zero() {
 #[test]
 fn conv1_filters_are_the_first_kernel_transposed() {
     let m = MnistCnn::new(1, &Device::Cpu).unwrap();
-    let k = m.vars()[0].as_tensor(); // [3, 3, 1, 32]
+    let k = m.vars()[0].as_tensor().clone(); // [3, 3, 1, 32]
     let f = m.conv1_filters().unwrap(); // [32, 1, 3, 3]
     for (o, r, c) in [(0, 0, 0), (5, 1, 2), (31, 2, 1)] {
         let a = k
@@ -82,25 +82,25 @@ fn conv1_filters_are_the_first_kernel_transposed() {
 fn dropout_only_in_training() {
     let m = MnistCnn::new(2, &Device::Cpu).unwrap();
     let x = Tensor::rand(0f32, 1., (4, 1, 28, 28), &Device::Cpu).unwrap();
-    let a = m.forward(&x, None).unwrap().to_vec2::<f32>().unwrap();
-    let b = m.forward(&x, None).unwrap().to_vec2::<f32>().unwrap();
+    let a = m.forward_t(&x, false).unwrap().to_vec2::<f32>().unwrap();
+    let b = m.forward_t(&x, false).unwrap().to_vec2::<f32>().unwrap();
     assert_eq!(a, b);
-    let mut rng = filters_are_weights::rng::Rng::new(1);
-    let c = m
-        .forward(&x, Some(&mut rng))
-        .unwrap()
-        .to_vec2::<f32>()
-        .unwrap();
+    m.seed_dropout(filters_are_weights::rng::Rng::new(1));
+    let c = m.forward_t(&x, true).unwrap().to_vec2::<f32>().unwrap();
     assert_ne!(a, c);
+    // The same stream, the same masks: a training pass can be repeated.
+    m.seed_dropout(filters_are_weights::rng::Rng::new(1));
+    let d = m.forward_t(&x, true).unwrap().to_vec2::<f32>().unwrap();
+    assert_eq!(c, d);
 }
 
 #[test]
 fn fused_forward_gives_the_logits_of_the_layer_by_layer_one() {
-    // forward() fuses conv2, its ReLU and the pooling; activations() runs
+    // forward_t() fuses conv2, its ReLU and the pooling; activations() runs
     // each layer on its own (to show them). Both must end with the same logits.
     let m = MnistCnn::new(4, &Device::Cpu).unwrap();
     let x = Tensor::rand(0f32, 1., (3, 1, 28, 28), &Device::Cpu).unwrap();
-    let fused = m.forward(&x, None).unwrap().flatten_all().unwrap();
+    let fused = m.forward_t(&x, false).unwrap().flatten_all().unwrap();
     let layers = m.activations(&x).unwrap();
     let (name, last) = layers.last().unwrap();
     assert!(name.contains("logits"));
@@ -127,8 +127,8 @@ fn save_and_load_round_trip_and_bad_checkpoints() {
     let back = MnistCnn::load(&path, &Device::Cpu).unwrap();
     let x = Tensor::rand(0f32, 1., (2, 1, 28, 28), &Device::Cpu).unwrap();
     assert_eq!(
-        m.forward(&x, None).unwrap().to_vec2::<f32>().unwrap(),
-        back.forward(&x, None).unwrap().to_vec2::<f32>().unwrap()
+        m.forward_t(&x, false).unwrap().to_vec2::<f32>().unwrap(),
+        back.forward_t(&x, false).unwrap().to_vec2::<f32>().unwrap()
     );
 
     // A checkpoint of another shape.

@@ -1,7 +1,8 @@
 //! Executes every notebook, every cell, under the evcxr Jupyter kernel in
 //! quick mode (`notebooks/run.py --quick`), failing on compile errors, panics,
 //! errors, anything written to stderr, and missing figures; and checks that
-//! the runner does catch each of those, on a notebook made to fail.
+//! the runner does catch each of those, on a notebook made to fail; and that
+//! a run split across cells ends where a run in one cell does.
 //!
 //! Enabled by the `notebook-tests` feature, so that the library's own tests
 //! need neither Jupyter nor evcxr.
@@ -70,6 +71,15 @@ fn every_notebook_runs_in_quick_mode() {
     assert!(
         output.status.success(),
         "a notebook failed; see the lines above"
+    );
+}
+
+#[test]
+fn training_across_cells_equals_training_in_one() {
+    let output = runner(&["tests/data/across-cells.ipynb"]);
+    assert!(
+        output.status.success(),
+        "tests/data/across-cells.ipynb failed; see the lines above"
     );
 }
 

@@ -1,4 +1,11 @@
-//! The two layers whose maths candle gets slow or wrong on a CPU, written out.
+//! The arithmetic of the network's layers: convolution, ReLU, max-pooling
+//! and their gradients.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `layers` | the reference maths on the CPU, each operation with its exact gradient (below) |
+//! | `fused` | the fast CPU kernels: the network's two blocks fused, Winograd, sparse backward sums |
+//! | [`generic`] | the same maths from candle's tensor operations, for any device |
 //!
 //! Tensors here are **channels-last** (NHWC), as in Keras: an image batch is
 //! `[batch, height, width, channels]` and a convolution kernel is
@@ -46,16 +53,37 @@
 //! # Ok(()) }
 //! ```
 
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType,
-};
-use rayon::prelude::*;
+use candle_core::{bail, Layout, Result, Shape, Tensor, WithDType};
 
-mod blocks;
+/// Runs a CPU kernel, written once for any float type, on f32 or f64
+/// storages: `float_dispatch!(name, [(s1, l1) => a, (s2, l2) => b], body)`
+/// binds each input as a contiguous slice `&[T]` (all of one dtype) and
+/// wraps the `Vec<T>` that `body` returns as a storage.
+macro_rules! float_dispatch {
+    ($name:expr, [$(($s:expr, $l:expr) => $v:ident),+], $body:expr) => {{
+        #[allow(unused_parens)]
+        let out = match ($($s),+) {
+            ($(CpuStorage::F32($v)),+) => {
+                $(let $v = contiguous_slice($v, $l, $name)?;)+
+                CpuStorage::F32($body)
+            }
+            ($(CpuStorage::F64($v)),+) => {
+                $(let $v = contiguous_slice($v, $l, $name)?;)+
+                CpuStorage::F64($body)
+            }
+            #[allow(unreachable_patterns)]
+            _ => bail!("{}: inputs must be all f32 or all f64", $name),
+        };
+        out
+    }};
+}
+
+mod fused;
 pub mod generic;
-mod simd;
-mod winograd;
-pub use blocks::{conv_relu, conv_relu_pool};
+mod layers;
+
+pub use fused::{conv_relu, conv_relu_pool};
+use layers::{Im2Col, MaxPool2x2, Relu};
 
 /// Which implementation of the layers a model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -175,308 +203,6 @@ fn contiguous_slice<'a, T: WithDType>(v: &'a [T], layout: &Layout, op: &str) -> 
     }
 }
 
-/// Applies a generic CPU kernel to an f32 or f64 storage.
-macro_rules! float_dispatch {
-    ($storage:expr, $layout:expr, $name:expr, |$v:ident| $body:expr) => {
-        match $storage {
-            CpuStorage::F32(all) => {
-                let $v = contiguous_slice(all, $layout, $name)?;
-                CpuStorage::F32($body)
-            }
-            CpuStorage::F64(all) => {
-                let $v = contiguous_slice(all, $layout, $name)?;
-                CpuStorage::F64($body)
-            }
-            other => bail!(
-                "{}: unsupported dtype {:?}",
-                $name,
-                candle_core::backend::BackendStorage::dtype(other)
-            ),
-        }
-    };
-}
-
-/// Applies a generic CPU kernel to two f32 or two f64 storages.
-macro_rules! float_dispatch2 {
-    ($s1:expr, $l1:expr, $s2:expr, $l2:expr, $name:expr, |$a:ident, $b:ident| $body:expr) => {
-        match ($s1, $s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(y)) => {
-                let ($a, $b) = (
-                    contiguous_slice(x, $l1, $name)?,
-                    contiguous_slice(y, $l2, $name)?,
-                );
-                CpuStorage::F32($body)
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(y)) => {
-                let ($a, $b) = (
-                    contiguous_slice(x, $l1, $name)?,
-                    contiguous_slice(y, $l2, $name)?,
-                );
-                CpuStorage::F64($body)
-            }
-            _ => bail!("{}: unsupported dtypes", $name),
-        }
-    };
-}
-
-/// im2col: `[b, h, w, c]` to `[b·oh·ow, kh·kw·c]`, plus a last column of
-/// ones when `ones` is set (the bias's input).
-struct Im2Col {
-    kh: usize,
-    kw: usize,
-    ones: bool,
-}
-
-impl Im2Col {
-    fn run<T: WithDType>(&self, x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
-        let (oh, ow) = (h - self.kh + 1, w - self.kw + 1);
-        let row = self.kh * self.kw * c + self.ones as usize;
-        let mut cols = vec![T::zero(); b * oh * ow * row];
-        cols.par_chunks_mut(oh * ow * row)
-            .enumerate()
-            .for_each(|(n, img_cols)| {
-                let img = &x[n * h * w * c..(n + 1) * h * w * c];
-                im2col_image(img, (h, w, c), (self.kh, self.kw), row, img_cols);
-                if self.ones {
-                    img_cols
-                        .chunks_exact_mut(row)
-                        .for_each(|r| r[row - 1] = T::one());
-                }
-            });
-        cols
-    }
-}
-
-/// im2col of one image `[h, w, c]` into rows of `row` entries (the first
-/// `kh·kw·c` of each row are the patch; any others are left as they are).
-#[inline(always)]
-fn im2col_image<T: Copy>(
-    img: &[T],
-    (h, w, c): (usize, usize, usize),
-    (kh, kw): (usize, usize),
-    row: usize,
-    cols: &mut [T],
-) {
-    let (oh, ow) = (h - kh + 1, w - kw + 1);
-    let run = kw * c; // for a fixed kernel row, (kx, c) is one contiguous run
-    for y in 0..oh {
-        for xx in 0..ow {
-            let dst = &mut cols[(y * ow + xx) * row..];
-            for ky in 0..kh {
-                let src = ((y + ky) * w + xx) * c;
-                dst[ky * run..(ky + 1) * run].copy_from_slice(&img[src..src + run]);
-            }
-        }
-    }
-}
-
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "im2col"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let dims = layout.shape().dims4()?;
-        let (b, h, w, c) = dims;
-        let (oh, ow) = (h + 1 - self.kh, w + 1 - self.kw);
-        let out = float_dispatch!(storage, layout, "im2col", |x| self.run(x, dims));
-        let row = self.kh * self.kw * c + self.ones as usize;
-        Ok((out, Shape::from((b * oh * ow, row))))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let g = grad_res.contiguous()?.apply_op1(Col2Im {
-            kh: self.kh,
-            kw: self.kw,
-            ones: self.ones,
-            input: arg.dims4()?,
-        })?;
-        Ok(Some(g))
-    }
-}
-
-/// col2im, the adjoint of im2col: `[b·oh·ow, kh·kw·c (+1)]` to `[b, h, w, c]`,
-/// adding up every patch entry that came from the same input pixel (the
-/// column of ones, if any, came from no pixel).
-struct Col2Im {
-    kh: usize,
-    kw: usize,
-    ones: bool,
-    input: (usize, usize, usize, usize),
-}
-
-impl Col2Im {
-    fn run<T: WithDType>(&self, cols: &[T]) -> Vec<T> {
-        let (b, h, w, c) = self.input;
-        let (kh, kw) = (self.kh, self.kw);
-        let (oh, ow) = (h - kh + 1, w - kw + 1);
-        let row = kh * kw * c + self.ones as usize;
-        let mut x = vec![T::zero(); b * h * w * c];
-        x.par_chunks_mut(h * w * c)
-            .enumerate()
-            .for_each(|(n, img)| {
-                let img_cols = &cols[n * oh * ow * row..(n + 1) * oh * ow * row];
-                for y in 0..oh {
-                    for xx in 0..ow {
-                        let src = &img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
-                        for ky in 0..kh {
-                            let dst = ((y + ky) * w + xx) * c;
-                            for (d, s) in img[dst..dst + kw * c]
-                                .iter_mut()
-                                .zip(&src[ky * kw * c..(ky + 1) * kw * c])
-                            {
-                                *d += *s;
-                            }
-                        }
-                    }
-                }
-            });
-        x
-    }
-}
-
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "col2im"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, h, w, c) = self.input;
-        let expected = (
-            b * (h + 1 - self.kh) * (w + 1 - self.kw),
-            self.kh * self.kw * c + self.ones as usize,
-        );
-        if layout.shape().dims2()? != expected {
-            bail!("col2im: got {:?}, expected {expected:?}", layout.shape())
-        }
-        let out = float_dispatch!(storage, layout, "col2im", |cols| self.run(cols));
-        Ok((out, Shape::from(self.input)))
-    }
-
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let g = grad_res.contiguous()?.apply_op1(Im2Col {
-            kh: self.kh,
-            kw: self.kw,
-            ones: false,
-        })?;
-        if !self.ones {
-            return Ok(Some(g));
-        }
-        // The column of ones came from no pixel: its gradient is zero.
-        let zeros = Tensor::zeros((g.dim(0)?, 1), g.dtype(), g.device())?;
-        Ok(Some(Tensor::cat(&[&g, &zeros], 1)?))
-    }
-}
-
-/// Index, within `x`, of the first maximum of the 2×2 window at `(n, oy, ox, ch)`.
-#[inline]
-fn window_argmax<T: WithDType>(
-    x: &[T],
-    (h, w, c): (usize, usize, usize),
-    n: usize,
-    oy: usize,
-    ox: usize,
-    ch: usize,
-) -> usize {
-    let at = |y: usize, xx: usize| ((n * h + y) * w + xx) * c + ch;
-    let mut best = at(2 * oy, 2 * ox);
-    for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
-        let i = at(2 * oy + dy, 2 * ox + dx);
-        if x[i] > x[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-struct MaxPool2x2;
-
-impl MaxPool2x2 {
-    fn run<T: WithDType>(x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
-        let (oh, ow) = (h / 2, w / 2);
-        let mut out = vec![T::zero(); b * oh * ow * c];
-        out.par_chunks_mut(oh * ow * c)
-            .enumerate()
-            .for_each(|(n, img)| {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for ch in 0..c {
-                            img[(oy * ow + ox) * c + ch] =
-                                x[window_argmax(x, (h, w, c), n, oy, ox, ch)];
-                        }
-                    }
-                }
-            });
-        out
-    }
-}
-
-impl CustomOp1 for MaxPool2x2 {
-    fn name(&self) -> &'static str {
-        "max-pool-2x2"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let dims = layout.shape().dims4()?;
-        let (b, h, w, c) = dims;
-        let out = float_dispatch!(storage, layout, "max-pool-2x2", |x| Self::run(x, dims));
-        Ok((out, Shape::from((b, h / 2, w / 2, c))))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let g = arg.apply_op2_no_bwd(&grad_res.contiguous()?, &MaxPool2x2Grad)?;
-        Ok(Some(g))
-    }
-}
-
-/// Routes each pooled gradient to its window's argmax: `(x, grad)` to `[b, h, w, c]`.
-struct MaxPool2x2Grad;
-
-impl MaxPool2x2Grad {
-    fn run<T: WithDType>(x: &[T], g: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
-        let (oh, ow) = (h / 2, w / 2);
-        let mut dx = vec![T::zero(); b * h * w * c];
-        dx.par_chunks_mut(h * w * c)
-            .enumerate()
-            .for_each(|(n, img)| {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for ch in 0..c {
-                            let i = window_argmax(x, (h, w, c), n, oy, ox, ch);
-                            img[i - n * h * w * c] = g[((n * oh + oy) * ow + ox) * c + ch];
-                        }
-                    }
-                }
-            });
-        dx
-    }
-}
-
-impl CustomOp2 for MaxPool2x2Grad {
-    fn name(&self) -> &'static str {
-        "max-pool-2x2-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let dims = l1.shape().dims4()?;
-        let (b, h, w, c) = dims;
-        if l2.shape().dims4()? != (b, h / 2, w / 2, c) {
-            bail!(
-                "max-pool-2x2-grad: gradient shape {:?} does not fit",
-                l2.shape()
-            )
-        }
-        let out = float_dispatch2!(s1, l1, s2, l2, self.name(), |x, g| Self::run(x, g, dims));
-        Ok((out, Shape::from(dims)))
-    }
-}
-
 /// `max(x, 0)`, elementwise. Its gradient passes where the output is positive
 /// and is zero elsewhere, at 0 too, as in TensorFlow (candle's own ReLU lets
 /// it through at exactly 0, which happens on MNIST's black background). On the
@@ -486,72 +212,4 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
         return generic::relu(x);
     }
     x.contiguous()?.apply_op1(Relu)
-}
-
-struct Relu;
-
-impl CustomOp1 for Relu {
-    fn name(&self) -> &'static str {
-        "relu"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = float_dispatch!(storage, layout, "relu", |x| x
-            .iter()
-            .map(|&v| if v > num_zero(v) { v } else { num_zero(v) })
-            .collect());
-        Ok((out, layout.shape().clone()))
-    }
-
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(
-            res.apply_op2_no_bwd(&grad_res.contiguous()?, &ReluGrad)?,
-        ))
-    }
-}
-
-/// Zero of the same type as `v`.
-fn num_zero<T: WithDType>(_v: T) -> T {
-    T::zero()
-}
-
-/// The gradient through a ReLU whose output is `y`: `dy` where `y > 0`, else
-/// zero (at exactly 0 too, as in TensorFlow).
-#[inline(always)]
-fn relu_grad<T: WithDType>(y: T, dy: T) -> T {
-    if y > T::zero() {
-        dy
-    } else {
-        T::zero()
-    }
-}
-
-/// `(relu output, gradient)` to the gradient where the output is positive.
-struct ReluGrad;
-
-impl CustomOp2 for ReluGrad {
-    fn name(&self) -> &'static str {
-        "relu-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        fn run<T: WithDType>(y: &[T], g: &[T]) -> Vec<T> {
-            y.iter().zip(g).map(|(&y, &g)| relu_grad(y, g)).collect()
-        }
-        if l1.shape() != l2.shape() {
-            bail!(
-                "relu-grad: shapes {:?} and {:?} differ",
-                l1.shape(),
-                l2.shape()
-            )
-        }
-        let out = float_dispatch2!(s1, l1, s2, l2, self.name(), |y, g| run(y, g));
-        Ok((out, l1.shape().clone()))
-    }
 }

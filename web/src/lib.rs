@@ -293,7 +293,7 @@ impl Session {
     /// row by row): ten numbers.
     pub fn predict(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
         let x = digit_tensor(digit)?;
-        let logits = self.trainer.model.forward(&x, None).map_err(js)?;
+        let logits = self.trainer.model.forward_t(&x, false).map_err(js)?;
         let p = filters_are_weights::candle_nn::ops::softmax(&logits, 1).map_err(js)?;
         p.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(js)
     }

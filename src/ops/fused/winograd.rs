@@ -19,7 +19,7 @@
 //! the windows of the 2×2 max-pooling that follows, which this module also
 //! does. Rounding differs from the direct sum's in the last bits.
 
-use super::blocks::matmul;
+use super::matmul::matmul;
 use candle_core::WithDType;
 
 /// `U[ξ = 4a + b][ci][co] = (G g Gᵀ)[a][b]` for the kernel `w` `[3, 3, c, o]`.

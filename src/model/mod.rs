@@ -1,0 +1,387 @@
+//! Keras' `mnist_cnn.py` (2017), layer for layer.
+//!
+//! ```python
+//! model = Sequential()
+//! model.add(Conv2D(32, kernel_size=(3, 3), activation='relu', input_shape=(28, 28, 1)))
+//! model.add(Conv2D(64, (3, 3), activation='relu'))
+//! model.add(MaxPooling2D(pool_size=(2, 2)))
+//! model.add(Dropout(0.25))
+//! model.add(Flatten())
+//! model.add(Dense(128, activation='relu'))
+//! model.add(Dropout(0.5))
+//! model.add(Dense(num_classes, activation='softmax'))
+//! ```
+//!
+//! | layer | output | parameters |
+//! |---|---|---|
+//! | `conv1`: Conv2D(32, 3×3) + ReLU | 26×26×32 | 3·3·1·32 + 32 = 320 |
+//! | `conv2`: Conv2D(64, 3×3) + ReLU | 24×24×64 | 3·3·32·64 + 64 = 18,496 |
+//! | MaxPool 2×2, `dropout1` (0.25) | 12×12×64 | |
+//! | Flatten, `dense1`: Dense(128) + ReLU | 128 | 9216·128 + 128 = 1,179,776 |
+//! | `dropout2` (0.5), `dense2`: Dense(10) | 10 (logits; the softmax is in the loss) | 128·10 + 10 = 1,290 |
+//!
+//! 1,199,882 parameters in all, built the candle-nn way: each is a candle
+//! `Var` in a `VarMap`, read by the layers through a `VarBuilder`, under
+//! Keras' names (`conv1.kernel`, `conv1.bias`, ...); the filters of the
+//! first layer are weights like any other, and training moves them.
+//! Kernels start glorot-uniform, biases at zero, from a seed.
+//!
+//! **One layout** on this API, candle's: images are `[b, 1, 28, 28]` (batch,
+//! channel, rows, columns) as [`crate::data`] gives them, and filters
+//! `[32, 1, 3, 3]` (filter, channel, row, column) as [`MnistCnn::conv1_filters`]
+//! returns them. Inside, the layers compute channels-last as Keras does
+//! ([`crate::ops`]), and the weights keep Keras' layouts in the file.
+//!
+//! ```
+//! use filters_are_weights::model::MnistCnn;
+//! use candle_core::{DType, Device, Tensor};
+//! let model = MnistCnn::new(42, &Device::Cpu)?;
+//! assert_eq!(model.parameter_count(), 1_199_882);
+//! let images = Tensor::zeros((2, 1, 28, 28), DType::F32, &Device::Cpu)?;
+//! assert_eq!(model.forward_t(&images, false)?.dims(), &[2, 10]);
+//! assert_eq!(model.conv1_filters()?.dims(), &[32, 1, 3, 3]);
+//! # Ok::<(), filters_are_weights::Error>(())
+//! ```
+
+mod layers;
+
+pub use layers::{dropout, glorot_uniform, Conv2d, Dense, Dropout};
+
+use crate::error::{Error, Result};
+use crate::ops::Backend;
+use crate::rng::Rng;
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The names of the model's weights, in order, as saved in safetensors.
+pub const PARAMETER_NAMES: [&str; 8] = [
+    "conv1.kernel",
+    "conv1.bias",
+    "conv2.kernel",
+    "conv2.bias",
+    "dense1.kernel",
+    "dense1.bias",
+    "dense2.kernel",
+    "dense2.bias",
+];
+
+/// The shape of each weight in [`PARAMETER_NAMES`] (Keras' layouts).
+pub const PARAMETER_SHAPES: [&[usize]; 8] = [
+    &[3, 3, 1, 32],
+    &[32],
+    &[3, 3, 32, 64],
+    &[64],
+    &[9216, 128],
+    &[128],
+    &[128, 10],
+    &[10],
+];
+
+/// Dropout rates after the pooling and after the first dense layer.
+pub const DROPOUT: (f32, f32) = (0.25, 0.5);
+
+/// The CNN of Keras' MNIST example.
+#[derive(Clone)]
+pub struct MnistCnn {
+    /// Conv2D(32, 3×3) + ReLU: the 32 filters of the lesson.
+    pub conv1: Conv2d,
+    /// Conv2D(64, 3×3) + ReLU, followed by 2×2 max-pooling.
+    pub conv2: Conv2d,
+    /// Dropout(0.25) after the pooling.
+    pub dropout1: Dropout,
+    /// Dense(128) + ReLU.
+    pub dense1: Dense,
+    /// Dropout(0.5).
+    pub dropout2: Dropout,
+    /// Dense(10): the logits of the ten digits.
+    pub dense2: Dense,
+    varmap: VarMap,
+    dropout_stream: Arc<Mutex<Rng>>,
+    backend: Backend,
+}
+
+impl MnistCnn {
+    /// A freshly initialised model, its initial weights fixed by `seed`.
+    pub fn new(seed: u64, device: &Device) -> Result<Self> {
+        let mut rng = Rng::new(seed);
+        let vars = PARAMETER_SHAPES
+            .iter()
+            .zip(PARAMETER_NAMES)
+            .map(|(shape, name)| {
+                let values = if name.ends_with("kernel") {
+                    glorot_uniform(shape, &mut rng)
+                } else {
+                    vec![0.0; shape.iter().product()]
+                };
+                Ok(Var::from_tensor(&Tensor::from_vec(
+                    values, *shape, device,
+                )?)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_vars(vars, Backend::default())
+    }
+
+    /// The model whose weights are `vars` (in the order of [`PARAMETER_NAMES`]).
+    fn from_vars(vars: Vec<Var>, backend: Backend) -> Result<Self> {
+        let (dtype, device) = (vars[0].dtype(), vars[0].device().clone());
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+            for (name, var) in PARAMETER_NAMES.iter().zip(vars) {
+                data.insert(name.to_string(), var);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&varmap, dtype, &device);
+        let dropout_stream = Arc::new(Mutex::new(Rng::new(0)));
+        Ok(Self {
+            conv1: Conv2d::new(vb.pp("conv1"), (3, 3), 1, 32)?,
+            conv2: Conv2d::new(vb.pp("conv2"), (3, 3), 32, 64)?,
+            dropout1: Dropout::new(DROPOUT.0, dropout_stream.clone()),
+            dense1: Dense::new(vb.pp("dense1"), 9216, 128)?,
+            dropout2: Dropout::new(DROPOUT.1, dropout_stream.clone()),
+            dense2: Dense::new(vb.pp("dense2"), 128, 10)?,
+            varmap,
+            dropout_stream,
+            backend,
+        })
+    }
+
+    /// The logits `[b, 10]` of images `[b, 1, 28, 28]`, in training
+    /// (`train`: dropout draws its masks) or not (dropout passes everything).
+    pub fn forward_t(&self, images: &Tensor, train: bool) -> Result<Tensor> {
+        let ops = self.backend;
+        let x = self.channels_last(images)?; // [b, 28, 28, 1]
+        let x = self.conv1.forward_relu(&x, ops)?; // [b, 26, 26, 32]
+                                                   // conv2, its ReLU and the max-pooling in one operation: the
+                                                   // [b, 24, 24, 64] activations are never stored.
+        let x = self.conv2.forward_relu_pool(&x, ops)?; // [b, 12, 12, 64]
+        let x = self.dropout1.forward_t(&x, train)?;
+        let x = x.flatten_from(1)?; // [b, 9216], in Keras' (row, column, channel) order
+        let x = ops.relu(&self.dense1.forward(&x)?)?; // [b, 128]
+        let x = self.dropout2.forward_t(&x, train)?;
+        self.dense2.forward(&x) // [b, 10]
+    }
+
+    /// Images `[b, 1, 28, 28]` on the model's device as `[b, 28, 28, 1]`
+    /// (one channel: the same numbers in the same order).
+    fn channels_last(&self, images: &Tensor) -> Result<Tensor> {
+        let (b, _, h, w) = images.dims4()?;
+        Ok(images.to_device(self.device())?.reshape((b, h, w, 1))?)
+    }
+
+    /// Every layer's output for images `[b, 1, 28, 28]` (not training), by
+    /// layer: what the network "sees" at each depth.
+    pub fn activations(&self, images: &Tensor) -> Result<Vec<(&'static str, Tensor)>> {
+        let ops = self.backend;
+        let x = self.channels_last(images)?;
+        let conv1 = self.conv1.forward_relu(&x, ops)?;
+        let conv2 = ops.relu(&self.conv2.forward_linear(&conv1, ops)?)?;
+        let pooled = ops.max_pool2x2(&conv2)?;
+        let flat = pooled.flatten_from(1)?;
+        let dense1 = ops.relu(&self.dense1.forward(&flat)?)?;
+        let dense2 = self.dense2.forward(&dense1)?;
+        Ok(vec![
+            ("conv1 3x3 + relu", conv1),
+            ("conv2 3x3 + relu", conv2),
+            ("max-pool 2x2", pooled.clone()),
+            ("dropout 0.25", pooled),
+            ("flatten", flat),
+            ("dense1 + relu", dense1.clone()),
+            ("dropout 0.5", dense1),
+            ("dense2 (logits)", dense2),
+        ])
+    }
+
+    /// A Keras-style summary: each layer, its output shape and its number of
+    /// parameters, computed from the model itself.
+    pub fn summary(&self) -> Result<String> {
+        let x = Tensor::zeros((1, 1, 28, 28), DType::F32, self.device())?;
+        let params = |layer: &str| -> usize {
+            PARAMETER_NAMES
+                .iter()
+                .zip(self.vars())
+                .filter(|(n, _)| layer.starts_with(n.split('.').next().unwrap_or("")))
+                .map(|(_, v)| v.elem_count())
+                .sum()
+        };
+        let mut out = format!(
+            "{:<22} {:<18} {:>10}\n",
+            "layer", "output shape", "parameters"
+        );
+        for (name, t) in self.activations(&x.to_dtype(self.dtype())?)? {
+            let shape = format!("{:?}", &t.dims()[1..]);
+            out += &format!("{name:<22} {shape:<18} {:>10}\n", params(name));
+        }
+        out += &format!(
+            "{:<22} {:<18} {:>10}\n",
+            "total",
+            "",
+            self.parameter_count()
+        );
+        Ok(out)
+    }
+
+    /// The predicted digit for each image `[b, 1, 28, 28]`, as `[b]` u32.
+    pub fn predict(&self, images: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_t(images, false)?.argmax(1)?)
+    }
+
+    /// The 32 first-layer filters, `[32, 1, 3, 3]` (filter, channel, row, column).
+    pub fn conv1_filters(&self) -> Result<Tensor> {
+        self.conv1.filters()
+    }
+
+    /// The 32 first-layer filters as plain numbers, `[32, 1, 3, 3]` row-major.
+    pub fn conv1_filter_values(&self) -> Result<Vec<f32>> {
+        Ok(self
+            .conv1_filters()?
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    }
+
+    /// Starts the random stream the dropout layers draw their masks from.
+    /// The trainer does this at every epoch, so that a run is fixed by its
+    /// seed; call it to repeat a training-mode pass exactly.
+    pub fn seed_dropout(&self, rng: Rng) {
+        *self
+            .dropout_stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = rng;
+    }
+
+    /// The same model computing with `backend`: [`Backend::Fused`] (the
+    /// default; fast on a CPU) or [`Backend::Generic`] (candle's operations
+    /// with Keras' gradients, what other devices run).
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Which implementation of the layers the model runs.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The device the weights are on.
+    pub fn device(&self) -> &Device {
+        self.conv1.kernel_device()
+    }
+
+    fn dtype(&self) -> DType {
+        self.vars()[0].dtype()
+    }
+
+    /// The weights as candle variables, in the order of [`PARAMETER_NAMES`].
+    /// A [`crate::train::Trainer`] trains copies made when it starts (see
+    /// `MnistCnn::fresh_copy`): ask its model for them after training.
+    pub fn vars(&self) -> Vec<Var> {
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        PARAMETER_NAMES.iter().map(|n| data[*n].clone()).collect()
+    }
+
+    /// Total number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.vars().iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// A model with the same values in brand-new variables.
+    ///
+    /// Under evcxr every notebook cell has its own copy of candle's statics
+    /// (tensor ids among them), so tensors made in one cell can clash with
+    /// those of another; the trainer trains fresh variables made in the cell
+    /// that trains.
+    pub(crate) fn fresh_copy(&self) -> Result<Self> {
+        let vars = self
+            .vars()
+            .iter()
+            .map(|v| Ok(Var::from_tensor(&v.as_tensor().copy()?)?))
+            .collect::<Result<Vec<_>>>()?;
+        let copy = Self::from_vars(vars, self.backend)?;
+        copy.seed_dropout(
+            self.dropout_stream
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        );
+        Ok(copy)
+    }
+
+    /// The same model computing in `dtype` (f64 is handy for gradient checks).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
+        let vars = self
+            .vars()
+            .iter()
+            .map(|v| Ok(Var::from_tensor(&v.as_tensor().to_dtype(dtype)?)?))
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_vars(vars, self.backend)
+    }
+
+    /// The weights by name.
+    pub fn named_tensors(&self) -> HashMap<String, Tensor> {
+        PARAMETER_NAMES
+            .iter()
+            .zip(self.vars())
+            .map(|(n, v)| (n.to_string(), v.as_tensor().clone()))
+            .collect()
+    }
+
+    /// Saves the weights to a safetensors file, atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::write_safetensors(path, &self.named_tensors())
+    }
+
+    /// Loads weights saved by [`MnistCnn::save`] (or in a training
+    /// checkpoint), checking every name and shape.
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        let path = path.as_ref();
+        let bad = |problem: String| Error::Checkpoint {
+            path: path.to_path_buf(),
+            problem,
+        };
+        if !path.is_file() {
+            return Err(bad("no such file".into()));
+        }
+        let mut tensors = candle_core::safetensors::load(path, device)
+            .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
+        let vars = PARAMETER_NAMES
+            .iter()
+            .zip(PARAMETER_SHAPES)
+            .map(|(name, shape)| {
+                let t = tensors.remove(*name).ok_or_else(|| {
+                    bad(format!("it has no tensor {name}: not a model of this kind"))
+                })?;
+                if t.dims() != shape {
+                    return Err(bad(format!(
+                        "{name} has shape {:?}, this model needs {shape:?}",
+                        t.dims()
+                    )));
+                }
+                Ok(Var::from_tensor(&t.to_dtype(DType::F32)?)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_vars(vars, Backend::default())
+    }
+}
+
+impl std::fmt::Debug for MnistCnn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MnistCnn")
+            .field("parameters", &self.parameter_count())
+            .field("device", self.device())
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl candle_nn::ModuleT for MnistCnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        MnistCnn::forward_t(self, xs, train).map_err(|e| match e {
+            Error::Candle(e) => e,
+            other => candle_core::Error::Msg(other.to_string()),
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! The network's two convolution blocks, each fused into one operation with
+//! its own backward pass, for training on a CPU.
+//!
+//! * [`conv_relu`]: convolution, bias and ReLU (the first layer):
+//!
+//!   `y[n, i, j, o] = max(0, b[o] + Σ_{ky, kx, c} x[n, i + ky, j + kx, c] · w[ky, kx, c, o])`
+//!
+//!   computed directly, pixel by pixel (with one input channel a patch has
+//!   only nine entries, too few for a matrix product to pay). Its weight
+//!   gradient skips the zero pixels of the input, most of an MNIST digit.
+//!   No gradient flows to the input unless the input itself needs one.
+//!
+//! * [`conv_relu_pool`]: convolution, bias, ReLU and 2×2 max-pooling (the
+//!   second layer and the pooling after it). With `z = conv(x, w)`:
+//!
+//!   `y[n, p, q, o] = max(0, b[o] + max_{dy, dx ∈ {0, 1}} z[n, 2p + dy, 2q + dx, o])`
+//!
+//!   which equals pooling `relu(z + b)`: the bias is the same over a window
+//!   and both `+ b` and ReLU keep the order of values. A 3×3 convolution is
+//!   computed by Winograd's F(2×2, 3×3) (module `winograd`: 16 products per
+//!   2×2 block of outputs instead of 36, and those blocks are the pooling
+//!   windows); other kernel sizes by matrix products that read the
+//!   overlapping patches in place. One image at a time, so the buffers stay
+//!   in the cache. The operation remembers which of the four positions won
+//!   each window (the first one, if several tie as computed; Winograd's
+//!   rounding can part values that are equal in exact arithmetic).
+//!
+//!   Backward, only the winning position gets a gradient, and only where
+//!   `y > 0`: with `g = dy · [y > 0]` at the winner `(i, j)` of each window,
+//!
+//!   `db[o] = Σ g`, `dw[ky, kx, c, o] = Σ g · x[n, i + ky, j + kx, c]`,
+//!   `dx[n, i + ky, j + kx, c] += Σ_o g · w[ky, kx, c, o]`
+//!
+//!   At most a quarter of the convolution's outputs get a gradient, so both
+//!   sums do at most a quarter of the work of the dense matrix products that
+//!   an unfused backward pass would do.
+//!
+//! Shapes are channels-last: `x` `[b, h, w, c]`, `w` `[kh, kw, c, o]`, `b` `[o]`.
+//! On other devices both run [`super::generic`].
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use filters_are_weights::ops::{conv2d_with_bias, conv_relu_pool, max_pool2x2, relu};
+//! # fn main() -> candle_core::Result<()> {
+//! let dev = Device::Cpu;
+//! let x = Tensor::randn(0f32, 1., (2, 6, 6, 3), &dev)?; // [2, 6, 6, 3]
+//! let w = Tensor::randn(0f32, 1., (3, 3, 3, 4), &dev)?; // [3, 3, 3, 4]
+//! let b = Tensor::randn(0f32, 1., 4, &dev)?; // [4]
+//! let fused = conv_relu_pool(&x, &w, &b)?; // [2, 2, 2, 4]
+//! let plain = max_pool2x2(&relu(&conv2d_with_bias(&x, &w, Some(&b))?)?)?;
+//! let diff = (fused - plain)?.abs()?.max_all()?.to_scalar::<f32>()?;
+//! assert!(diff < 1e-5);
+//! # Ok(()) }
+//! ```
+
+use super::contiguous_slice;
+use super::layers::Col2Im;
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
+
+mod matmul;
+mod pool_block;
+mod relu_block;
+mod simd;
+mod winograd;
+
+use pool_block::ConvReluPool;
+use relu_block::ConvRelu;
+use simd::add_assign;
+
+/// Images per partial sum of a weight gradient. Partial sums are added in a
+/// fixed order, so the result does not depend on how threads share the work.
+const IMAGES_PER_PARTIAL: usize = 32;
+
+/// Fewest images per parallel task: each task sets up its scratch buffers
+/// once, so tasks should not be too small.
+const MIN_IMAGES_PER_TASK: usize = 16;
+
+/// Convolution, bias and ReLU in one operation (see the module docs).
+pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return super::generic::conv_relu(x, w, b);
+    }
+    Dims::of(x, w, b)?;
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, ConvRelu)
+}
+
+/// Convolution, bias, ReLU and 2×2 max-pooling in one operation (see the
+/// module docs).
+pub fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return super::generic::conv_relu_pool(x, w, b);
+    }
+    let d = Dims::of(x, w, b)?;
+    if d.oh() < 2 || d.ow() < 2 {
+        bail!(
+            "conv_relu_pool: output {}x{} is smaller than the 2x2 window",
+            d.oh(),
+            d.ow()
+        )
+    }
+    let op = ConvReluPool {
+        winners: Arc::new(Mutex::new(Vec::new())),
+    };
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, op)
+}
+
+/// The sizes of one convolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Dims {
+    b: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    kh: usize,
+    kw: usize,
+    o: usize,
+}
+
+impl Dims {
+    fn of(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Self> {
+        Self::from_shapes(x.shape(), w.shape(), b.shape())
+    }
+
+    fn from_shapes(x: &Shape, w: &Shape, b: &Shape) -> Result<Self> {
+        let ((bn, h, wd, c), (kh, kw, o)) = super::conv_shapes(x, w)?;
+        if b.dims1()? != o {
+            bail!("conv: {o} output channels but a bias of shape {b:?}")
+        }
+        Ok(Self {
+            b: bn,
+            h,
+            w: wd,
+            c,
+            kh,
+            kw,
+            o,
+        })
+    }
+
+    fn oh(&self) -> usize {
+        self.h - self.kh + 1
+    }
+
+    fn ow(&self) -> usize {
+        self.w - self.kw + 1
+    }
+
+    /// Entries of one patch, `kh·kw·c`.
+    fn patch(&self) -> usize {
+        self.kh * self.kw * self.c
+    }
+
+    fn image(&self) -> usize {
+        self.h * self.w * self.c
+    }
+
+    /// Lists the non-zero inputs of patch `(i, j)` of `img` in `taps` as
+    /// `(k·o, value)` for kernel entry `k`, and returns how many there are.
+    #[inline(always)]
+    fn patch_taps<T: WithDType>(
+        &self,
+        img: &[T],
+        i: usize,
+        j: usize,
+        taps: &mut [(usize, T)],
+    ) -> usize {
+        let mut count = 0;
+        for ky in 0..self.kh {
+            let src = ((i + ky) * self.w + j) * self.c;
+            for (t, &v) in img[src..src + self.kw * self.c].iter().enumerate() {
+                // Written always, kept only if v != 0: no branch to mispredict.
+                taps[count] = (((ky * self.kw) * self.c + t) * self.o, v);
+                count += (v != T::zero()) as usize;
+            }
+        }
+        count
+    }
+
+    /// The sum over images of `f(n, partial, scratch)`, each `f` adding
+    /// image `n`'s share into a zeroed `[len]` buffer (with `scratch` from
+    /// `init`, reused); images run in parallel, partial sums are added in a
+    /// fixed order.
+    fn sum_over_images<T: WithDType, S>(
+        &self,
+        len: usize,
+        init: impl Fn() -> S + Sync,
+        f: impl Fn(usize, &mut [T], &mut S) + Sync,
+    ) -> Vec<T> {
+        let starts: Vec<usize> = (0..self.b).step_by(IMAGES_PER_PARTIAL).collect();
+        let partials: Vec<Vec<T>> = starts
+            .par_iter()
+            .map(|&start| {
+                let mut acc = vec![T::zero(); len];
+                let mut scratch = init();
+                for n in start..(start + IMAGES_PER_PARTIAL).min(self.b) {
+                    f(n, &mut acc, &mut scratch);
+                }
+                acc
+            })
+            .collect();
+        let mut total = vec![T::zero(); len];
+        for p in &partials {
+            add_assign(&mut total, p);
+        }
+        total
+    }
+}
+
+/// Splits a `[kh·kw·c + 1, o]` gradient into the kernel's and the bias's.
+fn split_weight_grad(g: Tensor, d: Dims) -> Result<(Tensor, Tensor)> {
+    let dw = g.narrow(0, 0, d.patch())?.reshape((d.kh, d.kw, d.c, d.o))?;
+    let db = g.narrow(0, d.patch(), 1)?.reshape(d.o)?;
+    Ok((dw, db))
+}
+
+/// The input gradient of a convolution, from the gradient `gz` `[b, oh, ow, o]`
+/// of its output: `gz · wᵀ`, scattered back by col2im.
+fn conv_input_grad(gz: &Tensor, w: &Tensor, d: Dims) -> Result<Tensor> {
+    let wt = w.reshape((d.patch(), d.o))?.t()?; // [o, kh·kw·c]
+    gz.reshape((d.b * d.oh() * d.ow(), d.o))?
+        .matmul(&wt)?
+        .apply_op1(Col2Im {
+            kh: d.kh,
+            kw: d.kw,
+            ones: false,
+            input: (d.b, d.h, d.w, d.c),
+        })
+}

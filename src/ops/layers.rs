@@ -1,0 +1,346 @@
+//! The reference maths of the network's layers on the CPU, each a candle
+//! operation with its exact gradient, channels-last:
+//!
+//! * convolution as im2col + matrix product (`Im2Col`), whose gradient is
+//!   the adjoint col2im (`Col2Im`): every patch entry added back to the pixel
+//!   it came from;
+//! * 2×2 max-pooling (`MaxPool2x2`), whose gradient goes whole to the first
+//!   maximum of each window (`MaxPool2x2Grad`);
+//! * ReLU (`Relu`), whose gradient passes where the output is positive
+//!   (`ReluGrad`), not at 0.
+//!
+//! The fused operations (`super::fused`) compute the same, faster; the tests
+//! hold them to these.
+
+use super::contiguous_slice;
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType,
+};
+use rayon::prelude::*;
+
+/// im2col: `[b, h, w, c]` to `[b·oh·ow, kh·kw·c]`, plus a last column of
+/// ones when `ones` is set (the bias's input).
+pub(super) struct Im2Col {
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) ones: bool,
+}
+
+impl Im2Col {
+    fn run<T: WithDType>(&self, x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
+        let (oh, ow) = (h - self.kh + 1, w - self.kw + 1);
+        let row = self.kh * self.kw * c + self.ones as usize;
+        let mut cols = vec![T::zero(); b * oh * ow * row];
+        cols.par_chunks_mut(oh * ow * row)
+            .enumerate()
+            .for_each(|(n, img_cols)| {
+                let img = &x[n * h * w * c..(n + 1) * h * w * c];
+                im2col_image(img, (h, w, c), (self.kh, self.kw), row, img_cols);
+                if self.ones {
+                    img_cols
+                        .chunks_exact_mut(row)
+                        .for_each(|r| r[row - 1] = T::one());
+                }
+            });
+        cols
+    }
+}
+
+/// im2col of one image `[h, w, c]` into rows of `row` entries (the first
+/// `kh·kw·c` of each row are the patch; any others are left as they are).
+#[inline(always)]
+fn im2col_image<T: Copy>(
+    img: &[T],
+    (h, w, c): (usize, usize, usize),
+    (kh, kw): (usize, usize),
+    row: usize,
+    cols: &mut [T],
+) {
+    let (oh, ow) = (h - kh + 1, w - kw + 1);
+    let run = kw * c; // for a fixed kernel row, (kx, c) is one contiguous run
+    for y in 0..oh {
+        for xx in 0..ow {
+            let dst = &mut cols[(y * ow + xx) * row..];
+            for ky in 0..kh {
+                let src = ((y + ky) * w + xx) * c;
+                dst[ky * run..(ky + 1) * run].copy_from_slice(&img[src..src + run]);
+            }
+        }
+    }
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = layout.shape().dims4()?;
+        let (b, h, w, c) = dims;
+        let (oh, ow) = (h + 1 - self.kh, w + 1 - self.kw);
+        let out = float_dispatch!("im2col", [(storage, layout) => x], self.run(x, dims));
+        let row = self.kh * self.kw * c + self.ones as usize;
+        Ok((out, Shape::from((b * oh * ow, row))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad_res.contiguous()?.apply_op1(Col2Im {
+            kh: self.kh,
+            kw: self.kw,
+            ones: self.ones,
+            input: arg.dims4()?,
+        })?;
+        Ok(Some(g))
+    }
+}
+
+/// col2im, the adjoint of im2col: `[b·oh·ow, kh·kw·c (+1)]` to `[b, h, w, c]`,
+/// adding up every patch entry that came from the same input pixel (the
+/// column of ones, if any, came from no pixel).
+pub(super) struct Col2Im {
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) ones: bool,
+    pub(super) input: (usize, usize, usize, usize),
+}
+
+impl Col2Im {
+    fn run<T: WithDType>(&self, cols: &[T]) -> Vec<T> {
+        let (b, h, w, c) = self.input;
+        let (kh, kw) = (self.kh, self.kw);
+        let (oh, ow) = (h - kh + 1, w - kw + 1);
+        let row = kh * kw * c + self.ones as usize;
+        let mut x = vec![T::zero(); b * h * w * c];
+        x.par_chunks_mut(h * w * c)
+            .enumerate()
+            .for_each(|(n, img)| {
+                let img_cols = &cols[n * oh * ow * row..(n + 1) * oh * ow * row];
+                for y in 0..oh {
+                    for xx in 0..ow {
+                        let src = &img_cols[(y * ow + xx) * row..(y * ow + xx + 1) * row];
+                        for ky in 0..kh {
+                            let dst = ((y + ky) * w + xx) * c;
+                            for (d, s) in img[dst..dst + kw * c]
+                                .iter_mut()
+                                .zip(&src[ky * kw * c..(ky + 1) * kw * c])
+                            {
+                                *d += *s;
+                            }
+                        }
+                    }
+                }
+            });
+        x
+    }
+}
+
+impl CustomOp1 for Col2Im {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, h, w, c) = self.input;
+        let expected = (
+            b * (h + 1 - self.kh) * (w + 1 - self.kw),
+            self.kh * self.kw * c + self.ones as usize,
+        );
+        if layout.shape().dims2()? != expected {
+            bail!("col2im: got {:?}, expected {expected:?}", layout.shape())
+        }
+        let out = float_dispatch!("col2im", [(storage, layout) => cols], self.run(cols));
+        Ok((out, Shape::from(self.input)))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad_res.contiguous()?.apply_op1(Im2Col {
+            kh: self.kh,
+            kw: self.kw,
+            ones: false,
+        })?;
+        if !self.ones {
+            return Ok(Some(g));
+        }
+        // The column of ones came from no pixel: its gradient is zero.
+        let zeros = Tensor::zeros((g.dim(0)?, 1), g.dtype(), g.device())?;
+        Ok(Some(Tensor::cat(&[&g, &zeros], 1)?))
+    }
+}
+
+/// Index, within `x`, of the first maximum of the 2×2 window at `(n, oy, ox, ch)`.
+#[inline]
+fn window_argmax<T: WithDType>(
+    x: &[T],
+    (h, w, c): (usize, usize, usize),
+    n: usize,
+    oy: usize,
+    ox: usize,
+    ch: usize,
+) -> usize {
+    let at = |y: usize, xx: usize| ((n * h + y) * w + xx) * c + ch;
+    let mut best = at(2 * oy, 2 * ox);
+    for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
+        let i = at(2 * oy + dy, 2 * ox + dx);
+        if x[i] > x[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+pub(super) struct MaxPool2x2;
+
+impl MaxPool2x2 {
+    fn run<T: WithDType>(x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
+        let (oh, ow) = (h / 2, w / 2);
+        let mut out = vec![T::zero(); b * oh * ow * c];
+        out.par_chunks_mut(oh * ow * c)
+            .enumerate()
+            .for_each(|(n, img)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ch in 0..c {
+                            img[(oy * ow + ox) * c + ch] =
+                                x[window_argmax(x, (h, w, c), n, oy, ox, ch)];
+                        }
+                    }
+                }
+            });
+        out
+    }
+}
+
+impl CustomOp1 for MaxPool2x2 {
+    fn name(&self) -> &'static str {
+        "max-pool-2x2"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = layout.shape().dims4()?;
+        let (b, h, w, c) = dims;
+        let out = float_dispatch!("max-pool-2x2", [(storage, layout) => x], Self::run(x, dims));
+        Ok((out, Shape::from((b, h / 2, w / 2, c))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op2_no_bwd(&grad_res.contiguous()?, &MaxPool2x2Grad)?;
+        Ok(Some(g))
+    }
+}
+
+/// Routes each pooled gradient to its window's argmax: `(x, grad)` to `[b, h, w, c]`.
+struct MaxPool2x2Grad;
+
+impl MaxPool2x2Grad {
+    fn run<T: WithDType>(x: &[T], g: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
+        let (oh, ow) = (h / 2, w / 2);
+        let mut dx = vec![T::zero(); b * h * w * c];
+        dx.par_chunks_mut(h * w * c)
+            .enumerate()
+            .for_each(|(n, img)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ch in 0..c {
+                            let i = window_argmax(x, (h, w, c), n, oy, ox, ch);
+                            img[i - n * h * w * c] = g[((n * oh + oy) * ow + ox) * c + ch];
+                        }
+                    }
+                }
+            });
+        dx
+    }
+}
+
+impl CustomOp2 for MaxPool2x2Grad {
+    fn name(&self) -> &'static str {
+        "max-pool-2x2-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = l1.shape().dims4()?;
+        let (b, h, w, c) = dims;
+        if l2.shape().dims4()? != (b, h / 2, w / 2, c) {
+            bail!(
+                "max-pool-2x2-grad: gradient shape {:?} does not fit",
+                l2.shape()
+            )
+        }
+        let out =
+            float_dispatch!(self.name(), [(s1, l1) => x, (s2, l2) => g], Self::run(x, g, dims));
+        Ok((out, Shape::from(dims)))
+    }
+}
+
+pub(super) struct Relu;
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = float_dispatch!("relu", [(storage, layout) => x], x
+            .iter()
+            .map(|&v| if v > num_zero(v) { v } else { num_zero(v) })
+            .collect());
+        Ok((out, layout.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(
+            res.apply_op2_no_bwd(&grad_res.contiguous()?, &ReluGrad)?,
+        ))
+    }
+}
+
+/// Zero of the same type as `v`.
+fn num_zero<T: WithDType>(_v: T) -> T {
+    T::zero()
+}
+
+/// The gradient through a ReLU whose output is `y`: `dy` where `y > 0`, else
+/// zero (at exactly 0 too, as in TensorFlow).
+#[inline(always)]
+pub(super) fn relu_grad<T: WithDType>(y: T, dy: T) -> T {
+    if y > T::zero() {
+        dy
+    } else {
+        T::zero()
+    }
+}
+
+/// `(relu output, gradient)` to the gradient where the output is positive.
+pub(super) struct ReluGrad;
+
+impl CustomOp2 for ReluGrad {
+    fn name(&self) -> &'static str {
+        "relu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn run<T: WithDType>(y: &[T], g: &[T]) -> Vec<T> {
+            y.iter().zip(g).map(|(&y, &g)| relu_grad(y, g)).collect()
+        }
+        if l1.shape() != l2.shape() {
+            bail!(
+                "relu-grad: shapes {:?} and {:?} differ",
+                l1.shape(),
+                l2.shape()
+            )
+        }
+        let out = float_dispatch!(self.name(), [(s1, l1) => y, (s2, l2) => g], run(y, g));
+        Ok((out, l1.shape().clone()))
+    }
+}

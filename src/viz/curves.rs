@@ -1,0 +1,96 @@
+//! Loss and accuracy per epoch.
+
+use super::*;
+
+/// A labelled line of `(epoch, value)` points.
+type Line = (&'static str, Vec<(f32, f32)>);
+
+fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &History) -> Result<()> {
+    root.fill(&WHITE).map_err(plot_err)?;
+    let epochs: Vec<f32> = history.epochs.iter().map(|e| e.epoch as f32).collect();
+    let last = epochs.last().copied().unwrap_or(1.0).max(1.0);
+    let panels = root.split_evenly((1, 2));
+    let series = |f: fn(&crate::train::EpochStats) -> f32| -> Vec<(f32, f32)> {
+        history
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f32, f(e)))
+            .collect()
+    };
+    let plots: [(&str, [Line; 2]); 2] = [
+        (
+            "loss",
+            [
+                ("train (with dropout)", series(|e| e.train_loss)),
+                ("test", series(|e| e.test_loss)),
+            ],
+        ),
+        (
+            "accuracy",
+            [
+                ("train (with dropout)", series(|e| e.train_accuracy)),
+                ("test", series(|e| e.test_accuracy)),
+            ],
+        ),
+    ];
+    for (panel, (name, lines)) in panels.iter().zip(plots) {
+        let values: Vec<f32> = lines
+            .iter()
+            .flat_map(|(_, l)| l.iter().map(|p| p.1))
+            .collect();
+        let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let (lo, hi) = if lo.is_finite() && hi > lo {
+            let pad = 0.05 * (hi - lo);
+            (lo - pad, hi + pad)
+        } else {
+            (0.0, 1.0)
+        };
+        let mut chart = ChartBuilder::on(panel)
+            .caption(name, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(1f32..last, lo..hi)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(plot_err)?;
+        for ((label, points), colour) in lines.into_iter().zip([BLUE, RED]) {
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour));
+        }
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 13))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// Loss and accuracy per epoch, train and test, as PNG and SVG.
+pub fn curves(history: &History) -> Result<Figure> {
+    if history.epochs.is_empty() {
+        return Err(Error::Plot("no epochs in the history yet".into()));
+    }
+    let (w, h) = (960u32, 400u32);
+    let mut fig = render(w, h, |area| draw_curves(area, history))?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        draw_curves(&root, history)?;
+        root.present().map_err(plot_err)?;
+    }
+    fig.svg = Some(svg);
+    Ok(fig)
+}

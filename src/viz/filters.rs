@@ -1,0 +1,282 @@
+//! Filters as pictures: grids of 3×3 blocks, their evolution during
+//! training, one step of gradient descent, an animation, and the nearest
+//! classic kernels.
+
+use super::*;
+use crate::train::FilterStep;
+
+/// Draws one 3×3 filter as a block of `9·px` squares with its top-left at `(x, y)`.
+pub(super) fn draw_filter(
+    area: &Area,
+    filter: &[f32],
+    (x, y): (i32, i32),
+    px: i32,
+    scale: f32,
+) -> Result<()> {
+    for (i, &v) in filter.iter().enumerate() {
+        let (r, c) = ((i / 3) as i32, (i % 3) as i32);
+        let (x0, y0) = (x + c * px, y + r * px);
+        area.draw(&Rectangle::new(
+            [(x0, y0), (x0 + px, y0 + px)],
+            diverging(v, scale).filled(),
+        ))
+        .map_err(plot_err)?;
+    }
+    area.draw(&Rectangle::new(
+        [(x, y), (x + 3 * px, y + 3 * px)],
+        RGBColor(120, 120, 120).stroke_width(1),
+    ))
+    .map_err(plot_err)
+}
+
+/// A horizontal colour bar for `[-scale, scale]` with its three ticks.
+fn draw_colour_bar(area: &Area, (x, y): (i32, i32), width: i32, scale: f32) -> Result<()> {
+    for i in 0..width {
+        let v = scale * (2.0 * i as f32 / (width - 1) as f32 - 1.0);
+        area.draw(&Rectangle::new(
+            [(x + i, y), (x + i + 1, y + 12)],
+            diverging(v, scale).filled(),
+        ))
+        .map_err(plot_err)?;
+    }
+    text(area, &format!("{:+.2}", -scale), (x - 4, y + 15), 13)?;
+    text(area, "0", (x + width / 2 - 3, y + 15), 13)?;
+    text(
+        area,
+        &format!("{:+.2}", scale),
+        (x + width - 32, y + 15),
+        13,
+    )
+}
+
+/// The post's figure: the first layer's filters `[32, 1, 3, 3]` in a grid of
+/// 4 rows of 8, with a colour bar.
+pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<Figure> {
+    png_figure(filter_grid_rgb(filters, title, scale)?)
+}
+
+fn filter_grid_rgb(filters: &Tensor, title: &str, scale: ColourScale) -> Result<image::RgbImage> {
+    let rows = crate::analysis::filter_values(filters)?;
+    let (px, gap, cols) = (14, 10, 8);
+    let block = 3 * px;
+    let grid_rows = rows.len().div_ceil(cols) as i32;
+    let width = (cols as i32 * (block + gap) + gap).max(360);
+    let height = 40 + grid_rows * (block + gap) + gap + 40;
+    let shared = match scale {
+        ColourScale::Fixed(m) => m,
+        _ => largest_abs(&rows.concat()),
+    };
+    render_rgb(width as u32, height as u32, |area| {
+        text(area, title, (gap, 10), 18)?;
+        for (i, f) in rows.iter().enumerate() {
+            let (r, c) = ((i / cols) as i32, (i % cols) as i32);
+            let s = match scale {
+                ColourScale::PerFilter => largest_abs(f),
+                _ => shared,
+            };
+            draw_filter(
+                area,
+                f,
+                (gap + c * (block + gap), 40 + r * (block + gap)),
+                px,
+                s,
+            )?;
+        }
+        if scale != ColourScale::PerFilter {
+            draw_colour_bar(area, (width / 2 - 100, height - 36), 200, shared)?;
+        }
+        Ok(())
+    })
+}
+
+/// The filters at several moments in one figure: a row per snapshot, all on
+/// one shared colour scale, labelled "epoch N" (or "step N").
+pub fn filter_evolution(snapshots: &[Snapshot], steps_per_epoch: usize) -> Result<Figure> {
+    let rows: Vec<(String, Vec<f32>)> = snapshots
+        .iter()
+        .map(|s| (s.label(steps_per_epoch), s.filters.clone()))
+        .collect();
+    filter_table(
+        &rows,
+        "First-layer filters during training (one colour scale)",
+    )
+}
+
+/// The filters at initialisation, after training, and the change between
+/// them (trained minus initial), on one colour scale.
+pub fn filter_change(
+    initial: &Snapshot,
+    trained: &Snapshot,
+    steps_per_epoch: usize,
+) -> Result<Figure> {
+    let change: Vec<f32> = trained
+        .filters
+        .iter()
+        .zip(&initial.filters)
+        .map(|(t, i)| t - i)
+        .collect();
+    let rows = vec![
+        (initial.label(steps_per_epoch), initial.filters.clone()),
+        (trained.label(steps_per_epoch), trained.filters.clone()),
+        ("change".to_string(), change),
+    ];
+    filter_table(&rows, "What training did to each filter (one colour scale)")
+}
+
+/// Rows of filters (9 values each, concatenated), each with a label, on one
+/// shared colour scale.
+pub fn filter_table(rows: &[(String, Vec<f32>)], title: &str) -> Result<Figure> {
+    let all: Vec<f32> = rows.iter().flat_map(|(_, f)| f.iter().copied()).collect();
+    let scale = largest_abs(&all);
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|(n, f)| (n.clone(), f.clone(), scale))
+        .collect();
+    filter_rows(&rows, title, Some(scale))
+}
+
+/// One step of gradient descent on the 32 filters (see
+/// [`crate::train::Trainer::filter_step`]), one row each: the filters before
+/// and after the step on one colour scale, the gradient and the update each
+/// on a symmetric scale of its own (given in its label).
+pub fn filter_step(step: &FilterStep) -> Result<Figure> {
+    let values = |t: &Tensor| -> Result<Vec<f32>> {
+        Ok(t.to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    };
+    let (before, after) = (values(&step.before)?, values(&step.after)?);
+    let (gradient, update) = (values(&step.gradient)?, values(&step.update)?);
+    let filters = largest_abs(&before).max(largest_abs(&after));
+    let (g, u) = (largest_abs(&gradient), largest_abs(&update));
+    let rows = vec![
+        ("before".to_string(), before, filters),
+        (format!("gradient ±{g:.1e}"), gradient, g),
+        (format!("update ±{u:.1e}"), update, u),
+        ("after".to_string(), after, filters),
+    ];
+    let title = format!(
+        "One step of gradient descent on the filters (batch loss {:.3})",
+        step.loss
+    );
+    filter_rows(&rows, &title, None)
+}
+
+/// Rows of filters, each with a label and its own colour scale; with
+/// `bar`, a colour bar for that scale under them.
+fn filter_rows(rows: &[(String, Vec<f32>, f32)], title: &str, bar: Option<f32>) -> Result<Figure> {
+    if rows.is_empty() {
+        return Err(Error::Plot("no filters to draw".into()));
+    }
+    let (px, gap, label) = (10, 4, 120);
+    let block = 3 * px;
+    let n = rows.iter().map(|(_, f, _)| f.len() / 9).max().unwrap_or(0) as i32;
+    let width = label + n * (block + gap) + gap;
+    let footer = if bar.is_some() { 44 } else { 10 };
+    let height = 44 + rows.len() as i32 * (block + 12) + footer;
+    render(width as u32, height as u32, |area| {
+        text(area, title, (10, 10), 18)?;
+        for (r, (name, filters, scale)) in rows.iter().enumerate() {
+            let y = 44 + r as i32 * (block + 12);
+            text(area, name, (10, y + block / 2 - 8), 15)?;
+            for (i, f) in filters.chunks(9).enumerate() {
+                draw_filter(area, f, (label + i as i32 * (block + gap), y), px, *scale)?;
+            }
+        }
+        match bar {
+            Some(scale) => draw_colour_bar(area, (width / 2 - 100, height - 38), 200, scale),
+            None => Ok(()),
+        }
+    })
+}
+
+/// An animated GIF.
+#[derive(Debug, Clone)]
+pub struct Animation {
+    gif: Vec<u8>,
+}
+
+impl Animation {
+    /// The GIF file's bytes.
+    pub fn gif_bytes(&self) -> &[u8] {
+        &self.gif
+    }
+
+    /// Writes the GIF to `path`, atomically.
+    pub fn save_gif(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::write_atomic(path, &self.gif)
+    }
+
+    /// Shows the animation inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        evcxr_send("image/gif", &self.gif);
+    }
+}
+
+/// The 32 filters changing over training: one frame per snapshot, all on one
+/// colour scale, `frame_ms` milliseconds each (the last one lingers), looping.
+pub fn filter_animation(
+    snapshots: &[Snapshot],
+    steps_per_epoch: usize,
+    frame_ms: u32,
+) -> Result<Animation> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    if snapshots.is_empty() {
+        return Err(Error::Plot("no snapshots to animate".into()));
+    }
+    let all: Vec<f32> = snapshots
+        .iter()
+        .flat_map(|s| s.filters.iter().copied())
+        .collect();
+    let scale = ColourScale::Fixed(largest_abs(&all));
+    let mut gif = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut gif, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(plot_err)?;
+        for (i, s) in snapshots.iter().enumerate() {
+            let title = format!("First-layer filters, {}", s.label(steps_per_epoch));
+            let rgb = filter_grid_rgb(&s.tensor()?, &title, scale)?;
+            let rgba = image::DynamicImage::ImageRgb8(rgb).to_rgba8();
+            let ms = if i + 1 == snapshots.len() {
+                frame_ms * 4
+            } else {
+                frame_ms
+            };
+            let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(ms, 1));
+            encoder.encode_frame(frame).map_err(plot_err)?;
+        }
+    }
+    Ok(Animation { gif })
+}
+
+/// Each learned filter with the classic kernel most like it and their
+/// centred cosine similarity (see [`crate::analysis::nearest_classic`]).
+pub fn nearest_kernels(filters: &Tensor) -> Result<Figure> {
+    let matches = crate::analysis::nearest_classic(filters)?;
+    let rows = crate::analysis::filter_values(filters)?;
+    let scale = largest_abs(&rows.concat());
+    let (cols, cell_w, cell_h, gap) = (8i32, 118i32, 98i32, 8i32);
+    let grid_rows = (rows.len() as i32 + cols - 1) / cols;
+    let width = cols * (cell_w + gap) + gap;
+    let height = 40 + grid_rows * (cell_h + gap) + gap;
+    render(width as u32, height as u32, |area| {
+        text(
+            area,
+            "Each learned filter and the classic kernel most like it (centred cosine)",
+            (gap, 10),
+            18,
+        )?;
+        for (i, (f, m)) in rows.iter().zip(&matches).enumerate() {
+            let (r, c) = (i as i32 / cols, i as i32 % cols);
+            let (x, y) = (gap + c * (cell_w + gap), 40 + r * (cell_h + gap));
+            draw_filter(area, f, (x, y), 12, scale)?;
+            let k = m.kernel.weights.concat();
+            draw_filter(area, &k, (x + 50, y + 6), 8, largest_abs(&k))?;
+            text(area, &format!("#{i}"), (x + 78, y + 42), 12)?;
+            text(area, m.kernel.name, (x, y + 44), 13)?;
+            text(area, &format!("{:+.2}", m.score), (x, y + 62), 13)?;
+        }
+        Ok(())
+    })
+}

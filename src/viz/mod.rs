@@ -1,0 +1,340 @@
+//! Pictures of the lesson: filters, kernels, digits, curves.
+//!
+//! | module | figures |
+//! |---|---|
+//! | `filters` | [`filter_grid`], [`filter_evolution`], [`filter_change`], [`filter_step`], [`filter_animation`], [`nearest_kernels`] |
+//! | `pictures` | [`kernel_gallery`], [`feature_maps`], [`picture`] |
+//! | `digits` | [`digit_grid`], [`mistakes`], [`confusion`], [`class_counts`] |
+//! | `curves` | [`curves`] |
+//!
+//! Every function returns a [`Figure`]: a PNG (and for curves an SVG too) that
+//! saves to a file with [`Figure::save_png`] and shows inline in an evcxr
+//! notebook (it implements `evcxr_display`).
+//!
+//! Filters are drawn as 3×3 blocks of colour on a diverging scale: white is 0,
+//! red positive, blue negative, and by default one symmetric scale
+//! `[-m, m]` (with `m` the largest `|weight|` shown) is shared by every filter
+//! in the figure, so that filters can be compared with each other.
+//!
+//! ```
+//! use filters_are_weights::{model::MnistCnn, viz};
+//! let model = MnistCnn::new(1, &candle_core::Device::Cpu)?;
+//! let fig = viz::filter_grid(&model.conv1_filters()?, "random filters", viz::ColourScale::Shared)?;
+//! assert!(fig.png_bytes().starts_with(b"\x89PNG"));
+//! # Ok::<(), filters_are_weights::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use crate::kernels::{Kernel, CLASSIC};
+use crate::train::{History, Snapshot};
+use candle_core::Tensor;
+use image::GrayImage;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+mod curves;
+mod digits;
+mod filters;
+mod pictures;
+
+pub use curves::curves;
+pub use digits::{class_counts, confusion, digit_grid, mistakes};
+pub use filters::{
+    filter_animation, filter_change, filter_evolution, filter_grid, filter_step, filter_table,
+    nearest_kernels, Animation,
+};
+pub use pictures::{feature_maps, kernel_gallery, kernel_gallery_of, picture};
+
+/// A number as a learner reads it: whole numbers without decimals, others
+/// with up to four decimals (trailing zeros dropped), tiny ones in
+/// scientific notation.
+pub fn number(v: f32) -> String {
+    if v == v.trunc() && v.abs() < 1e7 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1e-3 {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+/// A matrix `[rows, cols]` (or a vector) as text, one row a line, the
+/// columns aligned: what a notebook prints instead of a debug dump.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let t = Tensor::new(&[[-36f32, 0., 36.], [-36., 0., 36.]], &Device::Cpu)?;
+/// assert_eq!(filters_are_weights::viz::table(&t)?, "-36  0  36\n-36  0  36");
+/// # Ok::<(), filters_are_weights::Error>(())
+/// ```
+pub fn table(t: &Tensor) -> Result<String> {
+    let t = t.to_dtype(candle_core::DType::F32)?;
+    let rows: Vec<Vec<f32>> = match t.rank() {
+        1 => vec![t.to_vec1()?],
+        _ => {
+            let cols = t.dims().last().copied().unwrap_or(1);
+            let flat = t.flatten_all()?.to_vec1::<f32>()?;
+            flat.chunks(cols.max(1)).map(|c| c.to_vec()).collect()
+        }
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|&v| number(v)).collect())
+        .collect();
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let width: Vec<usize> = (0..columns)
+        .map(|j| {
+            let lengths = cells
+                .iter()
+                .filter_map(|r| r.get(j))
+                .map(|c| c.chars().count());
+            lengths.max().unwrap_or(1)
+        })
+        .collect();
+    Ok(cells
+        .iter()
+        .map(|r| {
+            r.iter()
+                .zip(&width)
+                .map(|(c, &w)| format!("{c:>w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// A rendered figure.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    png: Vec<u8>,
+    svg: Option<String>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Figure {
+    /// The PNG file's bytes.
+    pub fn png_bytes(&self) -> &[u8] {
+        &self.png
+    }
+
+    /// The SVG text, for figures drawn as vectors too.
+    pub fn svg(&self) -> Option<&str> {
+        self.svg.as_deref()
+    }
+
+    /// Writes the PNG to `path`, atomically.
+    pub fn save_png(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::write_atomic(path, &self.png)
+    }
+
+    /// Writes the SVG to `path`, atomically (an error if the figure has none).
+    pub fn save_svg(&self, path: impl AsRef<Path>) -> Result<()> {
+        match &self.svg {
+            Some(svg) => crate::io::write_atomic(path, svg.as_bytes()),
+            None => Err(Error::Plot("this figure has no SVG version".into())),
+        }
+    }
+
+    /// Shows the figure inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        evcxr_send("image/png", &self.png);
+    }
+}
+
+/// Sends `bytes` of type `mime` to an evcxr notebook, in one write so that
+/// the notebook receives them whole (evcxr's display protocol).
+fn evcxr_send(mime: &str, bytes: &[u8]) {
+    use std::io::Write;
+    let msg = format!(
+        "EVCXR_BEGIN_CONTENT {mime}\n{}\nEVCXR_END_CONTENT\n",
+        base64(bytes)
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(msg.as_bytes());
+    let _ = out.flush();
+}
+
+/// Standard base64 (RFC 4648, with padding).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// How filters are coloured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColourScale {
+    /// One symmetric scale for every filter in the figure.
+    Shared,
+    /// Each filter scaled by its own largest `|weight|` (shows shape, hides size).
+    PerFilter,
+    /// One given scale `[-m, m]` (to compare several figures).
+    Fixed(f32),
+}
+
+fn plot_err(e: impl std::fmt::Display) -> Error {
+    Error::Plot(e.to_string())
+}
+
+/// Registers the embedded DejaVu Sans font, so text renders without any
+/// system font library. Idempotent (and per evcxr cell, as it must be). In
+/// WebAssembly plotters draws text with the browser's fonts instead.
+fn ensure_font() {
+    #[cfg(not(target_arch = "wasm32"))]
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    #[cfg(not(target_arch = "wasm32"))]
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+    });
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Draws with `draw` on a white `width × height` canvas.
+fn render_rgb(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&Area) -> Result<()>,
+) -> Result<image::RgbImage> {
+    ensure_font();
+    let mut buf = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    image::RgbImage::from_raw(width, height, buf)
+        .ok_or_else(|| Error::Plot("canvas size mismatch".into()))
+}
+
+/// Draws with `draw` on a white `width × height` canvas and encodes a PNG.
+fn render(width: u32, height: u32, draw: impl FnOnce(&Area) -> Result<()>) -> Result<Figure> {
+    png_figure(render_rgb(width, height, draw)?)
+}
+
+/// A figure of `img`, encoded as PNG.
+fn png_figure(img: image::RgbImage) -> Result<Figure> {
+    let (width, height) = img.dimensions();
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(plot_err)?;
+    Ok(Figure {
+        png,
+        svg: None,
+        width,
+        height,
+    })
+}
+
+/// Colour of `v` on the diverging scale `[-scale, scale]`: blue, white, red.
+pub fn diverging(v: f32, scale: f32) -> RGBColor {
+    let t = if scale > 0.0 {
+        (v / scale).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let (end, t) = if t >= 0.0 {
+        ((178.0, 24.0, 43.0), t)
+    } else {
+        ((33.0, 102.0, 172.0), -t)
+    };
+    let mix = |e: f32| (255.0 + (e - 255.0) * t).round() as u8;
+    RGBColor(mix(end.0), mix(end.1), mix(end.2))
+}
+
+fn text(area: &Area, s: &str, (x, y): (i32, i32), size: u32) -> Result<()> {
+    area.draw_text(s, &("sans-serif", size).into_font().color(&BLACK), (x, y))
+        .map_err(plot_err)
+}
+
+fn largest_abs(values: &[f32]) -> f32 {
+    values.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+/// Enlarges `picture` by the largest whole factor that fits `side`, with
+/// square pixels (nearest neighbour), so small pictures stay crisp.
+fn enlarge(picture: &GrayImage, side: u32) -> GrayImage {
+    let (w, h) = picture.dimensions();
+    let k = (side / w.max(h).max(1)).max(1);
+    if k == 1 {
+        return picture.clone();
+    }
+    image::imageops::resize(picture, w * k, h * k, image::imageops::FilterType::Nearest)
+}
+
+fn draw_gray(area: &Area, img: &GrayImage, (x, y): (i32, i32)) -> Result<()> {
+    for (px, py, p) in img.enumerate_pixels() {
+        let v = p.0[0];
+        area.draw_pixel((x + px as i32, y + py as i32), &RGBColor(v, v, v))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        // Test vectors of RFC 4648, section 10.
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(raw.as_bytes()), enc);
+        }
+    }
+
+    #[test]
+    fn diverging_scale_ends_and_middle() {
+        assert_eq!(diverging(0.0, 1.0), RGBColor(255, 255, 255));
+        assert_eq!(diverging(2.0, 1.0), RGBColor(178, 24, 43));
+        assert_eq!(diverging(-1.0, 1.0), RGBColor(33, 102, 172));
+    }
+
+    #[test]
+    fn filter_grid_colours_follow_the_weights() {
+        // Filter 0 all +1, filter 1 all -1: red and blue blocks.
+        let mut v = vec![0f32; 32 * 9];
+        v[..9].fill(1.0);
+        v[9..18].fill(-1.0);
+        let t = Tensor::from_vec(v, (32, 1, 3, 3), &candle_core::Device::Cpu).unwrap();
+        let fig = filter_grid(&t, "test", ColourScale::Shared).unwrap();
+        let img = image::load_from_memory(fig.png_bytes()).unwrap().to_rgb8();
+        // Centres of the first two blocks (gap 10, block 42, top 40).
+        assert_eq!(img.get_pixel(10 + 21, 40 + 21).0, [178, 24, 43]);
+        assert_eq!(img.get_pixel(10 + 52 + 21, 40 + 21).0, [33, 102, 172]);
+        assert_eq!(img.get_pixel(10 + 2 * 52 + 21, 40 + 21).0, [255, 255, 255]);
+    }
+}
