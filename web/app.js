@@ -13,7 +13,7 @@ const format = params.get('format'); // 'idx' or 'parquet'; else found out
 const state = {
   ready: false, kernelOutput: null, step: 0, losses: [], accuracy: [],
   snapshots: [], postEpochs: {}, filters: null, prediction: null, maps: null,
-  imagesPerSecond: 0, dataError: null, firstTrainedDrawAt: null,
+  imagesPerSecond: 0, trainMs: 0, dataError: null, firstTrainedDrawAt: null,
 };
 window.faw = { state };
 
@@ -251,7 +251,7 @@ function restart() {
   worker.postMessage({ type: 'pause' });
   playing = false;
   $('play').textContent = '▶ train';
-  Object.assign(state, { step: 0, losses: [], accuracy: [], snapshots: [], postEpochs: {} });
+  Object.assign(state, { step: 0, losses: [], accuracy: [], snapshots: [], postEpochs: {}, trainMs: 0 });
   drawPostFigure();
   const seed = Math.max(0, Math.floor(Number($('seed').value) || 0));
   const trainImages = Number($('images-per-epoch').value);
@@ -262,6 +262,7 @@ function onUpdate(m) {
   state.step = m.step;
   state.filters = m.filters;
   state.imagesPerSecond = m.imagesPerSecond;
+  state.trainMs += m.trainMs;
   state.losses.push(...m.losses);
   if (m.testAccuracy !== undefined && m.step > 0) state.accuracy.push([m.step, m.testAccuracy]);
   const snapshot = { step: m.step, stepsPerEpoch: m.stepsPerEpoch, filters: m.filters, nearest: m.nearest };

@@ -87,6 +87,7 @@ function update(losses, ms, epochEnded) {
     filters: session.filters(),
     nearest: session.nearest(),
     imagesPerSecond: losses.length ? (losses.length * 128 * 1000) / ms : 0,
+    trainMs: ms,
     epochEnded,
   };
   if (epochEnded || step - lastScoreStep >= SCORE_EVERY) {
