@@ -14,6 +14,25 @@
 //! assert!((-1.0..1.0).contains(&x));
 //! ```
 
+/// SplitMix64's increment of the state, 2^64 divided by the golden ratio.
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function: scrambles one state into 64 random bits.
+#[inline(always)]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The top 24 of 64 random bits as a float in `[0, 1)`: every value is
+/// exactly representable.
+#[inline(always)]
+fn unit_f32(bits: u64) -> f32 {
+    // Through i32 (exact: below 2^24), which vector instructions convert.
+    ((bits >> 40) as i32) as f32 / (1u64 << 24) as f32
+}
+
 /// SplitMix64 pseudo-random generator.
 #[derive(Debug, Clone)]
 pub struct Rng {
@@ -28,17 +47,31 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.state = self.state.wrapping_add(GOLDEN_GAMMA);
+        mix(self.state)
     }
 
     /// A float uniformly drawn from `[0, 1)`.
     pub fn next_f32(&mut self) -> f32 {
-        // 24 random bits: every value is exactly representable.
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+        unit_f32(self.next_u64())
+    }
+
+    /// Fills `out` with the next `out.len()` draws of [`Rng::next_f32`], in
+    /// order. SplitMix64's state only counts (its `k`-th state is the seed
+    /// plus `k` times a constant), so every draw is computed from its index,
+    /// independently of the others, which vectorizes.
+    pub fn fill_f32(&mut self, out: &mut [f32]) {
+        let start = self.state;
+        crate::ops::wide(
+            #[inline(always)]
+            || {
+                for (k, v) in (1u64..).zip(out.iter_mut()) {
+                    *v = unit_f32(mix(start.wrapping_add(k.wrapping_mul(GOLDEN_GAMMA))));
+                }
+            },
+        );
+        let n = out.len() as u64;
+        self.state = start.wrapping_add(n.wrapping_mul(GOLDEN_GAMMA));
     }
 
     /// A float uniformly drawn from `[low, high)`.
@@ -79,6 +112,21 @@ mod tests {
         assert_eq!(r.next_u64(), 6457827717110365317);
         assert_eq!(r.next_u64(), 3203168211198807973);
         assert_eq!(r.next_u64(), 9817491932198370423);
+    }
+
+    #[test]
+    fn fill_f32_draws_what_next_f32_draws() {
+        let (mut a, mut b) = (Rng::new(99), Rng::new(99));
+        a.next_u64();
+        b.next_u64();
+        let mut filled = vec![0f32; 1000];
+        a.fill_f32(&mut filled);
+        let drawn: Vec<f32> = (0..1000).map(|_| b.next_f32()).collect();
+        assert_eq!(filled, drawn);
+        // And the stream goes on where the fill stopped.
+        assert_eq!(a.next_u64(), b.next_u64());
+        a.fill_f32(&mut []);
+        assert_eq!(a.next_u64(), b.next_u64());
     }
 
     #[test]

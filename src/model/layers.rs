@@ -121,9 +121,10 @@ pub fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
     mask.par_chunks_mut(per_image.max(1))
         .zip(&seeds)
         .for_each(|(m, &seed)| {
-            let mut rng = Rng::new(seed);
-            for v in m {
-                *v = if rng.next_f32() < p { 0.0 } else { scale };
+            Rng::new(seed).fill_f32(m); // uniform in [0, 1)
+            for v in m.iter_mut() {
+                // Kept (1) or dropped (0), times the scale: no branch.
+                *v = ((*v >= p) as u8 as f32) * scale;
             }
         });
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;

@@ -79,6 +79,7 @@ macro_rules! float_dispatch {
 }
 
 mod fused;
+pub(crate) use fused::wide;
 pub mod generic;
 mod layers;
 

@@ -7,8 +7,14 @@
 //! the fused layers are written plainly and left to the compiler to vectorize.
 
 /// Runs `f`, compiled for AVX2 + FMA when this CPU has them.
+///
+/// Mark the closure `#[inline(always)]`: only code inlined into the wider
+/// function is compiled for the wider instructions, and the compiler may
+/// keep a big closure apart (it then runs as baseline code, one float at a
+/// time). The code is the same at both widths and no sum is reordered, so
+/// both give the same results, bit for bit.
 #[inline(always)]
-pub(super) fn wide<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx2_fma() {

@@ -52,11 +52,12 @@ pub(super) fn transform_kernel<T: WithDType>(w: &[T], c: usize, o: usize) -> Vec
     u
 }
 
-/// Scratch buffers of one image: the transformed input `V` `[16, tiles, c]`
-/// and the products `M` `[16, tiles, o]`.
+/// Scratch buffers of one image: the transformed input `V` `[16, tiles, c]`,
+/// the products `M` `[16, tiles, o]` and `Bᵀ d` of one tile, `[16, c]`.
 pub(super) struct Scratch<T> {
     v: Vec<T>,
     m: Vec<T>,
+    r: Vec<T>,
 }
 
 impl<T: WithDType> Scratch<T> {
@@ -64,8 +65,26 @@ impl<T: WithDType> Scratch<T> {
         Self {
             v: vec![T::zero(); 16 * tiles * c],
             m: vec![T::zero(); 16 * tiles * o],
+            r: vec![T::zero(); 16 * c],
         }
     }
+}
+
+/// `out[i] = f(a[i], b[i])` for every channel `i`.
+#[inline(always)]
+fn combine<T: WithDType>(out: &mut [T], a: &[T], b: &[T], f: impl Fn(T, T) -> T) {
+    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+        *o = f(a, b);
+    }
+}
+
+/// Four disjoint runs of `len` values of `s`, `stride` apart, the first at `start`.
+#[inline(always)]
+fn four_runs<T>(s: &mut [T], start: usize, stride: usize, len: usize) -> [&mut [T]; 4] {
+    let (a, rest) = s[start..].split_at_mut(stride);
+    let (b, rest) = rest.split_at_mut(stride);
+    let (c, d) = rest.split_at_mut(stride);
+    [&mut a[..len], &mut b[..len], &mut c[..len], &mut d[..len]]
 }
 
 /// Convolves `img` `[h, w, c]` with the transformed kernel `u` and hands each
@@ -84,7 +103,9 @@ pub(super) fn conv_blocks<T: WithDType>(
 ) {
     let (ph, pw) = ((h - 2) / 2, (w - 2) / 2);
     let tiles = ph * pw;
-    // V = Bᵀ d B for every tile, all channels at once.
+    // V = Bᵀ d B for every tile, all channels at once: each step combines
+    // two runs of `c` values (one per channel), which vectorizes.
+    let (r, v) = (&mut s.r, &mut s.v);
     for p in 0..ph {
         for q in 0..pw {
             let t = p * pw + q;
@@ -92,30 +113,24 @@ pub(super) fn conv_blocks<T: WithDType>(
                 let at = ((2 * p + i) * w + 2 * q + j) * c;
                 &img[at..at + c]
             };
-            let rows: [[&[T]; 4]; 4] = std::array::from_fn(|i| std::array::from_fn(|j| d(i, j)));
-            for ci in 0..c {
-                let e = |i: usize, j: usize| rows[i][j][ci];
-                // r = Bᵀ d, row by row.
-                let r: [[T; 4]; 4] = std::array::from_fn(|j| {
-                    [
-                        e(0, j) - e(2, j),
-                        e(1, j) + e(2, j),
-                        e(2, j) - e(1, j),
-                        e(1, j) - e(3, j),
-                    ]
-                });
-                // V = r B: r[j][i] is row i, column j.
-                for i in 0..4 {
-                    let v = [
-                        r[0][i] - r[2][i],
-                        r[1][i] + r[2][i],
-                        r[2][i] - r[1][i],
-                        r[1][i] - r[3][i],
-                    ];
-                    for (jj, &x) in v.iter().enumerate() {
-                        s.v[((i * 4 + jj) * tiles + t) * c + ci] = x;
-                    }
-                }
+            // r = Bᵀ d, column by column: r[i][j] is run `4j + i` of `r`.
+            for j in 0..4 {
+                let (d0, d1, d2, d3) = (d(0, j), d(1, j), d(2, j), d(3, j));
+                let [r0, r1, r2, r3] = four_runs(r, 4 * j * c, c, c);
+                combine(r0, d0, d2, |a, b| a - b);
+                combine(r1, d1, d2, |a, b| a + b);
+                combine(r2, d2, d1, |a, b| a - b);
+                combine(r3, d1, d3, |a, b| a - b);
+            }
+            // V = r B, row by row: V[i][j] is run `t` of V[4i + j].
+            for i in 0..4 {
+                let r = |j: usize| &r[(4 * j + i) * c..(4 * j + i + 1) * c];
+                let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
+                let [v0, v1, v2, v3] = four_runs(v, (4 * i * tiles + t) * c, tiles * c, c);
+                combine(v0, r0, r2, |a, b| a - b);
+                combine(v1, r1, r2, |a, b| a + b);
+                combine(v2, r2, r1, |a, b| a - b);
+                combine(v3, r1, r3, |a, b| a - b);
             }
         }
     }
