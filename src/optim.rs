@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::ops::wide;
 use candle_core::backprop::GradStore;
 use candle_core::{bail, CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var};
 use candle_nn::Optimizer;
@@ -108,7 +109,8 @@ fn update<T: Float>(g: T, a: T, d: T, eps: T) -> T {
     g * (d + eps).sqrt() / (a + eps).sqrt()
 }
 
-/// Elements per parallel task of the in-place passes.
+/// Elements per parallel task of the in-place passes (each run with vector
+/// instructions where the CPU has them: see `ops::wide`).
 const CHUNK: usize = 1 << 14;
 
 enum Pass {
@@ -137,9 +139,14 @@ impl InPlace {
                 dst.par_chunks_mut(CHUNK)
                     .zip(g.par_chunks(CHUNK))
                     .for_each(|(a, g)| {
-                        for (a, &g) in a.iter_mut().zip(g) {
-                            *a = rho * *a + (one - rho) * g * g;
-                        }
+                        wide(
+                            #[inline(always)]
+                            || {
+                                for (a, &g) in a.iter_mut().zip(g) {
+                                    *a = rho * *a + (one - rho) * g * g;
+                                }
+                            },
+                        )
                     })
             }
             Pass::Weight(_) => dst
@@ -147,18 +154,28 @@ impl InPlace {
                 .zip(g.par_chunks(CHUNK))
                 .zip(srcs[1].par_chunks(CHUNK).zip(srcs[2].par_chunks(CHUNK)))
                 .for_each(|((p, g), (a, d))| {
-                    for (((p, &g), &a), &d) in p.iter_mut().zip(g).zip(a).zip(d) {
-                        *p = *p - lr * update(g, a, d, eps);
-                    }
+                    wide(
+                        #[inline(always)]
+                        || {
+                            for (((p, &g), &a), &d) in p.iter_mut().zip(g).zip(a).zip(d) {
+                                *p = *p - lr * update(g, a, d, eps);
+                            }
+                        },
+                    )
                 }),
             Pass::AvgSqUpdate => dst
                 .par_chunks_mut(CHUNK)
                 .zip(g.par_chunks(CHUNK).zip(srcs[1].par_chunks(CHUNK)))
                 .for_each(|(d, (g, a))| {
-                    for ((d, &g), &a) in d.iter_mut().zip(g).zip(a) {
-                        let u = update(g, a, *d, eps);
-                        *d = rho * *d + (one - rho) * u * u;
-                    }
+                    wide(
+                        #[inline(always)]
+                        || {
+                            for ((d, &g), &a) in d.iter_mut().zip(g).zip(a) {
+                                let u = update(g, a, *d, eps);
+                                *d = rho * *d + (one - rho) * u * u;
+                            }
+                        },
+                    )
                 }),
         }
         Ok(())

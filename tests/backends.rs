@@ -2,7 +2,8 @@
 //! operations this machine trains with, and the generic ones (candle's
 //! tensor operations with Keras' gradients) that other devices run, forced
 //! here with `Backend::Generic`. Also the fused gradients on big batches
-//! over several threads, and a non-square kernel.
+//! over several threads, a non-square kernel, and dropout (its statistics,
+//! and the parallel mask product against candle's `mul`).
 
 use candle_core::{DType, Device, Tensor, Var};
 use filters_are_weights::model::MnistCnn;
@@ -239,4 +240,41 @@ fn dropout_keeps_about_one_minus_p_and_scales_by_its_inverse() {
         let again = dropout(&x, p, &mut Rng::new(42)).unwrap();
         assert_eq!(again.flatten_all().unwrap().to_vec1::<f32>().unwrap(), v);
     }
+}
+
+#[test]
+fn the_parallel_mask_product_equals_candles_mul_values_and_gradients() {
+    // ops::mul_mask (dropout's product on the CPU) against the tensor
+    // product other devices run, in f32 and f64, over several tasks.
+    let mut rng = Rng::new(9);
+    let shape = (70, 12, 12, 64);
+    let n = 70 * 12 * 12 * 64;
+    let mask: Vec<f32> = (0..n)
+        .map(|_| {
+            if rng.next_f32() < 0.25 {
+                0.0
+            } else {
+                4.0 / 3.0
+            }
+        })
+        .collect();
+    for dtype in [DType::F32, DType::F64] {
+        let x = Var::from_tensor(&random(&[70, 12, 12, 64], 3).to_dtype(dtype).unwrap()).unwrap();
+        let probe = random(&[70, 12, 12, 64], 4).to_dtype(dtype).unwrap();
+        let fused = ops::mul_mask(&x, mask.clone()).unwrap();
+        let m = Tensor::from_vec(mask.clone(), shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let plain = x.mul(&m).unwrap();
+        assert_eq!(values(&fused), values(&plain), "{dtype:?}: values");
+        let (gf, gp) = (
+            gradients(std::slice::from_ref(&x), &fused, &probe),
+            gradients(std::slice::from_ref(&x), &plain, &probe),
+        );
+        assert_eq!(values(&gf[0]), values(&gp[0]), "{dtype:?}: gradients");
+    }
+    let x = Tensor::ones((2, 3), DType::F32, &Device::Cpu).unwrap();
+    let err = ops::mul_mask(&x, vec![1.0; 5]).unwrap_err().to_string();
+    assert!(err.contains("mask of 5 values"), "{err}");
 }

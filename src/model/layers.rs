@@ -127,8 +127,7 @@ pub fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
                 *v = ((*v >= p) as u8 as f32) * scale;
             }
         });
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    Ok(x.mul(&mask)?)
+    Ok(crate::ops::mul_mask(x, mask)?) // x · mask
 }
 
 /// Glorot-uniform initial values for a weight of `shape` (Keras' rule for

@@ -33,6 +33,7 @@
 //!   operations with their own backward passes, for fast training on a CPU;
 //!   the backward pass of the second uses the fact that only one position per
 //!   pooling window gets any gradient.
+//! * [`mul_mask`] multiplies by a dropout mask (in parallel on the CPU).
 //!
 //! On other devices (a GPU) all of them run [`generic`]: candle's own tensor
 //! operations, arranged to give the same gradients as Keras (candle's `max`
@@ -195,6 +196,18 @@ pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
         return generic::max_pool2x2(x);
     }
     x.contiguous()?.apply_op1(MaxPool2x2)
+}
+
+/// `x · mask`, elementwise, for a `mask` of `x`'s shape (dropout's). On the
+/// CPU each direction is one parallel pass (candle's `mul` runs on one
+/// thread); the gradient is `dy · mask` either way.
+pub fn mul_mask(x: &Tensor, mask: Vec<f32>) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        return x.mul(&mask);
+    }
+    x.contiguous()?
+        .apply_op1(fused::MaskMul(std::sync::Arc::new(mask)))
 }
 
 fn contiguous_slice<'a, T: WithDType>(v: &'a [T], layout: &Layout, op: &str) -> Result<&'a [T]> {

@@ -55,7 +55,9 @@
 
 use super::contiguous_slice;
 use super::layers::Col2Im;
-use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor, WithDType,
+};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
@@ -208,6 +210,55 @@ impl Dims {
             add_assign(&mut total, p);
         }
         total
+    }
+}
+
+/// `vec![T::zero(); len]`, zeroed by all threads at once. Memory that the
+/// allocator kept from an earlier step must be zeroed again, and `vec!`
+/// does that on one thread while the other cores wait.
+fn zeros<T: WithDType>(len: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    v.spare_capacity_mut()
+        .par_chunks_mut(1 << 16)
+        .for_each(|chunk| chunk.fill(std::mem::MaybeUninit::new(T::zero())));
+    // SAFETY: all `len` values were written just above.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// `x · mask`, elementwise, in parallel.
+fn times<T: WithDType>(x: &[T], mask: &[f32]) -> Vec<T> {
+    x.par_iter()
+        .zip(mask)
+        .map(|(&v, &m)| v * T::from_f64(m as f64))
+        .collect()
+}
+
+/// `x · mask`, elementwise, in parallel; its gradient is `dy · mask`.
+pub(crate) struct MaskMul(pub(crate) Arc<Vec<f32>>);
+
+impl CustomOp1 for MaskMul {
+    fn name(&self) -> &'static str {
+        "mask-mul"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        if layout.shape().elem_count() != self.0.len() {
+            bail!(
+                "mask-mul: a mask of {} values for a tensor of shape {:?}",
+                self.0.len(),
+                layout.shape()
+            )
+        }
+        let out = float_dispatch!(self.name(), [(storage, layout) => x], times(x, &self.0));
+        Ok((out, layout.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(
+            dy.contiguous()?
+                .apply_op1_no_bwd(&MaskMul(self.0.clone()))?,
+        ))
     }
 }
 

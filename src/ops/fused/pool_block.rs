@@ -19,7 +19,7 @@ impl ConvReluPool {
     fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims) -> (Vec<T>, Vec<u8>) {
         let (oh, ow, o) = (d.oh(), d.ow(), d.o);
         let (ph, pw) = (oh / 2, ow / 2);
-        let mut y = vec![T::zero(); d.b * ph * pw * o];
+        let mut y = zeros(d.b * ph * pw * o);
         let mut won = vec![0u8; d.b * ph * pw * o];
         let outputs = y
             .par_chunks_mut(ph * pw * o)
@@ -146,7 +146,7 @@ impl ConvReluPool {
                 wt[ch * patch + k] = w[k * o + ch];
             }
         }
-        let mut dx = vec![T::zero(); d.b * d.image()];
+        let mut dx = zeros(d.b * d.image());
         dx.par_chunks_mut(d.image())
             .enumerate()
             .with_min_len(MIN_IMAGES_PER_TASK)

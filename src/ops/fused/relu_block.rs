@@ -9,7 +9,7 @@ pub(super) struct ConvRelu;
 impl ConvRelu {
     fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims) -> Vec<T> {
         let (oh, ow, o, patch) = (d.oh(), d.ow(), d.o, d.patch());
-        let mut y = vec![T::zero(); d.b * oh * ow * o];
+        let mut y = zeros(d.b * oh * ow * o);
         y.par_chunks_mut(oh * ow * o)
             .enumerate()
             .with_min_len(MIN_IMAGES_PER_TASK)
