@@ -34,17 +34,10 @@ def keras_worker(epochs, seed):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import tensorflow as tf
     from tensorflow import keras
-    from keras_mnist_cnn import find, mnist_cnn, read_idx
+    from keras_mnist_cnn import mnist_arrays, mnist_cnn
 
     keras.utils.set_random_seed(seed)
-    directory = os.environ.get("MNIST_DIR") or "data/mnist"
-    x = read_idx(find(directory, "train-images-idx3-ubyte"))
-    y = read_idx(find(directory, "train-labels-idx1-ubyte"))
-    xt = read_idx(find(directory, "t10k-images-idx3-ubyte"))
-    yt = read_idx(find(directory, "t10k-labels-idx1-ubyte"))
-    prep = lambda a: (a.astype("float32") / 255.0).reshape(-1, 28, 28, 1)  # noqa: E731
-    x, xt = prep(x), prep(xt)
-    y, yt = keras.utils.to_categorical(y, 10), keras.utils.to_categorical(yt, 10)
+    x, y, xt, yt = mnist_arrays()
 
     def keras2_crossentropy(target, output):
         # Keras 2.0's categorical_crossentropy (TensorFlow backend), 2017.

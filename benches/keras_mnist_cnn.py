@@ -38,6 +38,18 @@ def find(directory, base):
     raise SystemExit(f"{directory} has no {base}(.gz)")
 
 
+def mnist_arrays():
+    """The training and test sets of MNIST_DIR (else data/mnist) as Keras
+    takes them: images float32 in 0..1, [n, 28, 28, 1]; labels one-hot."""
+    directory = os.environ.get("MNIST_DIR") or "data/mnist"
+    x, y, xt, yt = (read_idx(find(directory, base)) for base in (
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
+    prep = lambda a: (a.astype("float32") / 255.0).reshape(-1, 28, 28, 1)  # noqa: E731
+    onehot = lambda a: keras.utils.to_categorical(a, 10)  # noqa: E731
+    return prep(x), onehot(y), prep(xt), onehot(yt)
+
+
 def mnist_cnn():
     """Keras' examples/mnist_cnn.py (2017), layer for layer."""
     return keras.Sequential([
