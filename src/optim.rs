@@ -110,7 +110,7 @@ fn update<T: Float>(g: T, a: T, d: T, eps: T) -> T {
 }
 
 /// Elements per parallel task of the in-place passes (each run with vector
-/// instructions where the CPU has them: see `ops::wide`).
+/// instructions where the CPU has them: see `ops::wide!`).
 const CHUNK: usize = 1 << 14;
 
 enum Pass {
@@ -139,14 +139,11 @@ impl InPlace {
                 dst.par_chunks_mut(CHUNK)
                     .zip(g.par_chunks(CHUNK))
                     .for_each(|(a, g)| {
-                        wide(
-                            #[inline(always)]
-                            || {
-                                for (a, &g) in a.iter_mut().zip(g) {
-                                    *a = rho * *a + (one - rho) * g * g;
-                                }
-                            },
-                        )
+                        wide!({
+                            for (a, &g) in a.iter_mut().zip(g) {
+                                *a = rho * *a + (one - rho) * g * g;
+                            }
+                        })
                     })
             }
             Pass::Weight(_) => dst
@@ -154,28 +151,22 @@ impl InPlace {
                 .zip(g.par_chunks(CHUNK))
                 .zip(srcs[1].par_chunks(CHUNK).zip(srcs[2].par_chunks(CHUNK)))
                 .for_each(|((p, g), (a, d))| {
-                    wide(
-                        #[inline(always)]
-                        || {
-                            for (((p, &g), &a), &d) in p.iter_mut().zip(g).zip(a).zip(d) {
-                                *p = *p - lr * update(g, a, d, eps);
-                            }
-                        },
-                    )
+                    wide!({
+                        for (((p, &g), &a), &d) in p.iter_mut().zip(g).zip(a).zip(d) {
+                            *p = *p - lr * update(g, a, d, eps);
+                        }
+                    })
                 }),
             Pass::AvgSqUpdate => dst
                 .par_chunks_mut(CHUNK)
                 .zip(g.par_chunks(CHUNK).zip(srcs[1].par_chunks(CHUNK)))
                 .for_each(|(d, (g, a))| {
-                    wide(
-                        #[inline(always)]
-                        || {
-                            for ((d, &g), &a) in d.iter_mut().zip(g).zip(a) {
-                                let u = update(g, a, *d, eps);
-                                *d = rho * *d + (one - rho) * u * u;
-                            }
-                        },
-                    )
+                    wide!({
+                        for ((d, &g), &a) in d.iter_mut().zip(g).zip(a) {
+                            let u = update(g, a, *d, eps);
+                            *d = rho * *d + (one - rho) * u * u;
+                        }
+                    })
                 }),
         }
         Ok(())

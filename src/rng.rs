@@ -62,14 +62,11 @@ impl Rng {
     /// independently of the others, which vectorizes.
     pub fn fill_f32(&mut self, out: &mut [f32]) {
         let start = self.state;
-        crate::ops::wide(
-            #[inline(always)]
-            || {
-                for (k, v) in (1u64..).zip(out.iter_mut()) {
-                    *v = unit_f32(mix(start.wrapping_add(k.wrapping_mul(GOLDEN_GAMMA))));
-                }
-            },
-        );
+        crate::ops::wide!({
+            for (k, v) in (1u64..).zip(out.iter_mut()) {
+                *v = unit_f32(mix(start.wrapping_add(k.wrapping_mul(GOLDEN_GAMMA))));
+            }
+        });
         let n = out.len() as u64;
         self.state = start.wrapping_add(n.wrapping_mul(GOLDEN_GAMMA));
     }

@@ -80,7 +80,7 @@ macro_rules! float_dispatch {
 }
 
 mod fused;
-pub(crate) use fused::wide;
+pub(crate) use fused::{run_wide, wide};
 pub mod generic;
 mod layers;
 

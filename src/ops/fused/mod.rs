@@ -70,7 +70,7 @@ mod winograd;
 use pool_block::ConvReluPool;
 use relu_block::ConvRelu;
 use simd::add_assign;
-pub(crate) use simd::wide;
+pub(crate) use simd::{run_wide, wide};
 
 /// Images per partial sum of a weight gradient. Partial sums are added in a
 /// fixed order, so the result does not depend on how threads share the work.

@@ -32,15 +32,12 @@ impl ConvReluPool {
                 || super::winograd::Scratch::new(ph * pw, d.c, o),
                 |scratch, (n, (y, won))| {
                     let img = &x[n * d.image()..(n + 1) * d.image()];
-                    wide(
-                        #[inline(always)]
-                        || {
-                            let dims = (d.h, d.w, d.c);
-                            super::winograd::conv_blocks(img, dims, &u, o, scratch, |t, z| {
-                                pool_window(z, bias, &mut y[t * o..], &mut won[t * o..])
-                            })
-                        },
-                    )
+                    wide!({
+                        let dims = (d.h, d.w, d.c);
+                        super::winograd::conv_blocks(img, dims, &u, o, scratch, |t, z| {
+                            pool_window(z, bias, &mut y[t * o..], &mut won[t * o..])
+                        })
+                    })
                 },
             );
             return (y, won);
@@ -55,27 +52,24 @@ impl ConvReluPool {
             || vec![T::zero(); rows * o],
             |z, (n, (y, won))| {
                 let img = &x[n * d.image()..(n + 1) * d.image()];
-                wide(
-                    #[inline(always)]
-                    || {
-                        for ky in 0..d.kh {
-                            let lhs = &img[ky * d.w * d.c..];
-                            let rhs = &w[ky * run * o..(ky + 1) * run * o];
-                            matmul(z, (lhs, d.c), rhs, (rows, run, o), ky > 0); // [rows, o]
+                wide!({
+                    for ky in 0..d.kh {
+                        let lhs = &img[ky * d.w * d.c..];
+                        let rhs = &w[ky * run * o..(ky + 1) * run * o];
+                        matmul(z, (lhs, d.c), rhs, (rows, run, o), ky > 0); // [rows, o]
+                    }
+                    for p in 0..ph {
+                        for q in 0..pw {
+                            let at = |dy: usize, dx: usize| {
+                                let i = ((2 * p + dy) * d.w + 2 * q + dx) * o;
+                                &z[i..i + o]
+                            };
+                            let out = (p * pw + q) * o;
+                            let corners = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                            pool_window(corners, bias, &mut y[out..], &mut won[out..]);
                         }
-                        for p in 0..ph {
-                            for q in 0..pw {
-                                let at = |dy: usize, dx: usize| {
-                                    let i = ((2 * p + dy) * d.w + 2 * q + dx) * o;
-                                    &z[i..i + o]
-                                };
-                                let out = (p * pw + q) * o;
-                                let corners = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
-                                pool_window(corners, bias, &mut y[out..], &mut won[out..]);
-                            }
-                        }
-                    },
-                )
+                    }
+                })
             },
         );
         (y, won)
@@ -94,35 +88,32 @@ impl ConvReluPool {
             |n, acc, (lists, counts)| {
                 let img = &x[n * d.image()..(n + 1) * d.image()];
                 let (acc, db) = acc.split_at_mut(o * patch);
-                wide(
-                    #[inline(always)]
-                    || {
-                        counts.fill(0);
-                        for p in 0..ph {
-                            for q in 0..pw {
-                                let at = n * per_image + (p * pw + q) * o;
-                                for ch in 0..o {
-                                    let g = relu_grad(y[at + ch], dy[at + ch]);
-                                    let k = won[at + ch] as usize;
-                                    let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
-                                    // Written always, kept only if g != 0: no branch to mispredict.
-                                    lists[ch * windows + counts[ch]] = ((i * d.w + j) * d.c, g);
-                                    counts[ch] += (g != T::zero()) as usize;
-                                }
+                wide!({
+                    counts.fill(0);
+                    for p in 0..ph {
+                        for q in 0..pw {
+                            let at = n * per_image + (p * pw + q) * o;
+                            for ch in 0..o {
+                                let g = relu_grad(y[at + ch], dy[at + ch]);
+                                let k = won[at + ch] as usize;
+                                let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
+                                // Written always, kept only if g != 0: no branch to mispredict.
+                                lists[ch * windows + counts[ch]] = ((i * d.w + j) * d.c, g);
+                                counts[ch] += (g != T::zero()) as usize;
                             }
                         }
-                        for ch in 0..o {
-                            let entries = &lists[ch * windows..ch * windows + counts[ch]];
-                            for &(_, g) in entries {
-                                db[ch] += g;
-                            }
-                            for ky in 0..d.kh {
-                                let dst = ch * patch + ky * run;
-                                gather_axpy(&mut acc[dst..dst + run], entries, img, ky * d.w * d.c);
-                            }
+                    }
+                    for ch in 0..o {
+                        let entries = &lists[ch * windows..ch * windows + counts[ch]];
+                        for &(_, g) in entries {
+                            db[ch] += g;
                         }
-                    },
-                )
+                        for ky in 0..d.kh {
+                            let dst = ch * patch + ky * run;
+                            gather_axpy(&mut acc[dst..dst + run], entries, img, ky * d.w * d.c);
+                        }
+                    }
+                })
             },
         );
         let mut out = vec![T::zero(); (patch + 1) * o];
@@ -154,39 +145,36 @@ impl ConvReluPool {
                 // Per corner of a window, the channels it won with a gradient: (row of wt, g).
                 || vec![(0, T::zero()); 4 * o],
                 |lists, (n, img)| {
-                    wide(
-                        #[inline(always)]
-                        || {
-                            for p in 0..ph {
-                                for q in 0..pw {
-                                    let at = n * per_image + (p * pw + q) * o;
-                                    let mut counts = [0usize; 4];
-                                    for ch in 0..o {
-                                        let g = relu_grad(y[at + ch], dy[at + ch]);
-                                        let k = won[at + ch] as usize;
-                                        lists[k * o + counts[k]] = (ch * patch, g);
-                                        counts[k] += (g != T::zero()) as usize;
+                    wide!({
+                        for p in 0..ph {
+                            for q in 0..pw {
+                                let at = n * per_image + (p * pw + q) * o;
+                                let mut counts = [0usize; 4];
+                                for ch in 0..o {
+                                    let g = relu_grad(y[at + ch], dy[at + ch]);
+                                    let k = won[at + ch] as usize;
+                                    lists[k * o + counts[k]] = (ch * patch, g);
+                                    counts[k] += (g != T::zero()) as usize;
+                                }
+                                for (k, &count) in counts.iter().enumerate() {
+                                    if count == 0 {
+                                        continue;
                                     }
-                                    for (k, &count) in counts.iter().enumerate() {
-                                        if count == 0 {
-                                            continue;
-                                        }
-                                        let entries = &lists[k * o..k * o + count];
-                                        let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
-                                        for ky in 0..d.kh {
-                                            let dst = ((i + ky) * d.w + j) * d.c;
-                                            gather_axpy(
-                                                &mut img[dst..dst + run],
-                                                entries,
-                                                &wt,
-                                                ky * run,
-                                            );
-                                        }
+                                    let entries = &lists[k * o..k * o + count];
+                                    let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
+                                    for ky in 0..d.kh {
+                                        let dst = ((i + ky) * d.w + j) * d.c;
+                                        gather_axpy(
+                                            &mut img[dst..dst + run],
+                                            entries,
+                                            &wt,
+                                            ky * run,
+                                        );
                                     }
                                 }
                             }
-                        },
-                    )
+                        }
+                    })
                 },
             );
         dx

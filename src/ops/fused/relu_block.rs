@@ -18,21 +18,18 @@ impl ConvRelu {
                 || vec![(0, T::zero()); patch],
                 |taps, (n, out)| {
                     let img = &x[n * d.image()..(n + 1) * d.image()];
-                    wide(
-                        #[inline(always)]
-                        || {
-                            for (p, acc) in out.chunks_exact_mut(o).enumerate() {
-                                let count = d.patch_taps(img, p / ow, p % ow, taps);
-                                acc.copy_from_slice(bias);
-                                gather_axpy(acc, &taps[..count], w, 0);
-                                for a in acc.iter_mut() {
-                                    if *a < T::zero() {
-                                        *a = T::zero();
-                                    }
+                    wide!({
+                        for (p, acc) in out.chunks_exact_mut(o).enumerate() {
+                            let count = d.patch_taps(img, p / ow, p % ow, taps);
+                            acc.copy_from_slice(bias);
+                            gather_axpy(acc, &taps[..count], w, 0);
+                            for a in acc.iter_mut() {
+                                if *a < T::zero() {
+                                    *a = T::zero();
                                 }
                             }
-                        },
-                    )
+                        }
+                    })
                 },
             );
         y
@@ -58,30 +55,27 @@ impl ConvRelu {
                 &y[n * per_image..(n + 1) * per_image],
                 &dy[n * per_image..(n + 1) * per_image],
             );
-            wide(
-                #[inline(always)]
-                || {
-                    for ((g, &y), &dy) in g.iter_mut().zip(y).zip(dy) {
-                        *g = relu_grad(y, dy);
+            wide!({
+                for ((g, &y), &dy) in g.iter_mut().zip(y).zip(dy) {
+                    *g = relu_grad(y, dy);
+                }
+                counts.fill(0);
+                for p in 0..pixels {
+                    let count = d.patch_taps(img, p / ow, p % ow, taps);
+                    for &(row, v) in &taps[..count] {
+                        let k = row / o;
+                        lists[k * pixels + counts[k]] = (p * o, v);
+                        counts[k] += 1;
                     }
-                    counts.fill(0);
-                    for p in 0..pixels {
-                        let count = d.patch_taps(img, p / ow, p % ow, taps);
-                        for &(row, v) in &taps[..count] {
-                            let k = row / o;
-                            lists[k * pixels + counts[k]] = (p * o, v);
-                            counts[k] += 1;
-                        }
-                    }
-                    for k in 0..patch {
-                        let entries = &lists[k * pixels..k * pixels + counts[k]];
-                        gather_axpy(&mut acc[k * o..(k + 1) * o], entries, g, 0);
-                    }
-                    for g in g.chunks_exact(o) {
-                        add_assign(&mut acc[patch * o..], g);
-                    }
-                },
-            )
+                }
+                for k in 0..patch {
+                    let entries = &lists[k * pixels..k * pixels + counts[k]];
+                    gather_axpy(&mut acc[k * o..(k + 1) * o], entries, g, 0);
+                }
+                for g in g.chunks_exact(o) {
+                    add_assign(&mut acc[patch * o..], g);
+                }
+            })
         })
     }
 }
