@@ -11,7 +11,7 @@ finished is still filed under that cell. Usage:
     python3 notebooks/run.py [--quick] [--write] [NOTEBOOK.ipynb ...]
 
 --quick sets FAW_QUICK=1 (less data, fewer epochs); --write saves the executed
-notebooks, outputs included, in place. Needs the `rust` kernel
+notebooks, outputs included, in place (only those that passed). Needs the `rust` kernel
 (`cargo install evcxr_jupyter && evcxr_jupyter --install`), Python's
 jupyter_client and nbformat (`pip install jupyter_client nbformat`), and the
 rust-src component (`rustup component add rust-src`).
@@ -141,15 +141,15 @@ def run(path, write):
     unexecuted = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None]
     if unexecuted:
         problems.append(f"cells {unexecuted} were not executed")
-    if write:
-        nbformat.write(nb, path)
+    if write and not problems:
+        nbformat.write(nb, path)  # a failed run leaves the file as it was
     return total, (times[0] if times else float("nan")), problems
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="set FAW_QUICK=1")
-    parser.add_argument("--write", action="store_true", help="save the executed notebooks in place")
+    parser.add_argument("--write", action="store_true", help="save the executed notebooks that passed in place")
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: all)")
     args = parser.parse_args()
     if args.quick:
@@ -165,6 +165,8 @@ def main():
         print(f"{path.name}: {status} in {total:.1f} s (first cell {first:.1f} s)", flush=True)
         for p in problems:
             print(f"  {p}")
+        if args.write and problems:
+            print(f"  {path.name} not written: it keeps the outputs it had")
         failed += bool(problems)
     print(f"notebooks: {len(paths) - failed} passed, {failed} failed")
     return 1 if failed else 0

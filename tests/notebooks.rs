@@ -1,7 +1,8 @@
 //! Executes every notebook, every cell, under the evcxr Jupyter kernel in
 //! quick mode (`notebooks/run.py --quick`), failing on compile errors, panics,
 //! errors, anything written to stderr, and missing figures; and checks that
-//! the runner does catch each of those, on a notebook made to fail; and that
+//! the runner does catch each of those, on a notebook made to fail (and
+//! does not overwrite it with `--write`); and that
 //! a run split across cells ends where a run in one cell does.
 //!
 //! Enabled by the `notebook-tests` feature, so that the library's own tests
@@ -85,9 +86,23 @@ fn training_across_cells_equals_training_in_one() {
 
 #[test]
 fn the_runner_catches_every_kind_of_failure() {
-    let output = runner(&["tests/data/failing.ipynb"]);
+    // On a copy, with --write: a failed run must leave the file as it was.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("failing.ipynb");
+    let original = std::fs::read(format!("{ROOT}/tests/data/failing.ipynb")).unwrap();
+    std::fs::write(&copy, &original).unwrap();
+    let output = runner(&["--write", copy.to_str().unwrap()]);
     assert!(!output.status.success(), "a failing notebook passed");
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        original,
+        "--write overwrote a notebook whose run failed"
+    );
     let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains("not written"),
+        "no word that it was not written"
+    );
     for expected in [
         "no classic kernel is named 'no such kernel'", // a `?` error
         "a line on stderr",                            // eprintln!
