@@ -56,6 +56,9 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
         chart
             .configure_mesh()
             .x_desc("epoch")
+            // At most one label per epoch (a short run would otherwise
+            // read 1, 1, 1, 2, 2), ten at most.
+            .x_labels((last as usize).clamp(2, 10))
             .x_label_formatter(&|x| format!("{x:.0}"))
             .label_style(("sans-serif", 13))
             .draw()

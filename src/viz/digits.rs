@@ -153,7 +153,11 @@ pub fn class_counts(counts: &[usize]) -> Result<Figure> {
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..counts.len() as i32).into_segmented(), 0f32..max * 1.1)
+            // One segment per digit: 0..=9 (a range 0..10 would add an empty 11th).
+            .build_cartesian_2d(
+                (0..counts.len().max(1) as i32 - 1).into_segmented(),
+                0f32..max * 1.1,
+            )
             .map_err(plot_err)?;
         chart
             .configure_mesh()
