@@ -1,7 +1,9 @@
-//! The page (`web/`), built and served on 127.0.0.1, in headless Chromium:
-//! it loads without errors, its kernels give the native crate's pixels,
-//! training in it follows the native trainer, a drawn digit gets a
-//! prediction, and data that cannot be fetched is explained on the page.
+//! The page (`web/`), built and served on 127.0.0.1 by `web/serve.py` under
+//! a sub-path (as GitHub Pages serves it), in headless Chromium: it loads
+//! without errors, its kernels give the native crate's pixels, training in
+//! it follows the native trainer, a drawn digit gets a prediction, and data
+//! that cannot be had (missing, truncated, not MNIST, on another origin
+//! without CORS, on a port where nothing answers) is explained on the page.
 //!
 //! Enabled by the `web-tests` feature. Needs Node.js and Chromium (Debian's
 //! `chromium`, or `CHROMIUM=/path/to/chrome`); builds the page with
@@ -18,15 +20,61 @@ use filters_are_weights::train::{Progress, TrainConfig, Trainer};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Batches trained in the page and natively.
 const BATCHES: usize = 30;
 
-/// Serves `/` from `site` and `/data/` from `data` on 127.0.0.1, in a thread
-/// per connection, for as long as the test runs; returns the address.
+/// The sub-path the page is served under, as on GitHub Pages.
+const PREFIX: &str = "/filters-are-weights/";
+
+/// `web/serve.py --data DIR` on a free port, stopped when dropped.
+struct ServePy {
+    child: Child,
+    /// The address it prints: the page, with `?data=` for its data.
+    page: String,
+}
+
+impl ServePy {
+    fn start(data: &Path) -> ServePy {
+        let mut child = Command::new("python3")
+            .arg(Path::new(ROOT).join("web/serve.py"))
+            .args(["--port", "0", "--prefix", PREFIX, "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 could not be started: web/serve.py needs Python 3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let page = line
+            .strip_prefix("page: ")
+            .unwrap_or_else(|| panic!("web/serve.py printed {line:?}, not its address"))
+            .trim()
+            .to_string();
+        ServePy { child, page }
+    }
+
+    /// The page's address without its query.
+    fn base(&self) -> &str {
+        self.page.split('?').next().unwrap()
+    }
+}
+
+impl Drop for ServePy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain server on another origin: `/` from `site` and `/data/` from
+/// `data` on 127.0.0.1, with no Access-Control-Allow-Origin and no
+/// cross-origin isolation headers, in a thread per connection, for as long
+/// as the test runs; returns the address.
 fn serve(site: PathBuf, data: PathBuf) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
@@ -44,6 +92,7 @@ fn serve(site: PathBuf, data: PathBuf) -> String {
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                     line.clear();
                 }
+                let head_only = request.starts_with("HEAD ");
                 let path = request.split_whitespace().nth(1).unwrap_or("/");
                 let path = path.split('?').next().unwrap_or("/");
                 let file = match path.strip_prefix("/data/") {
@@ -68,7 +117,9 @@ fn serve(site: PathBuf, data: PathBuf) -> String {
                             body.len()
                         );
                         let _ = out.write_all(head.as_bytes());
-                        let _ = out.write_all(&body);
+                        if !head_only {
+                            let _ = out.write_all(&body);
+                        }
                     }
                     _ => {
                         let _ = out.write_all(
@@ -123,7 +174,30 @@ fn write_data(dir: &Path) -> Mnist {
         let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
         let path = dir.join(format!("parquet/mnist/{split}/0000.parquet"));
         common::parquet::write_parquet(&path, common::parquet::HUB_SCHEMA, &pngs, &labels);
+        // The same file cut in half.
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.join(format!("parquet/truncated/mnist/{split}/0000.parquet"));
+        std::fs::create_dir_all(cut.parent().unwrap()).unwrap();
+        std::fs::write(cut, &bytes[..bytes.len() / 2]).unwrap();
     }
+    // IDX files whose training images announce 1e9 images and hold 3840.
+    let huge = dir.join("idx/huge");
+    std::fs::create_dir_all(&huge).unwrap();
+    for name in filters_are_weights::data::IDX_FILES {
+        let name = format!("{name}.gz");
+        std::fs::copy(dir.join("idx").join(&name), huge.join(&name)).unwrap();
+    }
+    let images = huge.join("train-images-idx3-ubyte.gz");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&images).unwrap()),
+        &mut raw,
+    )
+    .unwrap();
+    raw[4..8].copy_from_slice(&1_000_000_000u32.to_be_bytes());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&raw).unwrap();
+    std::fs::write(&images, gz.finish().unwrap()).unwrap();
     data
 }
 
@@ -177,14 +251,35 @@ fn the_page_teaches_the_lesson_in_chromium() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path());
-    let addr = serve(web.join("dist"), dir.path().to_path_buf());
+    let idx_server = ServePy::start(&dir.path().join("idx"));
+    let parquet_server = ServePy::start(&dir.path().join("parquet"));
+    assert!(
+        idx_server
+            .page
+            .ends_with(&format!("{PREFIX}?data=data/&format=idx")),
+        "{}",
+        idx_server.page
+    );
+    assert!(parquet_server.page.ends_with("?data=data/&format=parquet"));
+    let plain = serve(web.join("dist"), dir.path().to_path_buf());
+    // A port where nothing answers: taken, then given back.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let screenshot = Path::new(ROOT).join("docs/figures/web-page.png");
     let out = Command::new("node")
         .arg(web.join("tests/page.mjs"))
-        .args(["--page", &format!("{addr}/")])
-        .args(["--idx", &format!("{addr}/data/idx")])
-        .args(["--parquet", &format!("{addr}/data/parquet")])
-        .args(["--missing", &format!("{addr}/data/nothing-here")])
+        .args(["--page", idx_server.base()])
+        .args(["--idx", "data/"])
+        .args(["--parquet-page", parquet_server.base()])
+        .args(["--parquet", "data/"])
+        .args(["--missing", "data/nothing-here"])
+        .args(["--truncated", "data/truncated"])
+        .args(["--huge", "data/huge"])
+        .args(["--cross-origin", &format!("{plain}/data/idx")])
+        .args(["--plain-page", &format!("{plain}/")])
+        .args(["--unreachable", &format!("http://{dead}/mnist")])
         .args(["--batches", &BATCHES.to_string()])
         .arg("--screenshot")
         .arg(&screenshot)
@@ -280,11 +375,54 @@ fn the_page_teaches_the_lesson_in_chromium() {
     );
     let status = r["parquetStatus"].as_str().unwrap();
     assert!(status.contains("3840 training and 500 test images") && status.contains("parquet"));
-    let missing = r["missingStatus"].as_str().unwrap();
-    assert!(
-        missing.contains("Could not fetch MNIST") && missing.contains("?data="),
-        "{missing}"
-    );
-    assert_eq!(r["missingShownAsError"], true);
+    // Served by web/serve.py, the page is cross-origin isolated.
+    assert_eq!(r["isolated"], true);
+
+    // Data it cannot have: each failure told apart, in words that say what
+    // to do, shown as an error; the kernels go on working.
+    let failures = r["failures"].as_object().unwrap();
+    let expect = [
+        (
+            "missing",
+            vec!["Could not fetch MNIST", "HTTP 404", "?data="],
+        ),
+        ("truncated", vec!["Could not read MNIST", "parquet"]),
+        ("huge", vec!["Could not read MNIST", "1000000000"]),
+        (
+            "crossOrigin",
+            vec![
+                "refused to share",
+                "Access-Control-Allow-Origin",
+                "web/serve.py --data DIR",
+            ],
+        ),
+        (
+            "unreachable",
+            vec!["nothing answered at", "check the address"],
+        ),
+    ];
+    for (name, words) in expect {
+        let f = &failures[name];
+        let status = f["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {f}"));
+        println!("{name}: {status}");
+        for w in words {
+            assert!(status.contains(w), "{name}: {w:?} is not in {status:?}");
+        }
+        assert_eq!(f["shownAsError"], true, "{name}");
+        assert_eq!(f["ready"], false, "{name}");
+        assert_eq!(f["kernelsStillWork"], true, "{name}");
+    }
+    // The cross-origin refusal is not taken for a missing server, nor the
+    // other way round.
+    assert!(!failures["crossOrigin"]["status"]
+        .as_str()
+        .unwrap()
+        .contains("nothing answered"));
+    assert!(!failures["unreachable"]["status"]
+        .as_str()
+        .unwrap()
+        .contains("refused"));
     assert!(screenshot.is_file());
 }

@@ -3,11 +3,13 @@
 // file draws and wires the controls. `window.faw.state` is what the page
 // shows, for the tests.
 import init, * as faw from './pkg/filters_are_weights_web.js';
+import { explain, isDataFailure, TO_PAGE, TO_WORKER } from './messages.js';
 
 const $ = (id) => document.getElementById(id);
 const HUB = 'https://huggingface.co/datasets/ylecun/mnist/resolve/refs%2Fconvert%2Fparquet';
 const params = new URLSearchParams(location.search);
-const base = (params.get('data') || HUB).replace(/\/+$/, '');
+// `?data=` may be relative to the page (web/serve.py serves MNIST at data/).
+const base = new URL(params.get('data') || HUB, location.href).href.replace(/\/+$/, '');
 const format = params.get('format'); // 'idx' or 'parquet'; else found out
 
 const state = {
@@ -248,14 +250,14 @@ function drawCurves() {
 }
 
 function restart() {
-  worker.postMessage({ type: 'pause' });
+  worker.postMessage({ type: TO_WORKER.pause });
   playing = false;
   $('play').textContent = '▶ train';
   Object.assign(state, { step: 0, losses: [], accuracy: [], snapshots: [], postEpochs: {}, trainMs: 0 });
   drawPostFigure();
   const seed = Math.max(0, Math.floor(Number($('seed').value) || 0));
   const trainImages = Number($('images-per-epoch').value);
-  worker.postMessage({ type: 'reset', seed, trainImages });
+  worker.postMessage({ type: TO_WORKER.reset, seed, trainImages });
 }
 
 function onUpdate(m) {
@@ -288,48 +290,44 @@ function onUpdate(m) {
 function setupTraining() {
   $('play').addEventListener('click', () => {
     playing = !playing;
-    worker.postMessage({ type: playing ? 'play' : 'pause' });
+    worker.postMessage({ type: playing ? TO_WORKER.play : TO_WORKER.pause });
     $('play').textContent = playing ? '❚❚ pause' : '▶ train';
   });
-  $('one-batch').addEventListener('click', () => worker.postMessage({ type: 'step', n: 1 }));
+  $('one-batch').addEventListener('click', () => worker.postMessage({ type: TO_WORKER.step, n: 1 }));
   $('restart').addEventListener('click', restart);
   $('seed').addEventListener('change', restart);
   $('images-per-epoch').addEventListener('change', restart);
   $('snapshot').addEventListener('input', (e) => drawFilters(state.snapshots[Number(e.target.value)]));
   worker.onmessage = ({ data: m }) => {
-    if (m.type === 'progress') {
+    if (m.type === TO_PAGE.progress) {
       const size = m.total ? ` ${(m.loaded / 1e6).toFixed(1)} of ${(m.total / 1e6).toFixed(1)} MB` : '';
       $('load-status').textContent = m.label === 'decoding'
         ? 'MNIST downloaded; decoding it…'
         : `Downloading MNIST (${m.label}):${size || ` ${(m.loaded / 1e6).toFixed(1)} MB`}`;
-    } else if (m.type === 'ready') {
+    } else if (m.type === TO_PAGE.ready) {
       state.ready = true;
       $('load-status').textContent = `Ready: ${m.train} training and ${m.test} test images.`;
       $('data-status').textContent = `MNIST: ${m.train} training and ${m.test} test images, from ${m.source}.`;
       for (const id of ['play', 'one-batch', 'restart']) $(id).disabled = false;
       restart();
-    } else if (m.type === 'update') {
+    } else if (m.type === TO_PAGE.update) {
       onUpdate(m);
-    } else if (m.type === 'prediction') {
+    } else if (m.type === TO_PAGE.prediction) {
       drawPrediction(m.probabilities, m.maps);
-    } else if (m.type === 'error') {
+    } else if (m.type === TO_PAGE.error) {
       showError(m);
     }
   };
-  worker.onerror = (e) => showError({ message: e.message || 'the worker failed to start' });
-  worker.postMessage({ type: 'load', base, format });
+  worker.onerror = (e) => showError({ kind: 'internal', message: e.message || 'the worker failed to start' });
+  worker.postMessage({ type: TO_WORKER.load, base, format });
 }
 
 function showError(m) {
-  const what = m.fetching
-    ? `Could not fetch MNIST: ${m.message}.\nWhat to do: check your internet connection and reload the page; ` +
-      'or serve the four MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, ' +
-      't10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) or the Hub\'s parquet layout ' +
-      '(mnist/train/0000.parquet, mnist/test/0000.parquet) from a web server and open this page ' +
-      'with ?data=URL-of-that-folder. The kernels above work without MNIST.'
-    : `Something went wrong: ${m.message}`;
+  const data = isDataFailure(m);
+  const what = explain(m) + (data ? ' The kernels above work without MNIST.' : '');
   state.dataError = what;
-  for (const id of ['load-status', 'data-status']) {
+  const ids = data ? ['load-status', 'data-status'] : ['train-status'];
+  for (const id of ids) {
     $(id).textContent = what;
     $(id).classList.add('error');
   }
@@ -371,7 +369,7 @@ function paint(e) {
 function requestPrediction() {
   if (predictionPending || !state.ready || !digit.some((v) => v > 0)) return;
   predictionPending = true;
-  worker.postMessage({ type: 'predict', digit: Float32Array.from(digit) });
+  worker.postMessage({ type: TO_WORKER.predict, digit: Float32Array.from(digit) });
 }
 
 function drawPrediction(p, maps) {

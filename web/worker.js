@@ -1,8 +1,8 @@
 // The training worker: fetches MNIST, decodes it with the crate (compiled to
 // WebAssembly) and trains Keras' mnist_cnn a few batches at a time, so that
-// the page stays responsive. Messages in: load, reset, play, pause, step,
-// predict. Messages out: progress, ready, update, prediction, error.
+// the page stays responsive. The messages in and out are in messages.js.
 import init, { Session } from './pkg/filters_are_weights_web.js';
+import { MAX_FILE_BYTES, TO_PAGE, TO_WORKER } from './messages.js';
 
 const IDX = [
   'train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
@@ -19,8 +19,30 @@ let lastScoreStep = -1;
 
 const post = (type, data = {}) => postMessage({ type, ...data });
 
-class FetchError extends Error {
-  constructor(url, why, status) { super(`${url}: ${why}`); this.url = url; this.status = status; }
+// A failure the page explains to the visitor: `kind` is one of messages.js'.
+class Failure extends Error {
+  constructor(kind, message, details = {}) {
+    super(message);
+    Object.assign(this, { kind, ...details });
+  }
+}
+
+// Why `fetch(url)` threw. Browsers say only "Failed to fetch", whether
+// nothing answered or a server on another origin answered without
+// Access-Control-Allow-Origin; a request that does not ask for the answer
+// (mode 'no-cors') tells the two apart: it goes through in the second case.
+async function whyUnfetched(url, error) {
+  const { origin } = new URL(url);
+  const details = { url, origin };
+  if (!navigator.onLine) return new Failure('offline', error.message, details);
+  if (origin === self.location.origin) return new Failure('unreachable', error.message, details);
+  try {
+    await fetch(url, { mode: 'no-cors', method: 'HEAD', cache: 'no-store' });
+    return new Failure('cross-origin', error.message, details);
+  } catch {
+    // An isolated page (for threads) may block that request too.
+    return new Failure(self.crossOriginIsolated ? 'blocked' : 'unreachable', error.message, details);
+  }
 }
 
 async function fetchBytes(url, label) {
@@ -28,19 +50,28 @@ async function fetchBytes(url, label) {
   try {
     response = await fetch(url);
   } catch (e) {
-    throw new FetchError(url, `the request failed (${e.message})`, 0);
+    throw await whyUnfetched(url, e);
   }
-  if (!response.ok) throw new FetchError(url, `HTTP ${response.status}`, response.status);
+  if (!response.ok) {
+    const kind = response.status === 404 ? 'not-found' : 'refused';
+    throw new Failure(kind, `HTTP ${response.status}`, { url, status: response.status });
+  }
   const total = Number(response.headers.get('content-length')) || 0;
+  const tooBig = () => new Failure('too-big', `over ${MAX_FILE_BYTES} bytes`, { url });
+  if (total > MAX_FILE_BYTES) throw tooBig();
   const reader = response.body.getReader();
   const chunks = [];
   let loaded = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    chunks.push(value);
     loaded += value.length;
-    post('progress', { label, loaded, total });
+    if (loaded > MAX_FILE_BYTES) {
+      reader.cancel();
+      throw tooBig();
+    }
+    chunks.push(value);
+    post(TO_PAGE.progress, { label, loaded, total });
   }
   const bytes = new Uint8Array(loaded);
   let at = 0;
@@ -53,28 +84,45 @@ async function fetchIdx(base, name) {
   try {
     return await fetchBytes(`${base}/${name}.gz`, name);
   } catch (e) {
-    if (e.status !== 404) throw e;
+    if (e.kind !== 'not-found') throw e;
     return fetchBytes(`${base}/${name}`, name);
+  }
+}
+
+// The crate's decoding, its refusals told as "not MNIST".
+function decode(make, url) {
+  post(TO_PAGE.progress, { label: 'decoding', loaded: 0, total: 0 });
+  try {
+    return make();
+  } catch (e) {
+    throw new Failure('not-mnist', e.message, { url });
   }
 }
 
 // MNIST at `base`: the Hub's parquet layout or the four IDX files; `format`
 // ('parquet' or 'idx') says which, else the parquet files are tried first.
 async function load(base, format) {
-  let parquet = null;
-  if (format !== 'idx') try {
-    const train = await fetchBytes(`${base}/mnist/train/0000.parquet`, 'train/0000.parquet');
-    const test = await fetchBytes(`${base}/mnist/test/0000.parquet`, 'test/0000.parquet');
-    parquet = [train, test];
-  } catch (e) {
-    // Not the Hub's layout at this address: the four IDX files, then.
-    if (e.status !== 404 || format === 'parquet') throw e;
+  if (format !== 'idx') {
+    try {
+      const train = await fetchBytes(`${base}/mnist/train/0000.parquet`, 'train/0000.parquet');
+      const test = await fetchBytes(`${base}/mnist/test/0000.parquet`, 'test/0000.parquet');
+      return decode(() => Session.from_parquet(train, test, `parquet files at ${base}`), base);
+    } catch (e) {
+      // Not the Hub's layout at this address: the four IDX files, then.
+      if (e.kind !== 'not-found' || format === 'parquet') throw e;
+    }
   }
-  post('progress', { label: 'decoding', loaded: 0, total: 0 });
-  if (parquet) return Session.from_parquet(parquet[0], parquet[1], `parquet files at ${base}`);
   const files = [];
-  for (const name of IDX) files.push(await fetchIdx(base, name));
-  return Session.from_idx(files[0], files[1], files[2], files[3], `IDX files at ${base}`);
+  for (const name of IDX) {
+    try {
+      files.push(await fetchIdx(base, name));
+    } catch (e) {
+      // Neither layout there: say so of the folder, not of its last file.
+      if (e.kind === 'not-found' && !files.length) throw new Failure('not-found', e.message, { url: `${base}/` });
+      throw e;
+    }
+  }
+  return decode(() => Session.from_idx(...files, `IDX files at ${base}`), base);
 }
 
 function update(losses, ms, epochEnded) {
@@ -94,7 +142,7 @@ function update(losses, ms, epochEnded) {
     data.testAccuracy = epochEnded ? session.test_accuracy().at(-1) : session.score();
     lastScoreStep = step;
   }
-  post('update', data);
+  post(TO_PAGE.update, data);
 }
 
 // Trains `n` batches (or, playing, what fits in a slice of time), then reports.
@@ -113,7 +161,7 @@ function loop() {
     train(Math.max(1, Math.floor(SLICE_MS / msPerBatch)));
   } catch (e) {
     playing = false;
-    post('error', { message: `training stopped: ${e.message}` });
+    post(TO_PAGE.error, { kind: 'training', message: e.message });
     return;
   }
   setTimeout(loop, 0); // let messages (pause, predict) in between
@@ -128,29 +176,30 @@ function reset(seed, trainImages) {
 onmessage = async ({ data: m }) => {
   try {
     switch (m.type) {
-      case 'load': {
+      case TO_WORKER.load: {
         await init();
         session = await load(m.base, m.format);
         const info = session.info();
-        post('ready', { train: info.train, test: info.test, source: info.source });
+        post(TO_PAGE.ready, { train: info.train, test: info.test, source: info.source });
         break;
       }
-      case 'reset': reset(m.seed, m.trainImages); break;
-      case 'play': if (!playing) { playing = true; loop(); } break;
-      case 'pause': playing = false; break;
-      case 'step': for (let i = 0; i < (m.n || 1); i++) train(1); break;
-      case 'predict':
+      case TO_WORKER.reset: reset(m.seed, m.trainImages); break;
+      case TO_WORKER.play: if (!playing) { playing = true; loop(); } break;
+      case TO_WORKER.pause: playing = false; break;
+      case TO_WORKER.step: for (let i = 0; i < (m.n || 1); i++) train(1); break;
+      case TO_WORKER.predict:
         if (session) {
-          post('prediction', {
+          post(TO_PAGE.prediction, {
             probabilities: session.predict(m.digit),
             maps: session.feature_maps(m.digit),
           });
         }
         break;
+      default: throw new Error(`unknown message ${m.type}`);
     }
   } catch (e) {
     playing = false;
-    const fetching = e instanceof FetchError;
-    post('error', { message: e.message, fetching, url: e.url });
+    const { kind = session ? 'training' : 'internal', url, origin, status } = e;
+    post(TO_PAGE.error, { kind, message: e.message, url, origin, status });
   }
 };

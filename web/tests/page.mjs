@@ -2,8 +2,19 @@
 // prints what it saw as one JSON object; tests/web.rs checks it against the
 // native crate. Usage:
 //
-//   node web/tests/page.mjs --page URL --idx URL --parquet URL --missing URL
-//        [--batches 30] [--screenshot FILE] [--bench SECONDS]
+//   node web/tests/page.mjs --page URL --idx DATA [--batches 30] [--screenshot FILE]
+//        [--parquet-page URL --parquet DATA] [--missing DATA] [--truncated DATA]
+//        [--huge DATA] [--cross-origin DATA] [--plain-page URL --unreachable DATA]
+//   node web/tests/page.mjs --page URL --idx DATA --bench SECONDS
+//
+// Each URL is a page's address (without a query), each DATA what it is
+// given as ?data=: the data for the main run (--idx), the Hub's layout
+// (--parquet, on --parquet-page), a folder with nothing in it (--missing),
+// a truncated parquet file (--truncated, on --parquet-page), IDX files
+// announcing far more images than they hold (--huge), a server on another
+// origin that sends no Access-Control-Allow-Origin (--cross-origin), and a
+// port where nothing answers (--unreachable, on --plain-page: a page that
+// is not cross-origin isolated).
 import { chromium } from 'playwright-core';
 
 const args = Object.fromEntries(
@@ -19,13 +30,34 @@ const browser = await chromium.launch({
 });
 const result = { console: [], pageErrors: [] };
 
-async function open(data, format) {
+// Opens `url` with ?data=`data`. Console errors are the page's failures,
+// but for a page made to fail to fetch: the browser logs those fetches.
+async function open(url, data, format, { failing = false } = {}) {
   const page = await browser.newPage({ viewport: { width: 1240, height: 1600 } });
-  page.on('console', (m) => { if (m.type() === 'error') result.console.push(`${m.text()} (${m.location().url})`); });
+  const log = failing ? [] : result.console;
+  page.on('console', (m) => { if (m.type() === 'error') log.push(`${m.text()} (${m.location().url})`); });
   page.on('pageerror', (e) => result.pageErrors.push(String(e)));
   const query = `?data=${encodeURIComponent(data)}${format ? `&format=${format}` : ''}`;
-  await page.goto(args.page + query);
+  await page.goto(url + query);
   return page;
+}
+
+// What a page made to fail says, once it has said it.
+async function failure(url, data, format) {
+  const page = await open(url, data, format, { failing: true });
+  await ready(page);
+  const seen = await page.evaluate(() => ({
+    status: document.getElementById('load-status').textContent,
+    shownAsError: document.getElementById('load-status').classList.contains('error'),
+    ready: window.faw.state.ready,
+  }));
+  // The kernels still work: another kernel, another output.
+  const before = await page.evaluate(() => Array.from(window.faw.state.kernelOutput));
+  await page.selectOption('#kernel-select', { label: 'identity' });
+  seen.kernelsStillWork = await page.evaluate(
+    (b) => window.faw.state.kernelOutput.some((v, i) => v !== b[i]), before);
+  await page.close();
+  return seen;
 }
 
 const ready = (page) => page.waitForFunction(() => window.faw?.state.ready || window.faw?.state.dataError,
@@ -35,11 +67,11 @@ try {
   if (args.bench) {
     // Seconds from opening the page (MNIST already in the browser's cache)
     // to the first redraw of trained filters, and images per second.
-    const page = await open(args.idx, 'idx');
+    const page = await open(args.page, args.idx, 'idx');
     await ready(page);
     await page.close();
     const start = Date.now();
-    const again = await open(args.idx, 'idx');
+    const again = await open(args.page, args.idx, 'idx');
     await ready(again);
     await again.click('#play');
     await again.waitForFunction(() => window.faw.state.firstTrainedDrawAt !== null, null, { timeout: 120000 });
@@ -57,7 +89,8 @@ try {
     result.trainingImagesPerSecond = ((t1[1] - t0[1]) * 128 * 1000) / (t1[2] - t0[2]);
   } else {
     // 1. The kernels: every classic kernel's output on the demo picture, as drawn.
-    const page = await open(args.idx, 'idx');
+    const page = await open(args.page, args.idx, 'idx');
+    result.isolated = await page.evaluate(() => window.crossOriginIsolated);
     await page.waitForFunction(() => window.faw?.state.kernelOutput !== null);
     const names = await page.$$eval('#kernel-select option', (os) => os.map((o) => o.textContent));
     result.kernels = {};
@@ -128,21 +161,24 @@ try {
     }
     await page.close();
 
-    // 4. The same page on the Hub's parquet layout, and on an address with no data.
-    const parquet = await open(args.parquet);
-    await ready(parquet);
-    result.parquetStatus = await parquet.textContent('#data-status');
-    await parquet.close();
-    const consoleBefore = result.console.length;
-    const missing = await open(args.missing);
-    await ready(missing);
-    result.missingStatus = await missing.textContent('#load-status');
-    result.missingShownAsError = await missing.$eval('#load-status', (e) => e.classList.contains('error'));
-    // The failed fetches themselves show in the console as 404s: expected there.
-    result.console = result.console.slice(0, consoleBefore).concat(
-      result.console.slice(consoleBefore).filter((m) => !m.includes('404')),
-    );
-    await missing.close();
+    // 4. The same page on the Hub's parquet layout; and data it cannot have.
+    if (args.parquet) {
+      const parquet = await open(args['parquet-page'] || args.page, args.parquet);
+      await ready(parquet);
+      result.parquetStatus = await parquet.textContent('#data-status');
+      await parquet.close();
+    }
+    result.failures = {};
+    const failing = {
+      missing: [args.page, args.missing],
+      truncated: [args['parquet-page'] || args.page, args.truncated, 'parquet'],
+      huge: [args.page, args.huge, 'idx'],
+      crossOrigin: [args.page, args['cross-origin']],
+      unreachable: [args['plain-page'], args.unreachable],
+    };
+    for (const [name, [url, data, format]] of Object.entries(failing)) {
+      if (url && data) result.failures[name] = await failure(url, data, format);
+    }
   }
 } finally {
   await browser.close();

@@ -1,0 +1,28 @@
+// ESLint for the page's JavaScript: `npm run lint` (in .ci/run).
+import js from '@eslint/js';
+import globals from 'globals';
+
+export default [
+  { ignores: ['dist/', 'node_modules/', 'pkg/'] },
+  js.configs.recommended,
+  {
+    files: ['app.js', 'messages.js'],
+    languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.browser },
+  },
+  {
+    files: ['worker.js'],
+    languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.worker },
+  },
+  {
+    files: ['tests/**/*.mjs', 'eslint.config.js'],
+    languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: { ...globals.node, ...globals.browser } },
+  },
+  {
+    rules: {
+      'no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      eqeqeq: 'error',
+      'prefer-const': 'error',
+      'no-var': 'error',
+    },
+  },
+];

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Serves the page (web/dist) and, on the same origin, a folder of MNIST.
+
+    web/build.sh                          # once: builds web/dist
+    web/serve.py --data DIR [--port 8000] # then open the address it prints
+
+DIR holds the four MNIST IDX files (gzipped or not, as the crate's
+`--data-dir` reads them) or the Hugging Face Hub's parquet layout
+(mnist/train/0000.parquet, mnist/test/0000.parquet). It is served at
+PREFIX/data/, so the page fetches it from its own origin: a second server on
+another port would be another origin, and the browser refuses its answers
+unless it sends Access-Control-Allow-Origin (Python's http.server does not).
+
+Every answer carries the headers that make the page cross-origin isolated
+(Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy:
+credentialless), which WebAssembly threads need. `--prefix /REPO/` serves the
+page under a sub-path, as GitHub Pages does (https://OWNER.github.io/REPO/).
+"""
+import argparse
+import http.server
+import posixpath
+import sys
+import urllib.parse
+from pathlib import Path
+
+DIST = Path(__file__).resolve().parent / "dist"
+IDX = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+       "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+PARQUET = ["mnist/train/0000.parquet", "mnist/test/0000.parquet"]
+TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
+         ".html": "text/html; charset=utf-8", ".css": "text/css", ".json": "application/json"}
+
+
+def data_layout(folder):
+    """'idx' or 'parquet', whichever `folder` holds; None if neither."""
+    if all((folder / p).is_file() for p in PARQUET):
+        return "parquet"
+    if all((folder / n).is_file() or (folder / f"{n}.gz").is_file() for n in IDX):
+        return "idx"
+    return None
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Files of the page under `prefix`, and of the data under `prefix`data/."""
+
+    prefix = "/"
+    data = None
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
+
+    def translate_path(self, path):
+        path = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0])
+        if not path.startswith(self.prefix):
+            return ""
+        rest = posixpath.normpath("/" + path[len(self.prefix):]).lstrip("/")
+        if self.data is not None and (rest == "data" or rest.startswith("data/")):
+            root, rest = self.data, rest[len("data"):].lstrip("/")
+        else:
+            root = DIST
+        return str(root.joinpath(*[p for p in rest.split("/") if p not in ("", ".", "..")]))
+
+    def do_GET(self):
+        if self.prefix != "/" and self.path.split("?", 1)[0] in ("/", self.prefix.rstrip("/")):
+            # The page lives under the prefix, as on GitHub Pages.
+            self.send_response(302)
+            self.send_header("Location", self.prefix)
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def end_headers(self):
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "credentialless")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        # The page's own files change with each build; MNIST does not.
+        data = self.data is not None and f"{self.prefix}data/" in self.path
+        self.send_header("Cache-Control", "max-age=3600" if data else "no-cache")
+        super().end_headers()
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            super().log_message(fmt, *args)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                epilog="Build the page first with web/build.sh.")
+    p.add_argument("--data", metavar="DIR", type=Path,
+                   help="a folder of MNIST (the four IDX files, or the Hub's parquet layout), "
+                        "served at PREFIX/data/")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for a classroom)")
+    p.add_argument("--prefix", default="/", help="serve the page under this path (default /)")
+    p.add_argument("--verbose", action="store_true", help="print every request")
+    args = p.parse_args(argv)
+
+    if not (DIST / "index.html").is_file():
+        p.exit(2, f"{DIST} holds no built page: build it first with web/build.sh\n")
+    prefix = "/" + args.prefix.strip("/") + "/" if args.prefix.strip("/") else "/"
+    query = ""
+    data = None
+    if args.data is not None:
+        data = args.data.resolve()
+        if not data.is_dir():
+            p.exit(2, f"--data {args.data}: no such folder. Point it at the folder that holds "
+                      "the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) or the Hub's "
+                      "parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet)\n")
+        layout = data_layout(data)
+        if layout is None:
+            p.exit(2, f"--data {args.data}: this folder holds neither the four MNIST IDX files "
+                      f"({', '.join(n + '[.gz]' for n in IDX)}) nor the Hub's parquet layout "
+                      f"({', '.join(PARQUET)})\n")
+        query = f"?data=data/&format={layout}"
+
+    handler = type("PageHandler", (Handler,), {"prefix": prefix, "data": data})
+    try:
+        server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
+    except OSError as e:
+        p.exit(2, f"cannot listen on {args.host}:{args.port} ({e.strerror}): another program "
+                  "may be using the port; pick another with --port N (0 for any free one)\n")
+    server.verbose = args.verbose
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    print(f"page: http://{host}:{server.server_address[1]}{prefix}{query}", flush=True)
+    if args.host in ("0.0.0.0", ""):
+        print("(other machines: this machine's address instead of 127.0.0.1)", flush=True)
+    if data is not None:
+        print(f"data: {data} ({layout}), at {prefix}data/", flush=True)
+    print("Ctrl-C stops it.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
