@@ -172,3 +172,16 @@ fn write_parquet_fuzz_seed() {
     write_parquet(&path, HUB_SCHEMA, &pngs, &[3, 7]);
     assert_eq!(hub::read_parquet(&path).unwrap().1, [3, 7]);
 }
+
+#[test]
+fn the_page_fetches_the_files_hf_hub_fetches() {
+    use filters_are_weights::data::hub_layout::RESOLVE_URL;
+    let revision = hub::REVISION.replace('/', "%2F");
+    assert_eq!(
+        RESOLVE_URL,
+        format!(
+            "https://huggingface.co/datasets/{}/resolve/{revision}",
+            hub::REPO
+        )
+    );
+}

@@ -259,3 +259,41 @@ fn an_epoch_trained_batch_by_batch_equals_one_run() {
     );
     assert_eq!(steps.history.snapshots, whole.history.snapshots);
 }
+
+#[test]
+fn a_batch_shown_is_the_same_step_as_a_batch_trained() {
+    // The page's "one batch": the step, with the filters' gradient and update.
+    let data = common::real_mnist().subset(3 * 128, 100).unwrap();
+    let new = || Trainer::new(MnistCnn::new(5, &Device::Cpu).unwrap(), config(1, 5)).unwrap();
+    let (mut plain, mut shown) = (new(), new());
+    let (mut a, mut b) = (
+        plain.begin_epoch(&data).unwrap(),
+        shown.begin_epoch(&data).unwrap(),
+    );
+    for _ in 0..3 {
+        let stats = plain.train_batch(&mut a).unwrap().unwrap();
+        let (stats_shown, step) = shown.train_batch_shown(&mut b).unwrap().unwrap();
+        assert_eq!(stats, stats_shown);
+        assert_eq!(step.loss, stats.loss);
+        let after = step.after.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(after, plain.model.conv1_filter_values().unwrap());
+        let update = (&step.after - &step.before).unwrap();
+        let diff = (update - &step.update).unwrap().abs().unwrap();
+        assert_eq!(diff.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+        let g = step.gradient.abs().unwrap().max_all().unwrap();
+        assert!(g.to_scalar::<f32>().unwrap() > 0.0, "a gradient of zeros");
+        assert_eq!(step.gradient.dims(), &[32, 1, 3, 3]);
+    }
+    assert_eq!(
+        plain.model.named_tensors()["dense1.kernel"]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap(),
+        shown.model.named_tensors()["dense1.kernel"]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    );
+}

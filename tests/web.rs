@@ -203,7 +203,7 @@ fn write_data(dir: &Path) -> Mnist {
 
 /// The native trainer on the page's data and settings: seed 42, batch 128,
 /// `BATCHES` batches (one epoch of the test data). Losses and filters.
-fn native_training(data: &Mnist) -> (Vec<f32>, Vec<f32>) {
+fn native_training(data: &Mnist) -> (Vec<f32>, MnistCnn) {
     let config = TrainConfig {
         seed: 42,
         epochs: 15,
@@ -220,7 +220,7 @@ fn native_training(data: &Mnist) -> (Vec<f32>, Vec<f32>) {
         losses.push(b.loss);
     }
     trainer.end_epoch(&data, epoch, 0.0).unwrap();
-    (losses, trainer.model.conv1_filter_values().unwrap())
+    (losses, trainer.model)
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {
@@ -267,6 +267,18 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .unwrap()
         .local_addr()
         .unwrap();
+    // The native trainer on the same data, its model saved for the page to
+    // open, and its logits for ten test digits.
+    let (native_losses, native) = native_training(&data);
+    let native_filters = native.conv1_filter_values().unwrap();
+    let native_file = dir.path().join("native.safetensors");
+    native.save(&native_file).unwrap();
+    let digits = data.test_images.narrow(0, 0, 10).unwrap();
+    let native_logits: Vec<Vec<f32>> = native.forward_t(&digits, false).unwrap().to_vec2().unwrap();
+    let digits: Vec<Vec<f32>> = digits.flatten_from(1).unwrap().to_vec2().unwrap();
+    let digits_file = dir.path().join("digits.json");
+    std::fs::write(&digits_file, serde_json::to_string(&digits).unwrap()).unwrap();
+    let downloaded = dir.path().join("downloaded.safetensors");
     let screenshot = Path::new(ROOT).join("docs/figures/web-page.png");
     let out = Command::new("node")
         .arg(web.join("tests/page.mjs"))
@@ -281,6 +293,13 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .args(["--plain-page", &format!("{plain}/")])
         .args(["--unreachable", &format!("http://{dead}/mnist")])
         .args(["--batches", &BATCHES.to_string()])
+        .arg("--download")
+        .arg(&downloaded)
+        .arg("--native-model")
+        .arg(&native_file)
+        .arg("--digits")
+        .arg(&digits_file)
+        .args(["--soak", "3"])
         .arg("--screenshot")
         .arg(&screenshot)
         .env("CHROMIUM", &chromium)
@@ -318,7 +337,6 @@ fn the_page_teaches_the_lesson_in_chromium() {
     // Training: BATCHES batches, the loss falls, the filters move, and they
     // follow the native trainer's.
     assert_eq!(r["step"], BATCHES);
-    let (native_losses, native_filters) = native_training(&data);
     let losses = floats(&r["losses"]);
     assert_eq!(losses.len(), BATCHES);
     let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
@@ -375,6 +393,105 @@ fn the_page_teaches_the_lesson_in_chromium() {
     );
     let status = r["parquetStatus"].as_str().unwrap();
     assert!(status.contains("3840 training and 500 test images") && status.contains("parquet"));
+    // The last click's step, as the notebooks show it: the same step.
+    let step = &r["stepShown"];
+    assert_eq!(step["loss"].as_f64().unwrap() as f32, losses[BATCHES - 1]);
+    let (before, after) = (floats(&step["before"]), floats(&step["after"]));
+    assert_eq!(
+        after, filters,
+        "the step's filters after it are not the page's filters"
+    );
+    let update = floats(&step["update"]);
+    for i in 0..update.len() {
+        assert_eq!(update[i], after[i] - before[i], "update {i}");
+    }
+    assert!(floats(&step["gradient"]).iter().any(|&g| g != 0.0));
+    assert_eq!(step["drawn"], 4 * 32, "four panels of 32 filters");
+
+    // The model downloaded from the page: the page's weights, and the CLI's
+    // `analyze` reads it.
+    assert_eq!(r["downloadName"], "model.safetensors");
+    let model = MnistCnn::load(&downloaded, &Device::Cpu).unwrap();
+    assert_eq!(
+        model.conv1_filter_values().unwrap(),
+        floats(&r["downloadedFilters"])
+    );
+    let analysis = dir.path().join("analysis");
+    let out = Command::new(env!("CARGO_BIN_EXE_filters-are-weights"))
+        .arg("analyze")
+        .arg(&downloaded)
+        .arg(&analysis)
+        .env("MNIST_DIR", dir.path().join("idx"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "analyze on the downloaded model: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(analysis.join("nearest-kernels.tsv").is_file());
+
+    // A file that is not a model, a digit of the wrong size: told, and the
+    // page goes on (it trains, it reads a drawn digit).
+    let bad = &r["badModel"];
+    let status = bad["status"].as_str().unwrap();
+    assert!(
+        status.contains("Could not open not-a-model.safetensors") && status.contains("What to do"),
+        "{status}"
+    );
+    assert_eq!(bad["playDisabled"], false);
+    assert_eq!(bad["trainsAfter"], true);
+    assert_eq!(r["badDigit"], "error");
+    assert_eq!(r["predictsAfterBadDigit"], true);
+
+    // A native model opened in the page: its filters, and its logits for
+    // ten test digits.
+    assert_eq!(floats(&r["openedFilters"]), native_filters);
+    let logits = r["openedLogits"].as_array().unwrap();
+    assert_eq!(logits.len(), 10);
+    for (page, native) in logits.iter().zip(&native_logits) {
+        let page = floats(page);
+        let gap = page
+            .iter()
+            .zip(native)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            gap < 1e-5,
+            "logits {page:?} in the page, {native:?} natively"
+        );
+    }
+
+    // The soak: 3 epochs, history thinned to its limits, memory flat.
+    let soak = r["soak"].as_array().unwrap();
+    assert_eq!(soak.len(), 3);
+    for s in soak {
+        println!("soak: {s}");
+    }
+    let mib = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap() / (1 << 20) as f64;
+    for s in soak {
+        assert!(mib(s, "workerMemory") < 256.0, "the worker's memory: {s}");
+        assert!(mib(s, "jsHeap") < 64.0, "the page's heap: {s}");
+    }
+    assert!(
+        mib(&soak[2], "workerMemory") <= mib(&soak[0], "workerMemory") * 1.1,
+        "the worker's memory grows: {soak:?}"
+    );
+    let st = &r["soakState"];
+    println!("soak, at the end: {st}");
+    assert!(st["step"].as_u64().unwrap() >= 3 * BATCHES as u64);
+    assert!(st["snapshots"].as_u64().unwrap() <= 16, "{st}");
+    assert!(st["losses"].as_u64().unwrap() <= 32, "{st}");
+    assert!(st["lossEvery"].as_u64().unwrap() >= 2, "{st}");
+    assert!(st["accuracies"].as_u64().unwrap() <= 4, "{st}");
+    assert_eq!(st["postEpochs"], serde_json::json!([1]));
+    // Crisp at devicePixelRatio 2: two canvas pixels a CSS pixel.
+    assert_eq!(
+        st["curvesPixels"][0].as_u64().unwrap(),
+        2 * st["curvesCss"][0].as_u64().unwrap(),
+        "{st}"
+    );
+
     // Served by web/serve.py, the page is cross-origin isolated.
     assert_eq!(r["isolated"], true);
 

@@ -2,29 +2,35 @@
 // Everything numeric comes from the crate, compiled to WebAssembly; this
 // file draws and wires the controls. `window.faw.state` is what the page
 // shows, for the tests.
-import init, * as faw from './pkg/filters_are_weights_web.js';
-import { explain, isDataFailure, TO_PAGE, TO_WORKER } from './messages.js';
+import { explain, isDataFailure, SIMD_PROBE, TO_PAGE, TO_WORKER, UNSUPPORTED } from './messages.js';
 
 const $ = (id) => document.getElementById(id);
-const HUB = 'https://huggingface.co/datasets/ylecun/mnist/resolve/refs%2Fconvert%2Fparquet';
 const params = new URLSearchParams(location.search);
-// `?data=` may be relative to the page (web/serve.py serves MNIST at data/).
-const base = new URL(params.get('data') || HUB, location.href).href.replace(/\/+$/, '');
-const format = params.get('format'); // 'idx' or 'parquet'; else found out
+
+// History kept for the slider and the curves: past these counts, older
+// entries are thinned out (every other one goes, or two losses become their
+// mean), so that a long run stays in bounded memory.
+const limits = { snapshots: 400, losses: 4000, accuracies: 1000 };
 
 const state = {
-  ready: false, kernelOutput: null, step: 0, losses: [], accuracy: [],
-  snapshots: [], postEpochs: {}, filters: null, prediction: null, maps: null,
-  imagesPerSecond: 0, trainMs: 0, dataError: null, firstTrainedDrawAt: null,
+  ready: false, kernelOutput: null, step: 0, losses: [], lossEvery: 1, accuracy: [],
+  snapshots: [], postEpochs: {}, filters: null, prediction: null, logits: null, maps: null,
+  stepShown: null, imagesPerSecond: 0, trainMs: 0, dataError: null, firstTrainedDrawAt: null,
+  threads: null, modelFile: null, startError: null,
 };
-window.faw = { state };
+window.faw = { state, limits };
 
-// The notebooks' diverging colours: white 0, red positive, blue negative.
-function diverging(v, scale) {
-  const t = scale > 0 ? Math.max(-1, Math.min(1, v / scale)) : 0;
-  const end = t >= 0 ? [178, 24, 43] : [33, 102, 172];
-  const a = Math.abs(t);
-  return end.map((e) => Math.round(255 + (e - 255) * a));
+let faw = null;   // the crate's module
+let C = null;     // its constants()
+
+// Tells the visitor, in the status line, why the page cannot go on.
+function fail(text) {
+  state.startError = text;
+  state.dataError = text;
+  for (const id of ['load-status', 'data-status']) {
+    $(id).textContent = text;
+    $(id).classList.add('error');
+  }
 }
 
 function largestAbs(values) {
@@ -33,15 +39,13 @@ function largestAbs(values) {
   return m;
 }
 
+// `values` (w × h) as cells on the notebooks' diverging colours (the crate's).
 function drawCells(canvas, values, w, h, scale) {
   canvas.width = w;
   canvas.height = h;
   const ctx = canvas.getContext('2d');
   const img = ctx.createImageData(w, h);
-  for (let i = 0; i < w * h; i++) {
-    const [r, g, b] = diverging(values[i], scale);
-    img.data.set([r, g, b, 255], 4 * i);
-  }
+  img.data.set(faw.diverging_rgba(Float32Array.from(values), scale));
   ctx.putImageData(img, 0, 0);
 }
 
@@ -56,6 +60,25 @@ function drawGray(canvas, w, h, pixels) {
   const k = Math.max(1, Math.floor(192 / Math.max(w, h)));
   canvas.style.width = `${w * k}px`;
   canvas.style.height = `${h * k}px`;
+}
+
+// A canvas for lines and text, as sharp on a high-density screen as on any:
+// its pixels are the screen's, its drawing units CSS pixels. Returns the
+// context and the size in CSS pixels.
+function sharp(canvas) {
+  const w = Number(canvas.dataset.width || (canvas.dataset.width = canvas.width));
+  const h = Number(canvas.dataset.height || (canvas.dataset.height = canvas.height));
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(w * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+    canvas.style.width = `${w}px`;
+    canvas.style.height = `${h}px`;
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  return { ctx, W: w, H: h };
 }
 
 // ---- 1. Kernels -----------------------------------------------------------
@@ -161,32 +184,39 @@ function showProducts(e) {
 
 // ---- 2. Training ----------------------------------------------------------
 
-const worker = new Worker('worker.js', { type: 'module' });
+let worker = null;
 let playing = false;
+const send = (type, data = {}, transfer = []) => worker.postMessage({ type, ...data }, transfer);
+const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'download-model', 'open-model'];
 
-function filterScale(filters) {
-  return largestAbs(filters);
-}
+function filterCount() { return C.filters; }
+function filterSize() { return C.filter_side * C.filter_side; }
 
-// The 32 filters of a snapshot, each labelled with its nearest classic kernel.
-function drawFilters(snapshot) {
-  const grid = $('filters');
-  if (grid.children.length !== 32) {
+// A grid of the filters in `values`, drawn into `grid` (made once).
+function drawFilterGrid(grid, values, scale, cellClass, labels) {
+  const n = filterCount();
+  const size = filterSize();
+  if (grid.children.length !== n) {
     grid.replaceChildren();
-    for (let i = 0; i < 32; i++) {
+    for (let i = 0; i < n; i++) {
       const cell = document.createElement('div');
-      cell.className = 'filter';
-      cell.append(document.createElement('canvas'), document.createElement('div'));
+      cell.className = cellClass;
+      cell.append(document.createElement('canvas'));
+      if (labels) cell.append(document.createElement('div'));
       grid.append(cell);
     }
   }
-  const scale = filterScale(snapshot.filters);
-  for (let i = 0; i < 32; i++) {
+  for (let i = 0; i < n; i++) {
     const [canvas, label] = grid.children[i].children;
-    drawCells(canvas, snapshot.filters.slice(9 * i, 9 * i + 9), 3, 3, scale);
-    const k = names[snapshot.nearest[2 * i]];
-    label.textContent = `#${i} ${k} ${snapshot.nearest[2 * i + 1].toFixed(2)}`;
+    drawCells(canvas, values.slice(size * i, size * (i + 1)), C.filter_side, C.filter_side, scale);
+    if (labels) label.textContent = labels(i);
   }
+}
+
+// The filters of a snapshot, each labelled with its nearest classic kernel.
+function drawFilters(snapshot) {
+  drawFilterGrid($('filters'), snapshot.filters, largestAbs(snapshot.filters), 'filter',
+    (i) => `#${i} ${names[snapshot.nearest[2 * i]]} ${snapshot.nearest[2 * i + 1].toFixed(2)}`);
   const e = snapshot.step / snapshot.stepsPerEpoch;
   $('snapshot-label').textContent = snapshot.step === 0
     ? 'at initialisation (random)'
@@ -202,11 +232,7 @@ function drawPostFigure() {
     const figure = document.createElement('figure');
     const grid = document.createElement('div');
     grid.className = 'post-grid';
-    for (let i = 0; i < 32; i++) {
-      const c = document.createElement('canvas');
-      drawCells(c, state.postEpochs[e].slice(9 * i, 9 * i + 9), 3, 3, scale);
-      grid.append(c);
-    }
+    drawFilterGrid(grid, state.postEpochs[e], scale, 'cell');
     const cap = document.createElement('figcaption');
     cap.textContent = `after ${e} epoch${e > 1 ? 's' : ''}`;
     figure.append(grid, cap);
@@ -214,21 +240,45 @@ function drawPostFigure() {
   }
 }
 
+// One batch's step, as the notebooks show it: the filters before, the
+// gradient, Adadelta's update and the filters after (before and after on
+// one scale, the gradient and the update each on its own).
+function drawStep(s) {
+  state.stepShown = s;
+  const scale = largestAbs([...s.before, ...s.after]);
+  const panels = [
+    ['before', s.before, scale], ['gradient', s.gradient, largestAbs(s.gradient)],
+    ['update', s.update, largestAbs(s.update)], ['after', s.after, scale],
+  ];
+  const fig = $('step-figure');
+  fig.replaceChildren();
+  for (const [name, values, k] of panels) {
+    const figure = document.createElement('figure');
+    const grid = document.createElement('div');
+    grid.className = 'post-grid';
+    drawFilterGrid(grid, values, k, 'cell');
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${name} (largest ${k.toPrecision(2)})`;
+    figure.append(grid, cap);
+    fig.append(figure);
+  }
+  $('step-note').textContent = `The last batch's step: loss ${s.loss.toFixed(4)}. Each weight moved ` +
+    'against its gradient, by Adadelta\'s step for that weight.';
+}
+
 function drawCurves() {
-  const canvas = $('curves');
-  const ctx = canvas.getContext('2d');
-  const { width: W, height: H } = canvas;
+  const { ctx, W, H } = sharp($('curves'));
   const pad = 34;
-  ctx.clearRect(0, 0, W, H);
   ctx.strokeStyle = '#999';
   ctx.strokeRect(pad, 8, W - pad - 8, H - pad - 8);
   const n = state.losses.length;
+  const batches = state.step;
   ctx.fillStyle = '#333';
   ctx.font = '11px sans-serif';
-  ctx.fillText(`batches: ${n}`, pad, H - 8);
+  ctx.fillText(`batches: ${batches}`, pad, H - 8);
   if (!n) return;
   const maxLoss = Math.max(2.5, ...state.losses.slice(0, 5));
-  const x = (i) => pad + ((W - pad - 8) * i) / Math.max(1, n - 1);
+  const x = (batch) => pad + ((W - pad - 8) * batch) / Math.max(1, batches - 1);
   const yLoss = (v) => 8 + (H - pad - 8) * (1 - Math.min(v, maxLoss) / maxLoss);
   const line = (points, colour) => {
     ctx.strokeStyle = colour;
@@ -236,9 +286,12 @@ function drawCurves() {
     points.forEach(([px, py], i) => (i ? ctx.lineTo(px, py) : ctx.moveTo(px, py)));
     ctx.stroke();
   };
-  line(state.losses.map((v, i) => [x(i), yLoss(v)]), '#bbb');
+  // Each kept loss stands for `lossEvery` batches (their mean).
+  const at = (i) => x(i * state.lossEvery + (state.lossEvery - 1) / 2);
+  line(state.losses.map((v, i) => [at(i), yLoss(v)]), '#bbb');
   let mean = state.losses[0];
-  line(state.losses.map((v, i) => { mean = 0.95 * mean + 0.05 * v; return [x(i), yLoss(mean)]; }), '#000');
+  const k = Math.min(1, 0.05 * state.lossEvery);
+  line(state.losses.map((v, i) => { mean = (1 - k) * mean + k * v; return [at(i), yLoss(mean)]; }), '#000');
   ctx.fillText(`loss 0–${maxLoss.toFixed(1)}`, 2, 16);
   if (state.accuracy.length) {
     const yAcc = (a) => 8 + (H - pad - 8) * (1 - a);
@@ -249,32 +302,73 @@ function drawCurves() {
   }
 }
 
+// Keeps every other entry of `list` but the first and the last.
+function thin(list) {
+  return list.filter((_, i) => i === 0 || i === list.length - 1 || i % 2 === 0);
+}
+
+// Adds a batch's loss; past limits.losses, pairs of old ones become their mean.
+let pendingLosses = [];
+function addLosses(losses) {
+  for (const v of losses) {
+    pendingLosses.push(v);
+    if (pendingLosses.length < state.lossEvery) continue;
+    state.losses.push(pendingLosses.reduce((a, b) => a + b, 0) / pendingLosses.length);
+    pendingLosses = [];
+    if (state.losses.length > limits.losses) {
+      const merged = [];
+      for (let i = 0; i + 1 < state.losses.length; i += 2) merged.push((state.losses[i] + state.losses[i + 1]) / 2);
+      state.losses = merged;
+      state.lossEvery *= 2;
+    }
+  }
+}
+
+function setPlaying(on) {
+  playing = on;
+  $('play').textContent = playing ? '❚❚ pause' : '▶ train';
+}
+
 function restart() {
-  worker.postMessage({ type: TO_WORKER.pause });
-  playing = false;
-  $('play').textContent = '▶ train';
-  Object.assign(state, { step: 0, losses: [], accuracy: [], snapshots: [], postEpochs: {}, trainMs: 0 });
+  send(TO_WORKER.pause);
+  setPlaying(false);
+  pendingLosses = [];
+  Object.assign(state, {
+    step: 0, losses: [], lossEvery: 1, accuracy: [], snapshots: [], postEpochs: {}, trainMs: 0,
+  });
   drawPostFigure();
   const seed = Math.max(0, Math.floor(Number($('seed').value) || 0));
   const trainImages = Number($('images-per-epoch').value);
-  worker.postMessage({ type: TO_WORKER.reset, seed, trainImages });
+  send(TO_WORKER.reset, { seed, trainImages });
 }
 
 function onUpdate(m) {
+  if (m.step < state.step) {
+    // A model opened from a file: a new history.
+    Object.assign(state, { losses: [], lossEvery: 1, accuracy: [], snapshots: [], postEpochs: {} });
+    pendingLosses = [];
+    drawPostFigure();
+  }
   state.step = m.step;
+  state.epochsDone = m.epochsDone;
   state.filters = m.filters;
+  state.workerMemory = m.memoryBytes;
   state.imagesPerSecond = m.imagesPerSecond;
   state.trainMs += m.trainMs;
-  state.losses.push(...m.losses);
-  if (m.testAccuracy !== undefined && m.step > 0) state.accuracy.push([m.step, m.testAccuracy]);
+  addLosses(m.losses);
+  if (m.testAccuracy !== undefined && m.step > 0) {
+    state.accuracy.push([m.step, m.testAccuracy]);
+    if (state.accuracy.length > limits.accuracies) state.accuracy = thin(state.accuracy);
+  }
   const snapshot = { step: m.step, stepsPerEpoch: m.stepsPerEpoch, filters: m.filters, nearest: m.nearest };
+  const slider = $('snapshot');
+  const following = Number(slider.value) >= Number(slider.max) - 1 || state.snapshots.length === 0;
   state.snapshots.push(snapshot);
-  if (m.epochEnded && [1, 7, 15].includes(m.epochsDone)) {
+  if (state.snapshots.length > limits.snapshots) state.snapshots = thin(state.snapshots);
+  if (m.epochEnded && C.post_epochs.includes(m.epochsDone)) {
     state.postEpochs[m.epochsDone] = m.filters;
     drawPostFigure();
   }
-  const slider = $('snapshot');
-  const following = Number(slider.value) >= Number(slider.max) - 1 || state.snapshots.length === 1;
   slider.max = String(state.snapshots.length - 1);
   if (following) {
     slider.value = slider.max;
@@ -283,49 +377,35 @@ function onUpdate(m) {
   }
   drawCurves();
   const rate = m.imagesPerSecond ? `, ${Math.round(m.imagesPerSecond)} images/s` : '';
-  $('train-status').textContent = `step ${m.step}, epoch ${(m.step / m.stepsPerEpoch).toFixed(2)}${rate}`;
+  const status = $('train-status');
+  status.classList.remove('error');
+  status.textContent = `step ${m.step}, epoch ${(m.step / m.stepsPerEpoch).toFixed(2)}${rate}`;
   requestPrediction();
 }
 
-function setupTraining() {
-  $('play').addEventListener('click', () => {
-    playing = !playing;
-    worker.postMessage({ type: playing ? TO_WORKER.play : TO_WORKER.pause });
-    $('play').textContent = playing ? '❚❚ pause' : '▶ train';
-  });
-  $('one-batch').addEventListener('click', () => worker.postMessage({ type: TO_WORKER.step, n: 1 }));
-  $('restart').addEventListener('click', restart);
-  $('seed').addEventListener('change', restart);
-  $('images-per-epoch').addEventListener('change', restart);
-  $('snapshot').addEventListener('input', (e) => drawFilters(state.snapshots[Number(e.target.value)]));
-  worker.onmessage = ({ data: m }) => {
-    if (m.type === TO_PAGE.progress) {
-      const size = m.total ? ` ${(m.loaded / 1e6).toFixed(1)} of ${(m.total / 1e6).toFixed(1)} MB` : '';
-      $('load-status').textContent = m.label === 'decoding'
-        ? 'MNIST downloaded; decoding it…'
-        : `Downloading MNIST (${m.label}):${size || ` ${(m.loaded / 1e6).toFixed(1)} MB`}`;
-    } else if (m.type === TO_PAGE.ready) {
-      state.ready = true;
-      $('load-status').textContent = `Ready: ${m.train} training and ${m.test} test images.`;
-      $('data-status').textContent = `MNIST: ${m.train} training and ${m.test} test images, from ${m.source}.`;
-      for (const id of ['play', 'one-batch', 'restart']) $(id).disabled = false;
-      restart();
-    } else if (m.type === TO_PAGE.update) {
-      onUpdate(m);
-    } else if (m.type === TO_PAGE.prediction) {
-      drawPrediction(m.probabilities, m.maps);
-    } else if (m.type === TO_PAGE.error) {
-      showError(m);
-    }
-  };
-  worker.onerror = (e) => showError({ kind: 'internal', message: e.message || 'the worker failed to start' });
-  worker.postMessage({ type: TO_WORKER.load, base, format });
+// The model as a file the visitor keeps: `filters-are-weights analyze` reads it.
+function saveModel(bytes) {
+  state.modelFile = { bytes: bytes.length, filters: state.filters };
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = 'model.safetensors';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 function showError(m) {
   const data = isDataFailure(m);
-  const what = explain(m) + (data ? ' The kernels above work without MNIST.' : '');
-  state.dataError = what;
+  const what = explain(m, C) + (data ? ' The kernels above work without MNIST.' : '');
+  // The controls as they were before: nothing waits for an answer.
+  setPlaying(false);
+  predictionPending = false;
+  if (data) {
+    state.dataError = what;
+    for (const id of TRAINING_CONTROLS) $(id).disabled = true;
+  }
   const ids = data ? ['load-status', 'data-status'] : ['train-status'];
   for (const id of ids) {
     $(id).textContent = what;
@@ -333,18 +413,77 @@ function showError(m) {
   }
 }
 
+const ON_MESSAGE = {
+  [TO_PAGE.progress]: (m) => {
+    const size = m.total ? ` ${(m.loaded / 1e6).toFixed(1)} of ${(m.total / 1e6).toFixed(1)} MB` : '';
+    $('load-status').textContent = m.label === 'decoding'
+      ? 'MNIST downloaded; decoding it…'
+      : `Downloading MNIST (${m.label}):${size || ` ${(m.loaded / 1e6).toFixed(1)} MB`}`;
+  },
+  [TO_PAGE.ready]: (m) => {
+    state.ready = true;
+    state.threads = m.threads;
+    $('load-status').textContent = `Ready: ${m.train} training and ${m.test} test images.`;
+    $('data-status').textContent = `MNIST: ${m.train} training and ${m.test} test images, from ${m.source}.`;
+    for (const id of TRAINING_CONTROLS) $(id).disabled = false;
+    restart();
+  },
+  [TO_PAGE.update]: onUpdate,
+  [TO_PAGE.stepShown]: drawStep,
+  [TO_PAGE.prediction]: (m) => drawPrediction(m),
+  [TO_PAGE.modelFile]: (m) => saveModel(m.bytes),
+  [TO_PAGE.error]: showError,
+};
+
+function setupTraining() {
+  $('play').addEventListener('click', () => {
+    setPlaying(!playing);
+    send(playing ? TO_WORKER.play : TO_WORKER.pause);
+  });
+  $('one-batch').addEventListener('click', () => send(TO_WORKER.step, { n: 1, show: true }));
+  $('restart').addEventListener('click', restart);
+  $('seed').addEventListener('change', restart);
+  $('images-per-epoch').addEventListener('change', restart);
+  $('snapshot').addEventListener('input', (e) => drawFilters(state.snapshots[Number(e.target.value)]));
+  $('download-model').addEventListener('click', () => send(TO_WORKER.model));
+  $('open-model').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    setPlaying(false);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    send(TO_WORKER.openModel, { name: file.name, bytes }, [bytes.buffer]);
+    e.target.value = '';
+  });
+  try {
+    worker = new Worker('worker.js', { type: 'module' });
+  } catch (e) {
+    fail(UNSUPPORTED.worker(e.message));
+    return;
+  }
+  worker.onmessage = ({ data: m }) => (ON_MESSAGE[m.type] || (() => {}))(m);
+  // A worker that cannot start (its script, its imports) says only this.
+  worker.onerror = (e) => {
+    e.preventDefault();
+    showError({ kind: 'startup', message: UNSUPPORTED.worker(e.message || 'its script failed to load') });
+  };
+  // `?data=` may be relative to the page (web/serve.py serves MNIST at data/).
+  const base = new URL(params.get('data') || C.hub_url, location.href).href.replace(/\/+$/, '');
+  send(TO_WORKER.load, { base, format: params.get('format') });
+}
+
 // ---- 3. Draw a digit ------------------------------------------------------
 
-const digit = new Float32Array(28 * 28);
+let digit = null;
 let predictionPending = false;
 
 function drawPad() {
+  const side = C.image_side;
   const pixels = Uint8Array.from(digit, (v) => Math.round(255 * v));
   const canvas = $('pad');
   const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) img.data.set([pixels[i], pixels[i], pixels[i], 255], 4 * i);
-  const tmp = new OffscreenCanvas(28, 28);
+  const img = ctx.createImageData(side, side);
+  for (let i = 0; i < side * side; i++) img.data.set([pixels[i], pixels[i], pixels[i], 255], 4 * i);
+  const tmp = new OffscreenCanvas(side, side);
   tmp.getContext('2d').putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(tmp, 0, 0, canvas.width, canvas.height);
@@ -352,14 +491,15 @@ function drawPad() {
 
 // A soft round brush, about as wide as an MNIST pen stroke.
 function paint(e) {
+  const side = C.image_side;
   const r = e.target.getBoundingClientRect();
-  const cx = ((e.clientX - r.left) / r.width) * 28;
-  const cy = ((e.clientY - r.top) / r.height) * 28;
-  for (let y = 0; y < 28; y++) {
-    for (let x = 0; x < 28; x++) {
+  const cx = ((e.clientX - r.left) / r.width) * side;
+  const cy = ((e.clientY - r.top) / r.height) * side;
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
       const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
       const v = Math.max(0, Math.min(1, 1.6 - d / 1.1));
-      digit[28 * y + x] = Math.max(digit[28 * y + x], v);
+      digit[side * y + x] = Math.max(digit[side * y + x], v);
     }
   }
   drawPad();
@@ -369,42 +509,46 @@ function paint(e) {
 function requestPrediction() {
   if (predictionPending || !state.ready || !digit.some((v) => v > 0)) return;
   predictionPending = true;
-  worker.postMessage({ type: TO_WORKER.predict, digit: Float32Array.from(digit) });
+  send(TO_WORKER.predict, { digit: Float32Array.from(digit) });
 }
 
-function drawPrediction(p, maps) {
+function drawPrediction({ logits, probabilities: p, maps }) {
   predictionPending = false;
   state.prediction = Array.from(p);
+  state.logits = Array.from(logits);
   state.maps = maps;
-  const canvas = $('prediction');
-  const ctx = canvas.getContext('2d');
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const { ctx } = sharp($('prediction'));
   const best = state.prediction.indexOf(Math.max(...state.prediction));
-  for (let d = 0; d < 10; d++) {
+  ctx.font = '13px sans-serif';
+  for (let d = 0; d < p.length; d++) {
     const h = 150 * p[d];
     ctx.fillStyle = d === best ? '#b2182b' : '#2166ac';
     ctx.fillRect(10 + 28 * d, 170 - h, 20, h);
     ctx.fillStyle = '#222';
-    ctx.font = '13px sans-serif';
     ctx.fillText(String(d), 16 + 28 * d, 188);
   }
   ctx.fillText(`it reads a ${best} (${(100 * p[best]).toFixed(0)}%)`, 10, 14);
   const grid = $('maps');
-  if (grid.children.length !== 32) {
-    grid.replaceChildren(...Array.from({ length: 32 }, () => document.createElement('canvas')));
+  const n = filterCount();
+  const side = C.map_side;
+  if (grid.children.length !== n) {
+    grid.replaceChildren(...Array.from({ length: n }, () => document.createElement('canvas')));
   }
-  for (let i = 0; i < 32; i++) {
-    const map = maps.slice(676 * i, 676 * (i + 1));
-    drawCells(grid.children[i], map, 26, 26, largestAbs(map));
+  for (let i = 0; i < n; i++) {
+    const map = maps.slice(side * side * i, side * side * (i + 1));
+    drawCells(grid.children[i], map, side, side, largestAbs(map));
   }
 }
 
 function setupPad() {
+  digit = new Float32Array(C.image_side * C.image_side);
   const pad = $('pad');
   let down = false;
   pad.addEventListener('pointerdown', (e) => { down = true; pad.setPointerCapture(e.pointerId); paint(e); });
   pad.addEventListener('pointermove', (e) => { if (down) paint(e); });
-  pad.addEventListener('pointerup', () => { down = false; });
+  for (const end of ['pointerup', 'pointercancel', 'lostpointercapture']) {
+    pad.addEventListener(end, () => { down = false; });
+  }
   $('clear-pad').addEventListener('click', () => {
     digit.fill(0);
     drawPad();
@@ -413,10 +557,39 @@ function setupPad() {
   drawPad();
 }
 
-await init();
-names = faw.classic_names();
-classic = faw.classic_weights();
-setupKernels();
-setupPad();
-setupTraining();
-$('load-status').textContent = 'Fetching MNIST…';
+// For the tests: the model's answer for an exact digit (784 floats).
+window.faw.predict = (pixels) => new Promise((resolve) => {
+  const listen = ({ data: m }) => {
+    if (m.type !== TO_PAGE.prediction && m.type !== TO_PAGE.error) return;
+    worker.removeEventListener('message', listen);
+    resolve(m);
+  };
+  worker.addEventListener('message', listen);
+  predictionPending = true;
+  send(TO_WORKER.predict, { digit: Float32Array.from(pixels) });
+});
+
+// ---- Start: what the browser can run, then the crate -----------------------
+
+async function main() {
+  if (typeof WebAssembly !== 'object') return fail(UNSUPPORTED.webassembly);
+  if (!WebAssembly.validate(SIMD_PROBE)) return fail(UNSUPPORTED.simd);
+  try {
+    faw = await import('./pkg/filters_are_weights_web.js');
+    await faw.default();
+  } catch (e) {
+    return fail(UNSUPPORTED.pkg(e));
+  }
+  C = faw.constants();
+  const epochs = Array.from(C.post_epochs);
+  $('post-title').textContent = `The post's figure: the filters after ${epochs.slice(0, -1).join(', ')} ` +
+    `and ${epochs.at(-1)} epochs`;
+  names = faw.classic_names();
+  classic = faw.classic_weights();
+  setupKernels();
+  setupPad();
+  $('load-status').textContent = 'Fetching MNIST…';
+  setupTraining();
+}
+
+main();

@@ -1,33 +1,39 @@
 // The messages between the page (app.js) and the training worker
-// (worker.js), defined once, and what the page tells a visitor when MNIST
-// cannot be had. Both sides import this module.
+// (worker.js), defined once, and what the page tells a visitor when
+// something fails. Both sides import this module.
 
 // Page -> worker.
-//   load    { base, format }     fetch MNIST at `base` ('idx', 'parquet' or null: find out)
-//   reset   { seed, trainImages } a new model; the first `trainImages` images an epoch
-//   play    {}                   train until paused
-//   pause   {}
-//   step    { n }                train `n` batches
-//   predict { digit }            784 floats, 0..1: probabilities and feature maps
+//   load      { base, format }      fetch MNIST at `base` ('idx', 'parquet' or null: find out)
+//   reset     { seed, trainImages } a new model; the first `trainImages` images an epoch
+//   play      {}                    train until paused
+//   pause     {}
+//   step      { n, show }           train `n` batches; `show`: the last one's step too
+//   predict   { digit }             784 floats, 0..1: logits, probabilities, feature maps
+//   model     {}                    the model now, as a model.safetensors file
+//   openModel { name, bytes }       go on from a model.safetensors file
 // Worker -> page.
 //   progress   { label, loaded, total }   bytes fetched so far ('decoding' when done)
-//   ready      { train, test, source }    MNIST decoded
+//   ready      { train, test, source, threads }   MNIST decoded; training threads
 //   update     { step, epochsDone, stepsPerEpoch, losses, filters, nearest,
 //                imagesPerSecond, trainMs, epochEnded, testAccuracy? }
-//   prediction { probabilities, maps }
-//   error      { kind, message, url?, origin?, status? }   see FAILURES below
+//   stepShown  { loss, before, gradient, update, after }   one batch's step (288 numbers each)
+//   prediction { logits, probabilities, maps }
+//   modelFile  { bytes }
+//   error      { kind, message, url?, origin?, status? }   `kind`: one of FAILURES' keys
 export const TO_WORKER = Object.freeze({
-  load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step', predict: 'predict',
+  load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step',
+  predict: 'predict', model: 'model', openModel: 'openModel',
 });
 export const TO_PAGE = Object.freeze({
-  progress: 'progress', ready: 'ready', update: 'update', prediction: 'prediction', error: 'error',
+  progress: 'progress', ready: 'ready', update: 'update', stepShown: 'stepShown',
+  prediction: 'prediction', modelFile: 'modelFile', error: 'error',
 });
 
 const SERVE = 'serve the data from the page\'s own server: web/serve.py --data DIR, and open ' +
   'the address it prints';
-const LAYOUT = 'the folder must hold the four MNIST IDX files (train-images-idx3-ubyte.gz, ' +
-  'train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, gzipped ' +
-  'or not) or the Hub\'s parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet)';
+// What a folder of MNIST holds; `c` is the crate's constants().
+const layout = (c) => `the folder must hold the four MNIST IDX files (${c.idx_files.map((n) => `${n}.gz`).join(', ')}, ` +
+  `gzipped or not) or the Hub's parquet layout (${c.parquet_files.join(', ')})`;
 
 // What went wrong and what to do, for each kind of failure the worker
 // reports; `m` is its error message (`url`: the file asked for, `origin`:
@@ -49,30 +55,63 @@ const FAILURES = Object.freeze({
   'offline': () =>
     'Could not fetch MNIST: this browser is offline.\nWhat to do: connect to the internet and ' +
     `reload the page, or ${SERVE}.`,
-  'not-found': (m) =>
-    `Could not fetch MNIST: there is none at ${m.url} (HTTP 404: not found).\nWhat to do: check the ` +
-    `address given with ?data=; ${LAYOUT}.`,
+  'not-found': (m, c) =>
+    `Could not fetch MNIST: there is none at ${m.url} (HTTP 404: not found).\nWhat to do: ` +
+    `check the address given with ?data=; ${layout(c)}.`,
   'refused': (m) =>
     `Could not fetch MNIST: the server answered HTTP ${m.status} for ${m.url}.\nWhat to do: ` +
     `try again later; if it goes on, ${SERVE}.`,
   'too-big': (m) =>
     `Could not fetch MNIST: ${m.url} is larger than ${MAX_FILE_BYTES / 2 ** 20} MiB, far more ` +
     'than MNIST, so the page stopped reading it.\nWhat to do: check the address given with ?data=.',
-  'not-mnist': (m) =>
+  'not-mnist': (m, c) =>
     `Could not read MNIST from ${m.url}: ${m.message}.\nWhat to do: check the address given ` +
-    `with ?data= (${LAYOUT}), or fetch the files again.`,
+    `with ?data= (${layout(c)}), or fetch the files again.`,
+  'startup': (m) =>
+    `The training could not start in this browser: ${m.message}.\nWhat to do: use a current ` +
+    'Chrome, Edge, Firefox or Safari; the kernels above may still work.',
   'training': (m) => `Training stopped: ${m.message}. Start again to go on.`,
+  'model': (m) =>
+    `Could not open ${m.url}: ${m.message}.\nWhat to do: open a model.safetensors written by ` +
+    '`filters-are-weights reproduce` or downloaded from this page.',
+  'prediction': (m) => `Could not read the digit: ${m.message}.`,
   'internal': (m) => `Something went wrong in the page: ${m.message}. Reloading it may help.`,
 });
 
-// The text the page shows for a worker's error message.
-export function explain(m) {
-  return (FAILURES[m.kind] || FAILURES.internal)(m);
+// The text the page shows for a worker's error message `m`; `c` is the
+// crate's constants().
+export function explain(m, c) {
+  return (FAILURES[m.kind] || FAILURES.internal)(m, c);
 }
 
-// Whether an error is about getting MNIST (the training controls cannot work).
-export const isDataFailure = (m) => !['training', 'internal'].includes(m.kind);
+// The failures that leave the page without MNIST (the training controls
+// cannot work); the others leave it as it was.
+const DATA_FAILURES = new Set(['cross-origin', 'unreachable', 'blocked', 'offline', 'not-found',
+  'refused', 'too-big', 'not-mnist', 'startup']);
+export const isDataFailure = (m) => DATA_FAILURES.has(m.kind);
+
+// What the page says when the browser cannot run it at all.
+export const UNSUPPORTED = Object.freeze({
+  webassembly: 'This browser cannot run WebAssembly, which the page is made of: the crate ' +
+    'compiled for browsers.\nWhat to do: open it in a current Chrome, Edge, Firefox or Safari ' +
+    '(and check that WebAssembly is not switched off).',
+  simd: 'This browser runs WebAssembly but not its 128-bit vector instructions (SIMD128), ' +
+    'which the page is compiled with.\nWhat to do: update it (Chrome 91, Firefox 89, Safari ' +
+    '16.4 or later).',
+  pkg: (e) => `The page's WebAssembly could not be loaded (${e.message}).\nWhat to do: if you ` +
+    'built the page yourself, build it again with web/build.sh and serve web/dist ' +
+    '(web/serve.py); the pkg/ folder must be beside index.html.',
+  worker: (e) => `The training worker could not start (${e}).\nWhat to do: use a browser with ` +
+    'module workers (Chrome 80, Firefox 114, Safari 15 or later); the kernels above work ' +
+    'without it.',
+});
 
 // The most the page reads of one file: MNIST's largest, the training
 // images unzipped, is 47 MB.
 export const MAX_FILE_BYTES = 256 * 2 ** 20;
+
+// A tiny WebAssembly module using a SIMD128 instruction: whether the
+// browser validates it is whether it has SIMD128 (as wasm-feature-detect
+// tests it).
+export const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3,
+  2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);

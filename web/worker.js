@@ -1,13 +1,11 @@
 // The training worker: fetches MNIST, decodes it with the crate (compiled to
 // WebAssembly) and trains Keras' mnist_cnn a few batches at a time, so that
 // the page stays responsive. The messages in and out are in messages.js.
-import init, { Session } from './pkg/filters_are_weights_web.js';
+import init, { constants, Session } from './pkg/filters_are_weights_web.js';
 import { MAX_FILE_BYTES, TO_PAGE, TO_WORKER } from './messages.js';
 
-const IDX = [
-  'train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
-  't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte',
-];
+let C = null;                // the crate's constants(), once its module runs
+let wasm = null;             // its exports (the memory, for the page to show)
 const TEST_IMAGES = 1000;    // the test subset scored during training
 const SCORE_EVERY = 50;      // batches between two scores of the test subset
 const SLICE_MS = 250;        // training time between two updates to the page
@@ -104,8 +102,9 @@ function decode(make, url) {
 async function load(base, format) {
   if (format !== 'idx') {
     try {
-      const train = await fetchBytes(`${base}/mnist/train/0000.parquet`, 'train/0000.parquet');
-      const test = await fetchBytes(`${base}/mnist/test/0000.parquet`, 'test/0000.parquet');
+      const [trainFile, testFile] = C.parquet_files;
+      const train = await fetchBytes(`${base}/${trainFile}`, trainFile);
+      const test = await fetchBytes(`${base}/${testFile}`, testFile);
       return decode(() => Session.from_parquet(train, test, `parquet files at ${base}`), base);
     } catch (e) {
       // Not the Hub's layout at this address: the four IDX files, then.
@@ -113,7 +112,7 @@ async function load(base, format) {
     }
   }
   const files = [];
-  for (const name of IDX) {
+  for (const name of C.idx_files) {
     try {
       files.push(await fetchIdx(base, name));
     } catch (e) {
@@ -134,9 +133,10 @@ function update(losses, ms, epochEnded) {
     losses,
     filters: session.filters(),
     nearest: session.nearest(),
-    imagesPerSecond: losses.length ? (losses.length * 128 * 1000) / ms : 0,
+    imagesPerSecond: losses.length ? (losses.length * C.batch_size * 1000) / ms : 0,
     trainMs: ms,
     epochEnded,
+    memoryBytes: wasm.memory.buffer.byteLength,
   };
   if (epochEnded || step - lastScoreStep >= SCORE_EVERY) {
     data.testAccuracy = epochEnded ? session.test_accuracy().at(-1) : session.score();
@@ -145,11 +145,19 @@ function update(losses, ms, epochEnded) {
   post(TO_PAGE.update, data);
 }
 
-// Trains `n` batches (or, playing, what fits in a slice of time), then reports.
-function train(n) {
+// Trains `n` batches (or, playing, what fits in a slice of time), then
+// reports; `show`: the last batch's step too.
+function train(n, show = false) {
   const epochs = session.epochs_done();
   const t0 = performance.now();
-  const losses = Array.from(session.train(n));
+  const losses = Array.from(session.train(show ? n - 1 : n));
+  if (show) {
+    const s = session.train_shown();
+    losses.push(s.loss);
+    post(TO_PAGE.stepShown, {
+      loss: s.loss, before: s.before, gradient: s.gradient, update: s.update, after: s.after,
+    });
+  }
   const ms = performance.now() - t0;
   if (losses.length) msPerBatch = ms / losses.length;
   update(losses, ms, session.epochs_done() > epochs);
@@ -173,33 +181,62 @@ function reset(seed, trainImages) {
   update([], 0, false);
 }
 
-onmessage = async ({ data: m }) => {
+// The crate's module, started once; a failure is the browser's.
+async function start() {
+  if (C) return;
   try {
-    switch (m.type) {
-      case TO_WORKER.load: {
-        await init();
-        session = await load(m.base, m.format);
-        const info = session.info();
-        post(TO_PAGE.ready, { train: info.train, test: info.test, source: info.source });
-        break;
-      }
-      case TO_WORKER.reset: reset(m.seed, m.trainImages); break;
-      case TO_WORKER.play: if (!playing) { playing = true; loop(); } break;
-      case TO_WORKER.pause: playing = false; break;
-      case TO_WORKER.step: for (let i = 0; i < (m.n || 1); i++) train(1); break;
-      case TO_WORKER.predict:
-        if (session) {
-          post(TO_PAGE.prediction, {
-            probabilities: session.predict(m.digit),
-            maps: session.feature_maps(m.digit),
-          });
-        }
-        break;
-      default: throw new Error(`unknown message ${m.type}`);
-    }
+    wasm = await init();
+  } catch (e) {
+    throw new Failure('startup', `its WebAssembly would not start in the worker (${e.message})`);
+  }
+  C = constants();
+}
+
+// Each message, and the kind of failure it reports if it fails.
+const HANDLERS = {
+  [TO_WORKER.load]: ['startup', async (m) => {
+    await start();
+    session = await load(m.base, m.format);
+    const info = session.info();
+    post(TO_PAGE.ready, { train: info.train, test: info.test, source: info.source, threads: 1 });
+  }],
+  [TO_WORKER.reset]: ['training', (m) => reset(m.seed, m.trainImages)],
+  [TO_WORKER.play]: ['training', () => { if (!playing) { playing = true; loop(); } }],
+  [TO_WORKER.pause]: ['training', () => { playing = false; }],
+  [TO_WORKER.step]: ['training', (m) => train(m.n || 1, m.show)],
+  [TO_WORKER.predict]: ['prediction', (m) => {
+    post(TO_PAGE.prediction, {
+      logits: session.logits(m.digit),
+      probabilities: session.predict(m.digit),
+      maps: session.feature_maps(m.digit),
+    });
+  }],
+  [TO_WORKER.model]: ['internal', () => {
+    const bytes = session.model_file();
+    post(TO_PAGE.modelFile, { bytes });
+  }],
+  [TO_WORKER.openModel]: ['model', (m) => {
+    playing = false;
+    session.open_model(m.name, m.bytes);
+    lastScoreStep = -1;
+    update([], 0, false);
+  }],
+};
+
+onmessage = async ({ data: m }) => {
+  const handler = HANDLERS[m.type];
+  if (!handler) {
+    post(TO_PAGE.error, { kind: 'internal', message: `the worker got an unknown message ${m.type}` });
+    return;
+  }
+  const [kind, handle] = handler;
+  try {
+    if (!session && m.type !== TO_WORKER.load) throw new Error('MNIST is not loaded yet');
+    await handle(m);
   } catch (e) {
     playing = false;
-    const { kind = session ? 'training' : 'internal', url, origin, status } = e;
-    post(TO_PAGE.error, { kind, message: e.message, url, origin, status });
+    post(TO_PAGE.error, {
+      kind: e.kind || kind, message: e.message, url: e.url || m.name, origin: e.origin, status: e.status,
+    });
   }
 };

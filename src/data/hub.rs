@@ -18,14 +18,7 @@ use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
 use std::path::PathBuf;
 
-/// The Hub dataset holding MNIST.
-pub const REPO: &str = "ylecun/mnist";
-/// The revision with the parquet conversion.
-pub const REVISION: &str = "refs/convert/parquet";
-/// The training split's file in the repository.
-pub const TRAIN_FILE: &str = "mnist/train/0000.parquet";
-/// The test split's file in the repository.
-pub const TEST_FILE: &str = "mnist/test/0000.parquet";
+pub use super::hub_layout::{REPO, REVISION, TEST_FILE, TRAIN_FILE};
 
 /// Where and how to look for MNIST on the Hub.
 #[derive(Debug, Clone, Default)]

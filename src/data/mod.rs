@@ -46,6 +46,23 @@ pub const IDX_FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
+/// Where the Hugging Face Hub keeps MNIST: read through hf-hub's cache by
+/// [`hub`] (feature `hub`), and straight from the Hub by the page (`web/`).
+pub mod hub_layout {
+    /// The Hub dataset holding MNIST.
+    pub const REPO: &str = "ylecun/mnist";
+    /// The revision with the parquet conversion.
+    pub const REVISION: &str = "refs/convert/parquet";
+    /// The training split's file in the repository.
+    pub const TRAIN_FILE: &str = "mnist/train/0000.parquet";
+    /// The test split's file in the repository.
+    pub const TEST_FILE: &str = "mnist/test/0000.parquet";
+    /// The address a browser fetches the files from (`TRAIN_FILE` and
+    /// `TEST_FILE` go after it, with a `/`).
+    pub const RESOLVE_URL: &str =
+        "https://huggingface.co/datasets/ylecun/mnist/resolve/refs%2Fconvert%2Fparquet";
+}
+
 /// The MNIST training and test sets, as tensors on one device.
 #[derive(Debug, Clone)]
 pub struct Mnist {

@@ -331,21 +331,43 @@ impl MnistCnn {
 
     /// Saves the weights to a safetensors file, atomically.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::write_safetensors(path, &self.named_tensors())
+        crate::io::write_atomic(path, &self.to_safetensors_bytes()?)
+    }
+
+    /// The bytes [`MnistCnn::save`] writes (what the page downloads).
+    pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
+        let tensors = self.named_tensors();
+        safetensors::serialize(tensors.iter(), None)
+            .map_err(|e| Error::InvalidConfig(format!("cannot put the weights together: {e}")))
     }
 
     /// Loads weights saved by [`MnistCnn::save`] (or in a training
     /// checkpoint), checking every name and shape.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::Checkpoint {
+            path: path.to_path_buf(),
+            problem: match path.is_file() {
+                false => "no such file".into(),
+                true => format!("cannot be read ({e})"),
+            },
+        })?;
+        Self::from_safetensors_bytes(path, &bytes, device)
+    }
+
+    /// [`MnistCnn::load`] from the bytes of a file (`path` names it in
+    /// messages): what the page does with a model the visitor opens.
+    pub fn from_safetensors_bytes(
+        path: impl AsRef<Path>,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<Self> {
+        let path = path.as_ref();
         let bad = |problem: String| Error::Checkpoint {
             path: path.to_path_buf(),
             problem,
         };
-        if !path.is_file() {
-            return Err(bad("no such file".into()));
-        }
-        let mut tensors = candle_core::safetensors::load(path, device)
+        let mut tensors = candle_core::safetensors::load_buffer(bytes, device)
             .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
         let vars = PARAMETER_NAMES
             .iter()

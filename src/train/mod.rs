@@ -237,9 +237,14 @@ impl Trainer {
     /// ```
     pub fn filter_step(&mut self, images: &Tensor, labels: &Tensor) -> Result<FilterStep> {
         self.refresh()?;
-        let before = self.model.conv1_filters()?;
         let logits = self.model.forward_t(images, true)?;
-        let loss = loss(&logits, labels)?;
+        self.step_shown(&loss(&logits, labels)?)
+    }
+
+    /// The gradient of `loss` and the Adadelta step it leads to, with the
+    /// filters before and after it.
+    fn step_shown(&mut self, loss: &Tensor) -> Result<FilterStep> {
+        let before = self.model.conv1_filters()?;
         let grads = loss.backward()?;
         let kernel = self.model.vars()[0].as_tensor().clone(); // conv1.kernel [3, 3, 1, 32]
         let gradient = grads
@@ -291,6 +296,24 @@ impl Trainer {
     /// gradient with respect to every weight and one Adadelta step. `None`
     /// when the epoch has no batch left.
     pub fn train_batch(&mut self, epoch: &mut EpochInProgress) -> Result<Option<BatchStats>> {
+        let step = |t: &mut Self, loss: &Tensor| Ok(t.optimizer.backward_step(loss)?);
+        Ok(self.train_batch_with(epoch, step)?.map(|(stats, ())| stats))
+    }
+
+    /// [`Trainer::train_batch`], the step shown as [`Trainer::filter_step`]
+    /// shows it (the same step: the page's "one batch").
+    pub fn train_batch_shown(
+        &mut self,
+        epoch: &mut EpochInProgress,
+    ) -> Result<Option<(BatchStats, FilterStep)>> {
+        self.train_batch_with(epoch, Self::step_shown)
+    }
+
+    fn train_batch_with<T>(
+        &mut self,
+        epoch: &mut EpochInProgress,
+        step: impl FnOnce(&mut Self, &Tensor) -> Result<T>,
+    ) -> Result<Option<(BatchStats, T)>> {
         let Some(batch) = epoch.batches.next() else {
             return Ok(None);
         };
@@ -305,7 +328,7 @@ impl Trainer {
                 loss: value,
             });
         }
-        self.optimizer.backward_step(&loss)?;
+        let shown = step(self, &loss)?;
         let size = y.dim(0)?;
         let hits = correct(&logits, &y)?;
         epoch.done += 1;
@@ -317,12 +340,13 @@ impl Trainer {
             // Mid-epoch snapshots; the epoch's end is handled by end_epoch.
             self.maybe_snapshot(epoch.epoch - 1, step, false)?;
         }
-        Ok(Some(BatchStats {
+        let stats = BatchStats {
             loss: value,
             correct: hits,
             size,
             step,
-        }))
+        };
+        Ok(Some((stats, shown)))
     }
 
     /// Closes `epoch` (trained for `train_seconds`): scores `data`'s test

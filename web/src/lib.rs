@@ -14,11 +14,12 @@
 
 use filters_are_weights::analysis;
 use filters_are_weights::candle::{DType, Device, Tensor};
-use filters_are_weights::data::{idx, parquet, Mnist};
+use filters_are_weights::data::{hub_layout, idx, parquet, Mnist, IDX_FILES, IMAGE_SIDE};
 use filters_are_weights::image;
 use filters_are_weights::kernels::{self, Kernel, CLASSIC, WORKING_SIDE};
-use filters_are_weights::model::MnistCnn;
-use filters_are_weights::train::{EpochInProgress, Progress, TrainConfig, Trainer};
+use filters_are_weights::model::{MnistCnn, PARAMETER_SHAPES};
+use filters_are_weights::train::{BatchStats, EpochInProgress, Progress, TrainConfig, Trainer};
+use filters_are_weights::viz;
 use std::path::Path;
 use wasm_bindgen::prelude::*;
 
@@ -45,6 +46,65 @@ impl From<image::GrayImage> for Picture {
             pixels: img.into_raw(),
         }
     }
+}
+
+/// The crate's numbers the page needs, so that JavaScript copies none.
+#[wasm_bindgen(getter_with_clone)]
+pub struct Constants {
+    /// First-layer filters (32).
+    pub filters: u32,
+    /// Side of a filter (3).
+    pub filter_side: u32,
+    /// Side of an MNIST digit (28).
+    pub image_side: u32,
+    /// Side of a digit's map through a filter (26).
+    pub map_side: u32,
+    /// Images per batch (128).
+    pub batch_size: u32,
+    /// The epochs the post shows (1, 7, 15).
+    pub post_epochs: Vec<u32>,
+    /// The four IDX files' names, without `.gz`.
+    pub idx_files: Vec<String>,
+    /// The Hub's address for MNIST's parquet files.
+    pub hub_url: String,
+    /// The training and test files under a folder in the Hub's layout.
+    pub parquet_files: Vec<String>,
+}
+
+/// The crate's numbers the page needs.
+#[wasm_bindgen]
+pub fn constants() -> Constants {
+    let kernel = PARAMETER_SHAPES[0]; // conv1.kernel [3, 3, 1, 32]
+    let config = TrainConfig::default();
+    Constants {
+        filters: kernel[3] as u32,
+        filter_side: kernel[0] as u32,
+        image_side: IMAGE_SIDE as u32,
+        map_side: (IMAGE_SIDE - kernel[0] + 1) as u32,
+        batch_size: config.batch_size as u32,
+        post_epochs: config
+            .snapshot_epochs
+            .iter()
+            .filter(|&&e| e > 0)
+            .map(|&e| e as u32)
+            .collect(),
+        idx_files: IDX_FILES.iter().map(|n| n.to_string()).collect(),
+        hub_url: hub_layout::RESOLVE_URL.to_string(),
+        parquet_files: vec![hub_layout::TRAIN_FILE.into(), hub_layout::TEST_FILE.into()],
+    }
+}
+
+/// `values` on the notebooks' diverging colour scale (`[-scale, scale]`:
+/// blue, white, red), as RGBA bytes, 4 a value.
+#[wasm_bindgen]
+pub fn diverging_rgba(values: &[f32], scale: f32) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| {
+            let c = viz::diverging(v, scale);
+            [c.0, c.1, c.2, 255]
+        })
+        .collect()
 }
 
 /// The demo picture the crate draws (a house, a sun, a sky).
@@ -114,6 +174,21 @@ pub struct DataInfo {
     pub test: u32,
     /// Where they came from.
     pub source: String,
+}
+
+/// One batch's step, shown: each of them 288 numbers (`[32, 1, 3, 3]`).
+#[wasm_bindgen(getter_with_clone)]
+pub struct StepShown {
+    /// The batch's loss (with dropout).
+    pub loss: f32,
+    /// The filters before the step.
+    pub before: Vec<f32>,
+    /// The loss's gradient with respect to each filter weight.
+    pub gradient: Vec<f32>,
+    /// Adadelta's update, `after - before`.
+    pub update: Vec<f32>,
+    /// The filters after the step.
+    pub after: Vec<f32>,
 }
 
 /// Training in the page: MNIST, Keras' model and the crate's trainer.
@@ -212,22 +287,56 @@ impl Session {
     pub fn train(&mut self, n: u32) -> Result<Vec<f32>, JsError> {
         let mut losses = Vec::new();
         for _ in 0..n {
-            let mut epoch = match self.epoch.take() {
-                Some(e) => e,
-                None => self.trainer.begin_epoch(&self.data).map_err(js)?,
-            };
-            match self.trainer.train_batch(&mut epoch).map_err(js)? {
-                Some(stats) => losses.push(stats.loss),
-                None => unreachable!("an epoch in progress has a batch left"),
-            }
-            if epoch.batches_done() == epoch.steps() {
-                self.trainer.end_epoch(&self.data, epoch, 0.0).map_err(js)?;
+            let (stats, epoch_ended) = self.next_batch(|t, e| Ok(t.train_batch(e)?.map(|s| (s, s))))?;
+            losses.push(stats.loss);
+            if epoch_ended {
                 break;
             }
+        }
+        Ok(losses)
+    }
+
+    /// Trains one batch and shows its step, as the notebooks' section 3
+    /// does (`Trainer::filter_step`): the filters before, the gradient of
+    /// the loss with respect to them, Adadelta's update, the filters after.
+    pub fn train_shown(&mut self) -> Result<StepShown, JsError> {
+        let ((_, step), _) = self.next_batch(|t, e| {
+            Ok(t.train_batch_shown(e)?.map(|(stats, step)| (stats, (stats, step))))
+        })?;
+        let values = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1()).map_err(js);
+        Ok(StepShown {
+            loss: step.loss,
+            before: values(&step.before)?,
+            gradient: values(&step.gradient)?,
+            update: values(&step.update)?,
+            after: values(&step.after)?,
+        })
+    }
+
+    /// Trains the next batch with `train`, beginning an epoch first or
+    /// closing it after its last batch (then `true`).
+    fn next_batch<T>(
+        &mut self,
+        train: impl FnOnce(
+            &mut Trainer,
+            &mut EpochInProgress,
+        ) -> filters_are_weights::Result<Option<(BatchStats, T)>>,
+    ) -> Result<(T, bool), JsError> {
+        let mut epoch = match self.epoch.take() {
+            Some(e) => e,
+            None => self.trainer.begin_epoch(&self.data).map_err(js)?,
+        };
+        let Some((stats, out)) = train(&mut self.trainer, &mut epoch).map_err(js)? else {
+            unreachable!("an epoch in progress has a batch left")
+        };
+        self.losses.push(stats.loss);
+        let ended = epoch.batches_done() == epoch.steps();
+        if ended {
+            self.trainer.end_epoch(&self.data, epoch, 0.0).map_err(js)?;
+        } else {
             self.epoch = Some(epoch);
         }
-        self.losses.extend_from_slice(&losses);
-        Ok(losses)
+        Ok((out, ended))
     }
 
     /// Optimizer steps taken so far.
@@ -289,13 +398,37 @@ impl Session {
             .collect())
     }
 
-    /// The model's probabilities for one drawn digit (784 values, 0..1,
-    /// row by row): ten numbers.
+    /// The model's logits for one drawn digit (784 values, 0..1, row by
+    /// row): ten numbers, before the softmax.
+    pub fn logits(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
+        let x = digit_tensor(digit)?;
+        let logits = self.trainer.model.forward_t(&x, false).map_err(js)?;
+        logits.flatten_all().and_then(|t| t.to_vec1()).map_err(js)
+    }
+
+    /// The model's probabilities for one drawn digit: ten numbers.
     pub fn predict(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
         let x = digit_tensor(digit)?;
         let logits = self.trainer.model.forward_t(&x, false).map_err(js)?;
         let p = filters_are_weights::candle_nn::ops::softmax(&logits, 1).map_err(js)?;
         p.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(js)
+    }
+
+    /// The model now, as the bytes of a `model.safetensors` file (what
+    /// `filters-are-weights analyze` reads).
+    pub fn model_file(&self) -> Result<Vec<u8>, JsError> {
+        self.trainer.model.to_safetensors_bytes().map_err(js)
+    }
+
+    /// Replaces the model with one from a `model.safetensors` file (written
+    /// by `reproduce`, or downloaded from this page); training goes on from
+    /// it with a fresh optimizer, counting steps from 0.
+    pub fn open_model(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsError> {
+        let model = MnistCnn::from_safetensors_bytes(name, bytes, &Device::Cpu).map_err(js)?;
+        self.trainer = Trainer::new(model, self.trainer.config.clone()).map_err(js)?;
+        self.epoch = None;
+        self.losses.clear();
+        Ok(())
     }
 
     /// The digit through each of the 32 filters: `[32, 26, 26]` raw sums.

@@ -3,6 +3,7 @@
 // native crate. Usage:
 //
 //   node web/tests/page.mjs --page URL --idx DATA [--batches 30] [--screenshot FILE]
+//        [--download FILE] [--native-model FILE --digits JSON] [--soak EPOCHS]
 //        [--parquet-page URL --parquet DATA] [--missing DATA] [--truncated DATA]
 //        [--huge DATA] [--cross-origin DATA] [--plain-page URL --unreachable DATA]
 //   node web/tests/page.mjs --page URL --idx DATA --bench SECONDS
@@ -15,6 +16,7 @@
 // origin that sends no Access-Control-Allow-Origin (--cross-origin), and a
 // port where nothing answers (--unreachable, on --plain-page: a page that
 // is not cross-origin isolated).
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const args = Object.fromEntries(
@@ -25,15 +27,15 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const browser = await chromium.launch({
   executablePath,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  args: ['--no-sandbox', '--disable-gpu', '--enable-precise-memory-info', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const result = { console: [], pageErrors: [] };
 
 // Opens `url` with ?data=`data`. Console errors are the page's failures,
 // but for a page made to fail to fetch: the browser logs those fetches.
-async function open(url, data, format, { failing = false } = {}) {
-  const page = await browser.newPage({ viewport: { width: 1240, height: 1600 } });
+async function open(url, data, format, { failing = false, deviceScaleFactor = 1 } = {}) {
+  const page = await browser.newPage({ viewport: { width: 1240, height: 1600 }, deviceScaleFactor });
   const log = failing ? [] : result.console;
   page.on('console', (m) => { if (m.type() === 'error') log.push(`${m.text()} (${m.location().url})`); });
   page.on('pageerror', (e) => result.pageErrors.push(String(e)));
@@ -141,6 +143,7 @@ try {
 
     // 3. A drawn digit: a "1", a stroke down the middle.
     const pad = await page.$('#pad');
+    await pad.scrollIntoViewIfNeeded();
     const box = await pad.boundingBox();
     await page.mouse.move(box.x + 140, box.y + 50);
     await page.mouse.down();
@@ -159,9 +162,97 @@ try {
       await page.screenshot({ path: args.screenshot, fullPage: true });
       await page.click('#play');
     }
+
+    // 4. The last "one batch" click's step, as the notebooks show it.
+    result.stepShown = await page.evaluate(() => {
+      const s = window.faw.state.stepShown;
+      return s && {
+        loss: s.loss, before: Array.from(s.before), gradient: Array.from(s.gradient),
+        update: Array.from(s.update), after: Array.from(s.after),
+        drawn: document.querySelectorAll('#step-figure canvas').length,
+      };
+    });
+
+    // 5. The model, downloaded.
+    if (args.download) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-model')]);
+      await download.saveAs(args.download);
+      result.downloadName = download.suggestedFilename();
+      result.downloadedFilters = await page.evaluate(() => Array.from(window.faw.state.modelFile.filters));
+    }
+
+    // 6. Failures in the worker leave the page usable: a file that is not a
+    // model, then a digit of the wrong size.
+    const stepBefore = await page.evaluate(() => window.faw.state.step);
+    await page.setInputFiles('#open-model', {
+      name: 'not-a-model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model'),
+    });
+    await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'));
+    result.badModel = await page.evaluate(() => ({
+      status: document.getElementById('train-status').textContent,
+      playDisabled: document.getElementById('play').disabled,
+      play: document.getElementById('play').textContent,
+    }));
+    await page.click('#one-batch');
+    await page.waitForFunction((n) => window.faw.state.step > n, stepBefore);
+    result.badModel.trainsAfter = true;
+    result.badDigit = await page.evaluate(() => window.faw.predict([1, 2, 3]).then((m) => m.type));
+    await page.click('#clear-pad');
+    await pad.scrollIntoViewIfNeeded();
+    const again = await pad.boundingBox();
+    await page.mouse.move(again.x + 100, again.y + 60);
+    await page.mouse.down();
+    for (let y = 60; y <= 220; y += 20) await page.mouse.move(again.x + 100, again.y + y);
+    await page.mouse.up();
+    await page.waitForFunction(() => window.faw.state.prediction !== null);
+    result.predictsAfterBadDigit = true;
+
+    // 7. A model trained natively, opened: its answers for the test digits.
+    if (args['native-model']) {
+      await page.setInputFiles('#open-model', args['native-model']);
+      await page.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.snapshots.length === 1);
+      result.openedFilters = await page.evaluate(() => Array.from(window.faw.state.filters));
+      const digits = JSON.parse(readFileSync(args.digits, 'utf8'));
+      result.openedLogits = [];
+      for (const d of digits) {
+        const m = await page.evaluate((pixels) => window.faw.predict(pixels), d);
+        result.openedLogits.push(Array.from(m.logits));
+      }
+    }
     await page.close();
 
-    // 4. The same page on the Hub's parquet layout; and data it cannot have.
+    // 8. A soak: 3 epochs on a high-density screen, with the history's
+    // limits made small; memory read at each epoch's end.
+    if (args.soak) {
+      const soak = await open(args.page, args.idx, 'idx', { deviceScaleFactor: 2 });
+      await ready(soak);
+      await soak.waitForFunction(() => window.faw.state.snapshots.length > 0);
+      await soak.evaluate(() => Object.assign(window.faw.limits, { snapshots: 16, losses: 32, accuracies: 4 }));
+      await soak.click('#play');
+      result.soak = [];
+      for (let epoch = 1; epoch <= Number(args.soak); epoch++) {
+        await soak.waitForFunction((e) => window.faw.state.epochsDone >= e, epoch, { timeout: 300000 });
+        result.soak.push(await soak.evaluate(() => ({
+          epoch: window.faw.state.epochsDone,
+          workerMemory: window.faw.state.workerMemory,
+          jsHeap: performance.memory.usedJSHeapSize,
+        })));
+      }
+      await soak.click('#play');
+      result.soakState = await soak.evaluate(() => {
+        const { state } = window.faw;
+        const curves = document.getElementById('curves');
+        return {
+          step: state.step, snapshots: state.snapshots.length, losses: state.losses.length,
+          lossEvery: state.lossEvery, accuracies: state.accuracy.length,
+          postEpochs: Object.keys(state.postEpochs).map(Number),
+          curvesPixels: [curves.width, curves.height], curvesCss: [curves.clientWidth, curves.clientHeight],
+        };
+      });
+      await soak.close();
+    }
+
+    // 9. The same page on the Hub's parquet layout; and data it cannot have.
     if (args.parquet) {
       const parquet = await open(args['parquet-page'] || args.page, args.parquet);
       await ready(parquet);
