@@ -287,7 +287,8 @@ impl Session {
     pub fn train(&mut self, n: u32) -> Result<Vec<f32>, JsError> {
         let mut losses = Vec::new();
         for _ in 0..n {
-            let (stats, epoch_ended) = self.next_batch(|t, e| Ok(t.train_batch(e)?.map(|s| (s, s))))?;
+            let (stats, epoch_ended) =
+                self.next_batch(|t, e| Ok(t.train_batch(e)?.map(|s| (s, s))))?;
             losses.push(stats.loss);
             if epoch_ended {
                 break;
@@ -300,9 +301,7 @@ impl Session {
     /// does (`Trainer::filter_step`): the filters before, the gradient of
     /// the loss with respect to them, Adadelta's update, the filters after.
     pub fn train_shown(&mut self) -> Result<StepShown, JsError> {
-        let ((_, step), _) = self.next_batch(|t, e| {
-            Ok(t.train_batch_shown(e)?.map(|(stats, step)| (stats, (stats, step))))
-        })?;
+        let (step, _) = self.next_batch(|t, e| t.train_batch_shown(e))?;
         let values = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1()).map_err(js);
         Ok(StepShown {
             loss: step.loss,
