@@ -71,10 +71,10 @@ impl Drop for ServePy {
     }
 }
 
-/// A plain server on another origin: `/` from `site` and `/data/` from
-/// `data` on 127.0.0.1, with no Access-Control-Allow-Origin and no
-/// cross-origin isolation headers, in a thread per connection, for as long
-/// as the test runs; returns the address.
+/// A plain server on another origin, as a static host is: `/` (and
+/// `PREFIX`) from `site` and `/data/` from `data` on 127.0.0.1, with no
+/// Access-Control-Allow-Origin and no cross-origin isolation headers, in a
+/// thread per connection, for as long as the test runs; returns the address.
 fn serve(site: PathBuf, data: PathBuf) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
@@ -95,10 +95,14 @@ fn serve(site: PathBuf, data: PathBuf) -> String {
                 let head_only = request.starts_with("HEAD ");
                 let path = request.split_whitespace().nth(1).unwrap_or("/");
                 let path = path.split('?').next().unwrap_or("/");
+                // The page at / and, as GitHub Pages serves it, under PREFIX.
+                let page = path
+                    .strip_prefix(PREFIX.trim_end_matches('/'))
+                    .unwrap_or(path);
                 let file = match path.strip_prefix("/data/") {
                     Some(rest) => data.join(rest),
-                    None if path == "/" => site.join("index.html"),
-                    None => site.join(path.trim_start_matches('/')),
+                    None if page == "/" || page.is_empty() => site.join("index.html"),
+                    None => site.join(page.trim_start_matches('/')),
                 };
                 let safe = !path.contains("..");
                 let mut out = &stream;
@@ -300,6 +304,8 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .arg("--digits")
         .arg(&digits_file)
         .args(["--soak", "3"])
+        .args(["--threads-batches", "20"])
+        .args(["--pages-like", &format!("{plain}{PREFIX}")])
         .arg("--screenshot")
         .arg(&screenshot)
         .env("CHROMIUM", &chromium)
@@ -492,8 +498,39 @@ fn the_page_teaches_the_lesson_in_chromium() {
         "{st}"
     );
 
-    // Served by web/serve.py, the page is cross-origin isolated.
+    // Served by web/serve.py, the page is cross-origin isolated, and trains
+    // on the machine's cores (every core: at least 2 here).
     assert_eq!(r["isolated"], true);
+    let threads = &r["threads"];
+    println!(
+        "threads: {} in the page; 1 and 2 threads give {} equal losses and {} equal filter weights",
+        threads["main"],
+        threads["one"]["losses"].as_array().map_or(0, |l| l.len()),
+        threads["one"]["filters"].as_array().map_or(0, |f| f.len()),
+    );
+    assert!(threads["main"].as_u64().unwrap() >= 2, "{threads}");
+    assert!(threads["status"].as_str().unwrap().contains("threads."));
+    // The same weights, bit for bit, on 1 and 2 threads (the crate sums in a
+    // fixed order): the filters and every batch's loss after 20 batches.
+    assert_eq!(threads["one"]["threads"], 1);
+    assert_eq!(threads["two"]["threads"], 2);
+    assert_eq!(threads["one"]["losses"].as_array().unwrap().len(), 20);
+    assert_eq!(threads["one"]["losses"], threads["two"]["losses"]);
+    assert_eq!(threads["one"]["filters"], threads["two"]["filters"]);
+    // A host that sends no isolation headers (GitHub Pages), the page under
+    // a sub-path: coi.js's service worker isolates it, and it has threads.
+    let pages = &r["pagesLike"];
+    assert_eq!(pages["isolated"], true, "{pages}");
+    assert!(pages["threads"].as_u64().unwrap() >= 2, "{pages}");
+    // Without isolation (?isolate=no on that host): one thread, and why.
+    let plain = &r["notIsolated"];
+    assert_eq!(plain["isolated"], false, "{plain}");
+    assert_eq!(plain["threads"], 1, "{plain}");
+    let status = plain["status"].as_str().unwrap();
+    assert!(
+        status.contains("one thread") && status.contains("not cross-origin isolated"),
+        "{status}"
+    );
 
     // Data it cannot have: each failure told apart, in words that say what
     // to do, shown as an error; the kernels go on working.

@@ -2,7 +2,9 @@
 // Everything numeric comes from the crate, compiled to WebAssembly; this
 // file draws and wires the controls. `window.faw.state` is what the page
 // shows, for the tests.
-import { explain, isDataFailure, SIMD_PROBE, TO_PAGE, TO_WORKER, UNSUPPORTED } from './messages.js';
+import {
+  explain, isDataFailure, ONE_THREAD, PKG, SIMD_PROBE, TO_PAGE, TO_WORKER, UNSUPPORTED,
+} from './messages.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -22,6 +24,8 @@ window.faw = { state, limits };
 
 let faw = null;   // the crate's module
 let C = null;     // its constants()
+// All the cores, unless ?threads=N says otherwise (the tests compare 1 and 2).
+const threads = Math.max(1, Math.floor(Number(params.get('threads'))) || navigator.hardwareConcurrency || 1);
 
 // Tells the visitor, in the status line, why the page cannot go on.
 function fail(text) {
@@ -423,7 +427,9 @@ const ON_MESSAGE = {
   [TO_PAGE.ready]: (m) => {
     state.ready = true;
     state.threads = m.threads;
-    $('load-status').textContent = `Ready: ${m.train} training and ${m.test} test images.`;
+    const on = m.threads > 1 ? ` Training on ${m.threads} threads.` : ' Training on one thread.';
+    $('load-status').textContent = `Ready: ${m.train} training and ${m.test} test images.${on}`;
+    if (!window.crossOriginIsolated) $('load-status').textContent += ` ${ONE_THREAD}`;
     $('data-status').textContent = `MNIST: ${m.train} training and ${m.test} test images, from ${m.source}.`;
     for (const id of TRAINING_CONTROLS) $(id).disabled = false;
     restart();
@@ -468,7 +474,7 @@ function setupTraining() {
   };
   // `?data=` may be relative to the page (web/serve.py serves MNIST at data/).
   const base = new URL(params.get('data') || C.hub_url, location.href).href.replace(/\/+$/, '');
-  send(TO_WORKER.load, { base, format: params.get('format') });
+  send(TO_WORKER.load, { base, format: params.get('format'), threads });
 }
 
 // ---- 3. Draw a digit ------------------------------------------------------
@@ -575,7 +581,7 @@ async function main() {
   if (typeof WebAssembly !== 'object') return fail(UNSUPPORTED.webassembly);
   if (!WebAssembly.validate(SIMD_PROBE)) return fail(UNSUPPORTED.simd);
   try {
-    faw = await import('./pkg/filters_are_weights_web.js');
+    faw = await import(PKG(window.crossOriginIsolated === true, threads));
     await faw.default();
   } catch (e) {
     return fail(UNSUPPORTED.pkg(e));

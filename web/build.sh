@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the page into web/dist/: the crate compiled to WebAssembly (with
-# SIMD128), its JavaScript bindings (wasm-bindgen), and the page's files.
-# Installs what it needs: the wasm32 target, and wasm-bindgen-cli at the
-# exact version of the wasm-bindgen crate in web/Cargo.lock.
+# SIMD128) twice, for one thread and for several, its JavaScript bindings
+# (wasm-bindgen), and the page's files. Installs what it needs: the wasm32
+# target, the rust-src component, and wasm-bindgen-cli at the exact version
+# of the wasm-bindgen crate in web/Cargo.lock.
 #
 #     web/build.sh            then: web/serve.py [--data DIR]
 set -euo pipefail
@@ -27,12 +28,41 @@ target="${CARGO_TARGET_DIR:-$(cd .. && pwd)/target}"
 # candle draws random numbers through getrandom, which needs to be told to
 # ask JavaScript; SIMD128 lets the matrix products and the fused layers
 # use 128-bit vectors.
-RUSTFLAGS='--cfg getrandom_backend="wasm_js" -C target-feature=+simd128' \
+flags='--cfg getrandom_backend="wasm_js" -C target-feature=+simd128'
+
+# 1. One thread: every browser, and pages that are not cross-origin isolated.
+RUSTFLAGS="$flags" \
     cargo build --release --locked --target wasm32-unknown-unknown --target-dir "$target"
 
+# 2. Threads: rayon's pool on web workers that share the module's memory
+# (wasm-bindgen-rayon). That memory is a SharedArrayBuffer, which browsers
+# give only to cross-origin isolated pages (web/serve.py's headers, or
+# coi.js's service worker). It needs WebAssembly's atomics and bulk-memory
+# features, and Rust's std compiled with them: rustup's prebuilt std for
+# wasm32 is not, so std is rebuilt from its sources (the rust-src
+# component) with cargo's `-Z build-std`. That flag is unstable;
+# RUSTC_BOOTSTRAP=1 lets this stable toolchain take it. The linker is told
+# to share the memory, to take it from JavaScript (every worker gets the
+# same), that it may grow to 2 GiB (a shared memory declares its largest
+# size up front), and to export what wasm-bindgen needs to give each thread
+# its own thread-local storage.
+rustup component add rust-src >/dev/null
+link=""
+for arg in --shared-memory --import-memory --max-memory=2147483648 --export=__wasm_init_tls \
+    --export=__tls_size --export=__tls_align --export=__tls_base; do
+    link="$link -C link-arg=$arg"
+done
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags -C target-feature=+atomics,+bulk-memory,+mutable-globals$link" \
+    cargo build --release --locked --target wasm32-unknown-unknown --features threads \
+    -Z build-std=panic_abort,std --target-dir "$target/wasm-threads"
+
 rm -rf dist
-mkdir -p dist/pkg
+mkdir -p dist/pkg dist/pkg-threads
 wasm-bindgen --target web --no-typescript --out-dir dist/pkg \
     "$target/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
-cp index.html app.js worker.js messages.js style.css dist/
-echo "built web/dist: $(du -sh dist | cut -f1) ($(gzip -c dist/pkg/*.wasm | wc -c) bytes of wasm, gzipped)"
+wasm-bindgen --target web --no-typescript --out-dir dist/pkg-threads \
+    "$target/wasm-threads/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
+cp index.html app.js worker.js messages.js coi.js style.css dist/
+gz() { gzip -c "$1" | wc -c; }
+echo "built web/dist: $(du -sh dist | cut -f1) ($(gz dist/pkg/*.wasm) bytes of wasm, gzipped;" \
+    "$(gz dist/pkg-threads/*.wasm) with threads)"

@@ -14,6 +14,13 @@ export default [
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.worker },
   },
   {
+    // A classic script that is also the service worker.
+    files: ['coi.js'],
+    languageOptions: {
+      ecmaVersion: 2024, sourceType: 'script', globals: { ...globals.browser, ...globals.serviceworker },
+    },
+  },
+  {
     files: ['tests/**/*.mjs', 'eslint.config.js'],
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: { ...globals.node, ...globals.browser } },
   },

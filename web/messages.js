@@ -3,7 +3,8 @@
 // something fails. Both sides import this module.
 
 // Page -> worker.
-//   load      { base, format }      fetch MNIST at `base` ('idx', 'parquet' or null: find out)
+//   load      { base, format, threads }  fetch MNIST at `base` ('idx', 'parquet' or null:
+//                                   find out); train on `threads` threads (where isolated)
 //   reset     { seed, trainImages } a new model; the first `trainImages` images an epoch
 //   play      {}                    train until paused
 //   pause     {}
@@ -105,6 +106,20 @@ export const UNSUPPORTED = Object.freeze({
     'module workers (Chrome 80, Firefox 114, Safari 15 or later); the kernels above work ' +
     'without it.',
 });
+
+// The crate's module for this page: the build with threads where the page
+// is cross-origin isolated (a SharedArrayBuffer can be had) and is to train
+// on more than one, else the one-thread build (no pool to hand work to).
+// The page and its worker load the same one, so a visitor downloads one.
+export const PKG = (isolated, threads) => (isolated && threads > 1
+  ? './pkg-threads/filters_are_weights_web.js'
+  : './pkg/filters_are_weights_web.js');
+
+// Why the page trains on one thread, when it does.
+export const ONE_THREAD = 'This page is not cross-origin isolated, which WebAssembly threads ' +
+  'need (its server sends no Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy ' +
+  'headers, and the service worker that adds them could not run here): training uses one ' +
+  'thread. web/serve.py sends them.';
 
 // The most the page reads of one file: MNIST's largest, the training
 // images unzipped, is 47 MB.

@@ -1,10 +1,10 @@
 // The training worker: fetches MNIST, decodes it with the crate (compiled to
 // WebAssembly) and trains Keras' mnist_cnn a few batches at a time, so that
 // the page stays responsive. The messages in and out are in messages.js.
-import init, { constants, Session } from './pkg/filters_are_weights_web.js';
-import { MAX_FILE_BYTES, TO_PAGE, TO_WORKER } from './messages.js';
+import { MAX_FILE_BYTES, PKG, TO_PAGE, TO_WORKER } from './messages.js';
 
-let C = null;                // the crate's constants(), once its module runs
+let faw = null;              // the crate's module
+let C = null;                // its constants(), once it runs
 let wasm = null;             // its exports (the memory, for the page to show)
 const TEST_IMAGES = 1000;    // the test subset scored during training
 const SCORE_EVERY = 50;      // batches between two scores of the test subset
@@ -105,7 +105,7 @@ async function load(base, format) {
       const [trainFile, testFile] = C.parquet_files;
       const train = await fetchBytes(`${base}/${trainFile}`, trainFile);
       const test = await fetchBytes(`${base}/${testFile}`, testFile);
-      return decode(() => Session.from_parquet(train, test, `parquet files at ${base}`), base);
+      return decode(() => faw.Session.from_parquet(train, test, `parquet files at ${base}`), base);
     } catch (e) {
       // Not the Hub's layout at this address: the four IDX files, then.
       if (e.kind !== 'not-found' || format === 'parquet') throw e;
@@ -121,7 +121,7 @@ async function load(base, format) {
       throw e;
     }
   }
-  return decode(() => Session.from_idx(...files, `IDX files at ${base}`), base);
+  return decode(() => faw.Session.from_idx(...files, `IDX files at ${base}`), base);
 }
 
 function update(losses, ms, epochEnded) {
@@ -181,24 +181,28 @@ function reset(seed, trainImages) {
   update([], 0, false);
 }
 
-// The crate's module, started once; a failure is the browser's.
-async function start() {
+// The crate's module, started once, on `threads` threads where the page
+// is cross-origin isolated; a failure is the browser's.
+async function start(threads) {
   if (C) return;
+  const isolated = self.crossOriginIsolated === true;
   try {
-    wasm = await init();
+    faw = await import(PKG(isolated, threads));
+    wasm = await faw.default();
+    if (faw.initThreadPool) await faw.initThreadPool(threads);
   } catch (e) {
     throw new Failure('startup', `its WebAssembly would not start in the worker (${e.message})`);
   }
-  C = constants();
+  C = faw.constants();
 }
 
 // Each message, and the kind of failure it reports if it fails.
 const HANDLERS = {
   [TO_WORKER.load]: ['startup', async (m) => {
-    await start();
+    await start(m.threads);
     session = await load(m.base, m.format);
     const info = session.info();
-    post(TO_PAGE.ready, { train: info.train, test: info.test, source: info.source, threads: 1 });
+    post(TO_PAGE.ready, { train: info.train, test: info.test, source: info.source, threads: faw.threads() });
   }],
   [TO_WORKER.reset]: ['training', (m) => reset(m.seed, m.trainImages)],
   [TO_WORKER.play]: ['training', () => { if (!playing) { playing = true; loop(); } }],

@@ -460,3 +460,16 @@ fn digit_tensor(digit: &[f32]) -> Result<Tensor, JsError> {
         .and_then(|t| t.to_dtype(DType::F32))
         .map_err(js)
 }
+
+/// Starts rayon's pool on `n` web workers (`initThreadPool(n)` in
+/// JavaScript): the training then runs on `n` threads. Only in the build
+/// with threads (feature `threads`), from a worker of a cross-origin
+/// isolated page.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// The threads training runs on: rayon's pool, or 1 without it.
+#[wasm_bindgen]
+pub fn threads() -> u32 {
+    rayon::current_num_threads() as u32
+}

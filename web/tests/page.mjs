@@ -4,9 +4,10 @@
 //
 //   node web/tests/page.mjs --page URL --idx DATA [--batches 30] [--screenshot FILE]
 //        [--download FILE] [--native-model FILE --digits JSON] [--soak EPOCHS]
+//        [--threads-batches N] [--pages-like URL]
 //        [--parquet-page URL --parquet DATA] [--missing DATA] [--truncated DATA]
 //        [--huge DATA] [--cross-origin DATA] [--plain-page URL --unreachable DATA]
-//   node web/tests/page.mjs --page URL --idx DATA --bench SECONDS
+//   node web/tests/page.mjs --page URL --idx DATA --bench SECONDS [--bench-query threads=N]
 //
 // Each URL is a page's address (without a query), each DATA what it is
 // given as ?data=: the data for the main run (--idx), the Hub's layout
@@ -34,19 +35,60 @@ const result = { console: [], pageErrors: [] };
 
 // Opens `url` with ?data=`data`. Console errors are the page's failures,
 // but for a page made to fail to fetch: the browser logs those fetches.
-async function open(url, data, format, { failing = false, deviceScaleFactor = 1 } = {}) {
-  const page = await browser.newPage({ viewport: { width: 1240, height: 1600 }, deviceScaleFactor });
+async function open(url, data, format, { failing = false, deviceScaleFactor = 1, query = '', context = null } = {}) {
+  const options = { viewport: { width: 1240, height: 1600 }, deviceScaleFactor };
+  const page = await (context ? context.newPage() : browser.newPage(options));
   const log = failing ? [] : result.console;
   page.on('console', (m) => { if (m.type() === 'error') log.push(`${m.text()} (${m.location().url})`); });
   page.on('pageerror', (e) => result.pageErrors.push(String(e)));
-  const query = `?data=${encodeURIComponent(data)}${format ? `&format=${format}` : ''}`;
-  await page.goto(url + query);
+  const search = `?data=${encodeURIComponent(data)}${format ? `&format=${format}` : ''}${query ? `&${query}` : ''}`;
+  await page.goto(url + search);
   return page;
 }
 
+// Waits for `fn` to hold on a page that may reload itself first (coi.js
+// does, once, to be served through its service worker).
+async function settle(page, fn) {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await page.waitForFunction(fn, null, { timeout: 120000 });
+    } catch (e) {
+      if (tries > 5 || !/context was destroyed|navigat/i.test(e.message)) throw e;
+      await page.waitForLoadState('load');
+    }
+  }
+}
+
+// Draws a vertical stroke on the pad at `x`, from `y0` to `y1` (pad pixels),
+// and waits for the model's answer.
+async function drawStroke(page, x, y0, y1) {
+  const pad = await page.$('#pad');
+  await pad.scrollIntoViewIfNeeded();
+  const box = await pad.boundingBox();
+  await page.mouse.move(box.x + x, box.y + y0);
+  await page.mouse.down();
+  for (let y = y0; y <= y1; y += 10) await page.mouse.move(box.x + x, box.y + y);
+  await page.mouse.up();
+  await page.waitForFunction(() => window.faw.state.prediction !== null);
+}
+
+// Trains `n` batches with one click each on a page opened with `query`.
+async function trainClicks(query, n) {
+  const page = await open(args.page, args.idx, 'idx', { query });
+  await ready(page);
+  await page.waitForFunction(() => window.faw.state.snapshots.length > 0);
+  for (let i = 0; i < n; i++) await page.click('#one-batch');
+  await page.waitForFunction((k) => window.faw.state.step >= k, n, { timeout: 300000 });
+  const seen = await page.evaluate(() => ({
+    threads: window.faw.state.threads, losses: window.faw.state.losses, filters: Array.from(window.faw.state.filters),
+  }));
+  await page.close();
+  return seen;
+}
+
 // What a page made to fail says, once it has said it.
-async function failure(url, data, format) {
-  const page = await open(url, data, format, { failing: true });
+async function failure(url, data, format, query) {
+  const page = await open(url, data, format, { failing: true, query });
   await ready(page);
   const seen = await page.evaluate(() => ({
     status: document.getElementById('load-status').textContent,
@@ -67,20 +109,24 @@ const ready = (page) => page.waitForFunction(() => window.faw?.state.ready || wi
 
 try {
   if (args.bench) {
-    // Seconds from opening the page (MNIST already in the browser's cache)
-    // to the first redraw of trained filters, and images per second.
-    const page = await open(args.page, args.idx, 'idx');
+    // Seconds from opening the page (MNIST already in the browser's cache:
+    // a second visit in the same context) to the first redraw of trained
+    // filters, and images per second.
+    const context = await browser.newContext({ viewport: { width: 1240, height: 1600 } });
+    const query = args['bench-query'] || '';
+    const page = await open(args.page, args.idx, 'idx', { context, query });
     await ready(page);
     await page.close();
     const start = Date.now();
-    const again = await open(args.page, args.idx, 'idx');
+    const again = await open(args.page, args.idx, 'idx', { context, query });
     await ready(again);
+    result.threads = await again.evaluate(() => window.faw.state.threads);
     await again.click('#play');
     await again.waitForFunction(() => window.faw.state.firstTrainedDrawAt !== null, null, { timeout: 120000 });
     result.secondsToFirstTrainedFilters = (Date.now() - start) / 1000;
     const now = () => again.evaluate(() => {
       const { state } = window.faw;
-      return [performance.now(), state.losses.length, state.trainMs];
+      return [performance.now(), state.step, state.trainMs];
     });
     const t0 = await now();
     await again.waitForTimeout(Number(args.bench) * 1000);
@@ -93,6 +139,7 @@ try {
     // 1. The kernels: every classic kernel's output on the demo picture, as drawn.
     const page = await open(args.page, args.idx, 'idx');
     result.isolated = await page.evaluate(() => window.crossOriginIsolated);
+    result.threads = {};
     await page.waitForFunction(() => window.faw?.state.kernelOutput !== null);
     const names = await page.$$eval('#kernel-select option', (os) => os.map((o) => o.textContent));
     result.kernels = {};
@@ -126,6 +173,8 @@ try {
     // 2. Training: `batches` batches, one click each.
     await ready(page);
     result.dataStatus = await page.textContent('#data-status');
+    result.threads.main = await page.evaluate(() => window.faw.state.threads);
+    result.threads.status = await page.textContent('#load-status');
     await page.waitForFunction(() => window.faw.state.snapshots.length > 0);
     for (let i = 0; i < batches; i++) await page.click('#one-batch');
     await page.waitForFunction((n) => window.faw.state.step >= n, batches, { timeout: 300000 });
@@ -142,14 +191,7 @@ try {
     }));
 
     // 3. A drawn digit: a "1", a stroke down the middle.
-    const pad = await page.$('#pad');
-    await pad.scrollIntoViewIfNeeded();
-    const box = await pad.boundingBox();
-    await page.mouse.move(box.x + 140, box.y + 50);
-    await page.mouse.down();
-    for (let y = 50; y <= 230; y += 10) await page.mouse.move(box.x + 140, box.y + y);
-    await page.mouse.up();
-    await page.waitForFunction(() => window.faw.state.prediction !== null);
+    await drawStroke(page, 140, 50, 230);
     Object.assign(result, await page.evaluate(() => ({
       prediction: window.faw.state.prediction,
       maps: window.faw.state.maps.length,
@@ -198,13 +240,7 @@ try {
     result.badModel.trainsAfter = true;
     result.badDigit = await page.evaluate(() => window.faw.predict([1, 2, 3]).then((m) => m.type));
     await page.click('#clear-pad');
-    await pad.scrollIntoViewIfNeeded();
-    const again = await pad.boundingBox();
-    await page.mouse.move(again.x + 100, again.y + 60);
-    await page.mouse.down();
-    for (let y = 60; y <= 220; y += 20) await page.mouse.move(again.x + 100, again.y + y);
-    await page.mouse.up();
-    await page.waitForFunction(() => window.faw.state.prediction !== null);
+    await drawStroke(page, 100, 60, 220);
     result.predictsAfterBadDigit = true;
 
     // 7. A model trained natively, opened: its answers for the test digits.
@@ -252,7 +288,31 @@ try {
       await soak.close();
     }
 
-    // 9. The same page on the Hub's parquet layout; and data it cannot have.
+    // 9. Threads: the same weights on 1 and 2; a host without isolation
+    // headers, isolated by coi.js; and one not isolated at all.
+    if (args['threads-batches']) {
+      const n = Number(args['threads-batches']);
+      result.threads.one = await trainClicks('threads=1', n);
+      result.threads.two = await trainClicks('threads=2', n);
+    }
+    if (args['pages-like']) {
+      const pages = await open(args['pages-like'], '/data/idx', 'idx');
+      await settle(pages, () => window.faw?.state.ready || window.faw?.state.dataError);
+      result.pagesLike = await pages.evaluate(() => ({
+        isolated: window.crossOriginIsolated, threads: window.faw.state.threads,
+        status: document.getElementById('load-status').textContent,
+      }));
+      await pages.close();
+      const plain = await open(args['pages-like'], '/data/idx', 'idx', { query: 'isolate=no' });
+      await ready(plain);
+      result.notIsolated = await plain.evaluate(() => ({
+        isolated: window.crossOriginIsolated, threads: window.faw.state.threads,
+        status: document.getElementById('load-status').textContent,
+      }));
+      await plain.close();
+    }
+
+    // 10. The same page on the Hub's parquet layout; and data it cannot have.
     if (args.parquet) {
       const parquet = await open(args['parquet-page'] || args.page, args.parquet);
       await ready(parquet);
@@ -265,10 +325,11 @@ try {
       truncated: [args['parquet-page'] || args.page, args.truncated, 'parquet'],
       huge: [args.page, args.huge, 'idx'],
       crossOrigin: [args.page, args['cross-origin']],
-      unreachable: [args['plain-page'], args.unreachable],
+      // Not isolated: an isolated page cannot tell "nothing answered" apart.
+      unreachable: [args['plain-page'], args.unreachable, null, 'isolate=no'],
     };
-    for (const [name, [url, data, format]] of Object.entries(failing)) {
-      if (url && data) result.failures[name] = await failure(url, data, format);
+    for (const [name, [url, data, format, query]] of Object.entries(failing)) {
+      if (url && data) result.failures[name] = await failure(url, data, format, query);
     }
   }
 } finally {
