@@ -532,6 +532,22 @@ fn the_page_teaches_the_lesson_in_chromium() {
         "{status}"
     );
 
+    // A browser that cannot run the page is told what it lacks.
+    let cannot = &r["cannotStart"];
+    for (name, words) in [
+        ("noWebAssembly", ["cannot run WebAssembly", "What to do"]),
+        ("noSimd", ["SIMD128", "update it"]),
+        ("noPkg", ["could not be loaded", "web/build.sh"]),
+    ] {
+        let status = cannot[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {cannot}"));
+        println!("{name}: {status}");
+        for w in words {
+            assert!(status.contains(w), "{name}: {w:?} is not in {status:?}");
+        }
+    }
+
     // Data it cannot have: each failure told apart, in words that say what
     // to do, shown as an error; the kernels go on working.
     let failures = r["failures"].as_object().unwrap();

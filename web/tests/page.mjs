@@ -312,7 +312,25 @@ try {
       await plain.close();
     }
 
-    // 10. The same page on the Hub's parquet layout; and data it cannot have.
+    // 10. Browsers that cannot run it: no WebAssembly, no SIMD128, its
+    // WebAssembly files missing. Each says what is lacking, not "Loading…".
+    result.cannotStart = {};
+    const cannot = {
+      noWebAssembly: (page) => page.addInitScript(() => { delete window.WebAssembly; }),
+      noSimd: (page) => page.addInitScript(() => { WebAssembly.validate = () => false; }),
+      noPkg: (page) => page.route(/\/pkg(-threads)?\//, (route) => route.fulfill({ status: 404, body: '' })),
+    };
+    for (const [name, breakIt] of Object.entries(cannot)) {
+      const page = await browser.newPage();
+      page.on('pageerror', (e) => result.pageErrors.push(String(e)));
+      await breakIt(page);
+      await page.goto(`${args.page}?data=${encodeURIComponent(args.idx)}&format=idx`);
+      await page.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
+      result.cannotStart[name] = await page.textContent('#load-status');
+      await page.close();
+    }
+
+    // 11. The same page on the Hub's parquet layout; and data it cannot have.
     if (args.parquet) {
       const parquet = await open(args['parquet-page'] || args.page, args.parquet);
       await ready(parquet);
