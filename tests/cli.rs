@@ -263,3 +263,35 @@ fn help_and_version_from_anywhere_exit_zero() {
     );
     assert_eq!(ok(&["-V"]), version);
 }
+
+#[test]
+fn hf_hubs_variables_reach_the_command_line() {
+    // No MNIST_DIR, no data/mnist/ where it runs, an empty hf-hub cache:
+    // HF_HUB_OFFLINE=1 forbids the download, HF_ENDPOINT names the server.
+    let dir = tempfile::tempdir().unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["reproduce", "--epochs=1", "--quiet", "--out"])
+            .arg(dir.path().join("out"))
+            .current_dir(dir.path())
+            .env_remove("MNIST_DIR")
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("HF_ENDPOINT")
+            .env("HF_HOME", dir.path().join("hf"));
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let offline = run(&[("HF_HUB_OFFLINE", "1")]);
+    assert!(offline.contains("offline mode is on"), "{offline}");
+    let elsewhere = run(&[("HF_ENDPOINT", "http://127.0.0.1:9")]);
+    assert!(
+        // Refused by that port (the Hub itself would not be found here).
+        elsewhere.contains("could not be downloaded") && elsewhere.contains("refused"),
+        "{elsewhere}"
+    );
+}

@@ -9,8 +9,10 @@
 //! `$HF_HOME/hub`, else `~/.cache/huggingface/hub`), in the layout
 //! `datasets--ylecun--mnist/refs/refs/convert/parquet` (a commit sha) and
 //! `datasets--ylecun--mnist/snapshots/<sha>/mnist/{train,test}/0000.parquet`.
-//! Once there, no network is used again. With `HF_HUB_OFFLINE=1` (or
-//! `offline` in [`HubOptions`]) the network is never touched.
+//! Once there, no network is used again. With `offline` in [`HubOptions`]
+//! (`HF_HUB_OFFLINE=1` for [`Mnist::load`](super::Mnist::load), which reads
+//! hf-hub's variables through [`HubOptions::from_env`]) the network is
+//! never touched.
 
 pub use super::parquet::read_parquet;
 use crate::error::{Error, Result};
@@ -26,15 +28,30 @@ pub struct HubOptions {
     /// The hf-hub cache directory; `None` uses hf-hub's usual place
     /// (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`).
     pub cache_dir: Option<PathBuf>,
-    /// Never use the network, only the cache (also set by `HF_HUB_OFFLINE=1`).
+    /// Never use the network, only the cache (`HF_HUB_OFFLINE=1` in
+    /// [`HubOptions::from_env`]).
     pub offline: bool,
-    /// Another Hub address (also set by `HF_ENDPOINT`).
+    /// Another Hub address (`HF_ENDPOINT` in [`HubOptions::from_env`]).
     pub endpoint: Option<String>,
     /// Show a progress bar while downloading.
     pub progress: bool,
 }
 
 impl HubOptions {
+    /// The options hf-hub's environment variables give: `HF_HUB_OFFLINE`
+    /// (anything but empty or `0` means offline) and `HF_ENDPOINT`; the
+    /// cache's (`HF_HUB_CACHE`, `HF_HOME`) are read by
+    /// [`HubOptions::cache_dir`] when no `cache_dir` is given. What
+    /// [`Mnist::load`](super::Mnist::load) uses; `HubOptions::default()`
+    /// reads none of them.
+    pub fn from_env() -> Self {
+        HubOptions {
+            offline: std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0"),
+            endpoint: std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()),
+            ..Default::default()
+        }
+    }
+
     /// The cache directory these options use.
     pub fn cache_dir(&self) -> PathBuf {
         if let Some(dir) = &self.cache_dir {
@@ -44,10 +61,6 @@ impl HubOptions {
             return PathBuf::from(dir);
         }
         Cache::from_env().path().clone()
-    }
-
-    fn offline(&self) -> bool {
-        self.offline || std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0")
     }
 }
 
@@ -70,7 +83,7 @@ pub fn fetch(options: &HubOptions) -> Result<(PathBuf, PathBuf)> {
     if let (Some(train), Some(test)) = (cached.get(TRAIN_FILE), cached.get(TEST_FILE)) {
         return Ok((train, test));
     }
-    if options.offline() {
+    if options.offline {
         return Err(Error::DatasetUnavailable(format!(
             "MNIST is not in the Hugging Face cache at {} and offline mode is on \
              (HF_HUB_OFFLINE). {HOW_TO_GET_MNIST}.",
@@ -79,11 +92,7 @@ pub fn fetch(options: &HubOptions) -> Result<(PathBuf, PathBuf)> {
     }
     let mut builder =
         ApiBuilder::from_cache(Cache::new(cache_dir.clone())).with_progress(options.progress);
-    if let Some(endpoint) = options
-        .endpoint
-        .clone()
-        .or_else(|| std::env::var("HF_ENDPOINT").ok())
-    {
+    if let Some(endpoint) = options.endpoint.clone() {
         builder = builder.with_endpoint(endpoint);
     }
     let unavailable = |reason: String| {

@@ -267,7 +267,7 @@ impl Mnist {
     fn load_remote() -> Result<Self> {
         Self::from_hub(&hub::HubOptions {
             progress: true,
-            ..Default::default()
+            ..hub::HubOptions::from_env()
         })
     }
 
