@@ -43,6 +43,7 @@
 //! # Ok::<(), filters_are_weights::Error>(())
 //! ```
 
+mod file;
 mod layers;
 
 pub use layers::{dropout, glorot_uniform, Conv2d, Dense, Dropout};
@@ -53,7 +54,6 @@ use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// The names of the model's weights, in order, as saved in safetensors.
@@ -327,65 +327,6 @@ impl MnistCnn {
             .zip(self.vars())
             .map(|(n, v)| (n.to_string(), v.as_tensor().clone()))
             .collect()
-    }
-
-    /// Saves the weights to a safetensors file, atomically.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::write_atomic(path, &self.to_safetensors_bytes()?)
-    }
-
-    /// The bytes [`MnistCnn::save`] writes (what the page downloads).
-    pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
-        let tensors = self.named_tensors();
-        safetensors::serialize(tensors.iter(), None)
-            .map_err(|e| Error::InvalidConfig(format!("cannot put the weights together: {e}")))
-    }
-
-    /// Loads weights saved by [`MnistCnn::save`] (or in a training
-    /// checkpoint), checking every name and shape.
-    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            problem: match path.is_file() {
-                false => "no such file".into(),
-                true => format!("cannot be read ({e})"),
-            },
-        })?;
-        Self::from_safetensors_bytes(path, &bytes, device)
-    }
-
-    /// [`MnistCnn::load`] from the bytes of a file (`path` names it in
-    /// messages): what the page does with a model the visitor opens.
-    pub fn from_safetensors_bytes(
-        path: impl AsRef<Path>,
-        bytes: &[u8],
-        device: &Device,
-    ) -> Result<Self> {
-        let path = path.as_ref();
-        let bad = |problem: String| Error::Checkpoint {
-            path: path.to_path_buf(),
-            problem,
-        };
-        let mut tensors = candle_core::safetensors::load_buffer(bytes, device)
-            .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
-        let vars = PARAMETER_NAMES
-            .iter()
-            .zip(PARAMETER_SHAPES)
-            .map(|(name, shape)| {
-                let t = tensors.remove(*name).ok_or_else(|| {
-                    bad(format!("it has no tensor {name}: not a model of this kind"))
-                })?;
-                if t.dims() != shape {
-                    return Err(bad(format!(
-                        "{name} has shape {:?}, this model needs {shape:?}",
-                        t.dims()
-                    )));
-                }
-                Ok(Var::from_tensor(&t.to_dtype(DType::F32)?)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Self::from_vars(vars, Backend::default())
     }
 }
 
