@@ -570,6 +570,14 @@ fn the_page_teaches_the_lesson_in_chromium() {
             "unreachable",
             vec!["nothing answered at", "check the address"],
         ),
+        (
+            "hubUnreachable",
+            vec![
+                "nothing answered at https://huggingface.co",
+                "internet connection",
+            ],
+        ),
+        ("hubRefused", vec!["HTTP 503", "try again later"]),
     ];
     for (name, words) in expect {
         let f = &failures[name];

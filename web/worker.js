@@ -33,7 +33,11 @@ async function whyUnfetched(url, error) {
   const { origin } = new URL(url);
   const details = { url, origin };
   if (!navigator.onLine) return new Failure('offline', error.message, details);
-  if (origin === self.location.origin) return new Failure('unreachable', error.message, details);
+  // The page's own server, or the Hub (which sends Access-Control-Allow-Origin):
+  // a failure there is one of reaching it.
+  if (origin === self.location.origin || url.startsWith(C.hub_url)) {
+    return new Failure('unreachable', error.message, details);
+  }
   try {
     await fetch(url, { mode: 'no-cors', method: 'HEAD', cache: 'no-store' });
     return new Failure('cross-origin', error.message, details);

@@ -41,7 +41,8 @@ async function open(url, data, format, { failing = false, deviceScaleFactor = 1,
   const log = failing ? [] : result.console;
   page.on('console', (m) => { if (m.type() === 'error') log.push(`${m.text()} (${m.location().url})`); });
   page.on('pageerror', (e) => result.pageErrors.push(String(e)));
-  const search = `?data=${encodeURIComponent(data)}${format ? `&format=${format}` : ''}${query ? `&${query}` : ''}`;
+  const search = `?${data ? `data=${encodeURIComponent(data)}` : ''}${format ? `&format=${format}` : ''}` +
+    `${query ? `&${query}` : ''}`;
   await page.goto(url + search);
   return page;
 }
@@ -87,8 +88,11 @@ async function trainClicks(query, n) {
 }
 
 // What a page made to fail says, once it has said it.
-async function failure(url, data, format, query) {
-  const page = await open(url, data, format, { failing: true, query });
+async function failure(url, data, format, query, hub) {
+  // `hub`: how the Hugging Face Hub answers (routed: it is never reached).
+  const context = hub ? await browser.newContext() : null;
+  if (hub) await context.route(/huggingface\.co/, hub);
+  const page = await open(url, data, format, { failing: true, query, context });
   await ready(page);
   const seen = await page.evaluate(() => ({
     status: document.getElementById('load-status').textContent,
@@ -101,6 +105,7 @@ async function failure(url, data, format, query) {
   seen.kernelsStillWork = await page.evaluate(
     (b) => window.faw.state.kernelOutput.some((v, i) => v !== b[i]), before);
   await page.close();
+  if (context) await context.close();
   return seen;
 }
 
@@ -345,9 +350,12 @@ try {
       crossOrigin: [args.page, args['cross-origin']],
       // Not isolated: an isolated page cannot tell "nothing answered" apart.
       unreachable: [args['plain-page'], args.unreachable, null, 'isolate=no'],
+      // No ?data=: the Hub, out of reach, then refusing.
+      hubUnreachable: [args.page, '', null, '', (r) => r.abort('internetdisconnected')],
+      hubRefused: [args.page, '', null, '', (r) => r.fulfill({ status: 503, body: '' })],
     };
-    for (const [name, [url, data, format, query]] of Object.entries(failing)) {
-      if (url && data) result.failures[name] = await failure(url, data, format, query);
+    for (const [name, [url, data, format, query, hub]] of Object.entries(failing)) {
+      if (url && (data || hub)) result.failures[name] = await failure(url, data, format, query, hub);
     }
   }
 } finally {
