@@ -57,13 +57,19 @@ pub fn write_safetensors(
     path: impl AsRef<Path>,
     tensors: &std::collections::HashMap<String, candle_core::Tensor>,
 ) -> Result<()> {
-    let bytes = safetensors::serialize(tensors.iter(), None).map_err(|e| {
-        Error::InvalidConfig(format!(
-            "cannot put the tensors for {} together: {e}",
-            path.as_ref().display()
-        ))
-    })?;
+    let bytes = safetensors_bytes(tensors, &path.as_ref().display().to_string())?;
     write_atomic(path, &bytes)
+}
+
+/// `tensors` as the bytes of a safetensors file (`what` names it in the
+/// error): what [`write_safetensors`] writes, and the page downloads.
+pub fn safetensors_bytes(
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+    what: &str,
+) -> Result<Vec<u8>> {
+    safetensors::serialize(tensors.iter(), None).map_err(|e| {
+        Error::InvalidConfig(format!("cannot put the tensors for {what} together: {e}"))
+    })
 }
 
 /// Lets `write` fill a temporary file beside `path`, then renames it to `path`.

@@ -11,14 +11,12 @@ use std::path::Path;
 impl MnistCnn {
     /// Saves the weights to a safetensors file, atomically.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::write_atomic(path, &self.to_safetensors_bytes()?)
+        crate::io::write_safetensors(path, &self.named_tensors())
     }
 
     /// The bytes [`MnistCnn::save`] writes (what the page downloads).
     pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
-        let tensors = self.named_tensors();
-        safetensors::serialize(tensors.iter(), None)
-            .map_err(|e| Error::InvalidConfig(format!("cannot put the weights together: {e}")))
+        crate::io::safetensors_bytes(&self.named_tensors(), "the model")
     }
 
     /// Loads weights saved by [`MnistCnn::save`] (or in a training
