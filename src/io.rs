@@ -96,6 +96,15 @@ fn with_temp_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resul
     })
 }
 
+/// Writes `picture` to `path` as a PNG file, atomically.
+pub fn write_png(path: impl AsRef<Path>, picture: &image::GrayImage) -> Result<()> {
+    let mut png = Vec::new();
+    picture
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| Error::Plot(e.to_string()))?;
+    write_atomic(path, &png)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,6 +171,21 @@ pub fn load_picture(path: impl AsRef<Path>) -> Result<GrayImage> {
 }
 
 /// [`load_picture`] at full resolution, for who wants every pixel: a kernel
+/// What became of the picture at `path` that [`load_picture`] gave as
+/// `picture`: "picture P: 8000x6000, brought to 384x288 for the kernels",
+/// or "picture P: 300x200" where it kept its size.
+pub fn picture_note(path: impl AsRef<Path>, picture: &GrayImage) -> String {
+    let path = path.as_ref();
+    let (w, h) = picture.dimensions();
+    match image::image_dimensions(path) {
+        Ok((w0, h0)) if (w0, h0) != (w, h) => format!(
+            "picture {}: {w0}x{h0}, brought to {w}x{h} for the kernels",
+            path.display()
+        ),
+        _ => format!("picture {}: {w}x{h}", path.display()),
+    }
+}
+
 /// on a 48-megapixel photo needs gigabytes.
 pub fn load_picture_full(path: impl AsRef<Path>) -> Result<GrayImage> {
     read_picture(path.as_ref(), None)

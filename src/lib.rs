@@ -19,6 +19,7 @@
 //! | [`train`] | the training loop, filter snapshots, history |
 //! | [`viz`] | the figures: filter grids, evolution, kernel gallery, curves |
 //! | [`analysis`] | beyond the post: nearest classic kernels, feature maps, mistakes |
+//! | [`report`] | a run's figures and analysis, written to a folder |
 //!
 //! The crate re-exports [`candle`](candle_core), [`candle_nn`] and [`image`],
 //! so a notebook needs only one `:dep` line.
@@ -42,6 +43,7 @@ pub mod kernels;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod report;
 pub mod rng;
 pub mod train;
 pub mod viz;
@@ -60,6 +62,26 @@ pub fn quick_mode() -> bool {
     std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+/// The device called `name` on the command line: `cpu`, `cuda` or `metal`
+/// (the last two need a build with that feature, and the GPU).
+pub fn device(name: &str) -> Result<candle_core::Device> {
+    use candle_core::Device;
+    let unavailable = |what: &str, e: candle_core::Error| {
+        Error::InvalidConfig(format!(
+            "--device {name}: {what} is not available ({e}); it needs a build with \
+             `--features {name}` and a {what} GPU, or use --device cpu"
+        ))
+    };
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Device::new_cuda(0).map_err(|e| unavailable("CUDA", e)),
+        "metal" => Device::new_metal(0).map_err(|e| unavailable("Metal", e)),
+        other => Err(Error::InvalidConfig(format!(
+            "--device: '{other}' is not a device; choose cpu, cuda or metal"
+        ))),
+    }
+}
+
 /// Everything a notebook or a program usually needs, in one `use`.
 pub mod prelude {
     pub use crate::analysis::{self, Predictions};
@@ -67,9 +89,11 @@ pub mod prelude {
     pub use crate::kernels::{demo_picture, load_picture, Kernel, CLASSIC};
     pub use crate::model::MnistCnn;
     pub use crate::optim::{Adadelta, AdadeltaConfig};
+    pub use crate::report::{self, Report};
     pub use crate::rng::Rng;
     pub use crate::train::{
         keep_freed_memory, FilterStep, History, Progress, Snapshot, TrainConfig, Trainer,
+        EARLY_STEPS,
     };
     pub use crate::viz::{self, ColourScale, Figure};
     pub use crate::{quick_mode, Error, Result};

@@ -437,12 +437,18 @@ fn cli_cases() -> Vec<Case> {
         ),
         case(
             "CLI: --flag=value with a bad value",
-            &["--epochs: 'many' is not a valid number"],
+            &[
+                "invalid value 'many' for '--epochs <N>'",
+                "is not a valid number",
+            ],
             |_: &Path| cli(&["reproduce", "--epochs=many"]),
         ),
         case(
             "CLI: a device that is not one",
-            &["--device: 'tpu' is not a device", "cpu, cuda or metal"],
+            &[
+                "invalid value 'tpu' for '--device",
+                "possible values: cpu, cuda, metal",
+            ],
             |_: &Path| cli(&["reproduce", "--device", "tpu"]),
         ),
         #[cfg(not(feature = "cuda"))]
@@ -458,12 +464,12 @@ fn cli_cases() -> Vec<Case> {
         ),
         case(
             "CLI: help on a command that does not exist",
-            &["no command is named 'train'", "reproduce [OPTIONS]"],
+            &["unrecognized subcommand 'train'", "reproduce [OPTIONS]"],
             |_: &Path| cli(&["help", "train"]),
         ),
         case(
             "CLI: unknown option",
-            &["unknown option '--frobnicate'"],
+            &["unexpected argument '--frobnicate'"],
             |_: &Path| cli(&["reproduce", "--frobnicate"]),
         ),
         case(

@@ -187,7 +187,7 @@ fn bad_options_say_what_is_wrong() {
         ),
         (
             vec!["reproduce", "--frobnicate"],
-            "unknown option '--frobnicate'",
+            "unexpected argument '--frobnicate'",
         ),
         (
             vec![
@@ -209,7 +209,10 @@ fn bad_options_say_what_is_wrong() {
             ],
             "no such file",
         ),
-        (vec!["dance"], "unknown command 'dance'"),
+        (vec!["dance"], "unrecognized subcommand 'dance'"),
+        // An option where a path is expected is an option, not a path.
+        (vec!["plot", "--foo"], "unexpected argument '--foo'"),
+        (vec!["plot"], "<HISTORY>"),
     ] {
         let run = Command::new(BIN).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&run.stderr);
@@ -217,6 +220,15 @@ fn bad_options_say_what_is_wrong() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
+    // What the parser refuses exits with 2 (clap's usage error), what fails
+    // while running with 1.
+    let code = |args: &[&str]| Command::new(BIN).args(args).output().unwrap().status.code();
+    assert_eq!(code(&["reproduce", "--epochs", "x"]), Some(2));
+    assert_eq!(code(&["dance"]), Some(2));
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().to_str().unwrap();
+    let missing = ["reproduce", "--data-dir", "/no/such/dir", "--out", out];
+    assert_eq!(code(&missing), Some(1));
 }
 
 /// The program's stdout for `args`, which must succeed.

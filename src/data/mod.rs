@@ -78,6 +78,18 @@ pub struct Mnist {
     pub source: String,
 }
 
+impl std::fmt::Display for Mnist {
+    /// "MNIST from IDX files in data/mnist: 60000 training and 10000 test images".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (train, test) = (self.train_len(), self.test_len());
+        write!(
+            f,
+            "MNIST from {}: {train} training and {test} test images",
+            self.source
+        )
+    }
+}
+
 /// Finds `base` in `dir` under the names MNIST mirrors use: with `-` or `.`
 /// before `idx`, gzipped or not.
 fn find_idx_file(dir: &Path, base: &str) -> Option<PathBuf> {
@@ -252,6 +264,15 @@ impl Mnist {
             test_labels: test_y,
             source: format!("Hugging Face Hub {} ({})", hub::REPO, hub::REVISION),
         })
+    }
+
+    /// MNIST from the IDX files in `dir` where one is given (a command
+    /// line's `--data-dir`), else from wherever [`Mnist::load`] finds it.
+    pub fn from_dir_or_load(dir: Option<&Path>) -> Result<Self> {
+        match dir {
+            Some(dir) => Self::from_dir(dir),
+            None => Self::load(),
+        }
     }
 
     /// MNIST from wherever it is: `$MNIST_DIR`, else `data/mnist/`, else the

@@ -1,9 +1,13 @@
 //! Checkpoints: a run saved after an epoch, continued later bit for bit.
 
 use super::{History, TrainConfig, Trainer};
+use crate::data::Mnist;
 use crate::error::{Error, Result};
 use crate::model::{MnistCnn, PARAMETER_NAMES};
 use candle_core::{Device, Tensor};
+
+/// The checkpoint's name in a run's folder (see [`Trainer::run_saving`]).
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 
 /// The checkpoint tensor holding the configuration and history as JSON.
 const META: &str = "meta.json";
@@ -62,5 +66,72 @@ impl Trainer {
         trainer.optimizer.set_state(state)?;
         trainer.history = history;
         Ok(trainer)
+    }
+
+    /// The run saved in `checkpoint`, continued under `config` on `data`
+    /// (for `config.epochs` epochs in all): refused, with the reason and what
+    /// to do, where the checkpoint was made with another seed, batch size or
+    /// number of batches per epoch, or already holds more epochs.
+    pub fn resume(
+        checkpoint: impl AsRef<std::path::Path>,
+        config: &TrainConfig,
+        data: &Mnist,
+        device: &Device,
+    ) -> Result<Self> {
+        let checkpoint = checkpoint.as_ref();
+        let t = Trainer::from_checkpoint(checkpoint, device)?;
+        let refuse = |problem: String| {
+            Error::InvalidConfig(format!(
+                "cannot resume from {}: {problem}",
+                checkpoint.display()
+            ))
+        };
+        let mismatch = |what: &str, then: String, now: String| {
+            refuse(format!(
+                "it was made with {what} {then}, this run has {now}; \
+                 run with the same options, or without --resume to start afresh"
+            ))
+        };
+        if t.config.seed != config.seed {
+            let (then, now) = (t.config.seed, config.seed);
+            return Err(mismatch("seed", then.to_string(), now.to_string()));
+        }
+        if t.config.batch_size != config.batch_size {
+            let (then, now) = (t.config.batch_size, config.batch_size);
+            return Err(mismatch("batch size", then.to_string(), now.to_string()));
+        }
+        let steps = data.train_len().div_ceil(config.batch_size);
+        if t.history.steps_per_epoch != steps {
+            return Err(refuse(format!(
+                "it was trained with {} batches per epoch, this data gives {steps}; \
+                 use the same data and --train-subset, or run without --resume",
+                t.history.steps_per_epoch
+            )));
+        }
+        if t.epochs_done() > config.epochs {
+            return Err(refuse(format!(
+                "it already holds {} epochs, more than --epochs {}",
+                t.epochs_done(),
+                config.epochs
+            )));
+        }
+        let mut trainer = Trainer::new(t.model, config.clone())?;
+        trainer.optimizer = t.optimizer;
+        trainer.history = t.history;
+        Ok(trainer)
+    }
+
+    /// Trains until `config.epochs` epochs are done, saving into `dir` after
+    /// every epoch, each file complete on disk (written atomically): the
+    /// checkpoint to resume from (`checkpoint.safetensors`), the model
+    /// (`model.safetensors`) and the history (`history.json`).
+    pub fn run_saving(&mut self, data: &Mnist, dir: impl AsRef<std::path::Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let remaining = self.config.epochs.saturating_sub(self.epochs_done());
+        self.run_epochs_with(data, remaining, |t| {
+            t.save_checkpoint(dir.join(CHECKPOINT_FILE))?;
+            t.model.save(dir.join("model.safetensors"))?;
+            crate::io::write_atomic(dir.join("history.json"), t.history.to_json()?.as_bytes())
+        })
     }
 }

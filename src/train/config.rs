@@ -27,6 +27,11 @@ impl Progress {
     }
 }
 
+/// The batches after which `reproduce` and notebook 04 also keep the
+/// filters (counted over all epochs): the post says "iterations", and the
+/// very first steps are where random filters start to become something.
+pub const EARLY_STEPS: [usize; 8] = [1, 2, 5, 10, 20, 50, 100, 200];
+
 /// What to train and how. The defaults reproduce the post: Keras' example
 /// (batch 128, Adadelta lr 1.0) for 15 epochs, filters kept at 0, 1, 7, 15.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,5 +114,13 @@ impl TrainConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl std::fmt::Display for TrainConfig {
+    /// "training 15 epochs, batch 128, seed 42".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (epochs, batch, seed) = (self.epochs, self.batch_size, self.seed);
+        write!(f, "training {epochs} epochs, batch {batch}, seed {seed}")
     }
 }

@@ -27,7 +27,8 @@ mod history;
 mod loss;
 mod progress;
 
-pub use config::{Progress, TrainConfig};
+pub use checkpoint::CHECKPOINT_FILE;
+pub use config::{Progress, TrainConfig, EARLY_STEPS};
 pub use history::{EpochStats, History, Snapshot};
 pub use loss::{evaluate, loss, LOSS_EPSILON};
 

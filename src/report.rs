@@ -1,0 +1,240 @@
+//! The report of a run: the post's figures and the analysis, written to a
+//! folder. The command line's `reproduce`, `plot` and `analyze` write it;
+//! notebook 04 shows the same figures one by one.
+//!
+//! | file | what it shows | from |
+//! |---|---|---|
+//! | `kernel-gallery.png` | the classic kernels applied to a picture (the post's first half) | [`Report::kernel_gallery`] |
+//! | `filters-epoch-NN.png` | the 32 filters after the post's epochs (0, 1, 7, 15) | [`Report::training_figures`] |
+//! | `filters-evolution.png` | every epoch's filters, one row each | |
+//! | `filters-first-steps.png` | the snapshots of the first epoch (see [`first_steps`]) | |
+//! | `filters-steps.png`, `filters-animation.gif` | every snapshot | |
+//! | `filters-change.png` | initial, trained, and the difference | |
+//! | `curves.png`, `curves.svg` | loss and accuracy per epoch | |
+//! | `nearest-kernels.{png,tsv}` | each filter's nearest classic kernel | [`Report::analysis`] |
+//! | `feature-maps-*.png`, `classic-maps-digit.png` | a digit and the picture through the filters | |
+//! | `confusion.png`, `mistakes.png` | the test set's confusion matrix and mistakes | |
+
+use crate::analysis::{self, Predictions};
+use crate::data::Mnist;
+use crate::error::Result;
+use crate::kernels::{self, CLASSIC};
+use crate::model::MnistCnn;
+use crate::train::{History, Snapshot, TrainConfig};
+use crate::viz::{self, ColourScale, Figure};
+use image::GrayImage;
+use std::path::{Path, PathBuf};
+
+/// A folder the figures go to, and the files written so far.
+#[derive(Debug)]
+pub struct Report {
+    dir: PathBuf,
+    written: Vec<PathBuf>,
+    telling: bool,
+}
+
+/// What [`Report::analysis`] found, for a summary line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSummary {
+    /// The filters' mean best centred cosine to a classic kernel.
+    pub mean_similarity: f32,
+    /// How many filters reach 0.8 or more.
+    pub close: usize,
+    /// The number of filters.
+    pub filters: usize,
+    /// Accuracy on the test set, 0..1.
+    pub accuracy: f32,
+    /// How many test images the model gets wrong.
+    pub mistakes: usize,
+    /// How many test images there are.
+    pub test_images: usize,
+}
+
+impl std::fmt::Display for AnalysisSummary {
+    /// Two lines: how the filters resemble the classic kernels, and the
+    /// test accuracy.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "learned filters: mean best similarity to a classic kernel {:.2}, \
+             {} of {} at 0.8 or more",
+            self.mean_similarity, self.close, self.filters
+        )?;
+        write!(
+            f,
+            "test accuracy {:.2}%: {} mistakes in {} test images",
+            100.0 * self.accuracy,
+            self.mistakes,
+            self.test_images
+        )
+    }
+}
+
+/// The snapshots up to the end of the first epoch: the first moves away
+/// from random (with [`crate::train::EARLY_STEPS`] kept, there are several).
+pub fn first_steps(history: &History) -> Vec<Snapshot> {
+    let steps = history.steps_per_epoch;
+    history
+        .snapshots
+        .iter()
+        .filter(|s| s.step <= steps)
+        .cloned()
+        .collect()
+}
+
+/// The title of the filter grid after `epoch` epochs.
+pub fn epoch_title(epoch: usize) -> String {
+    match epoch {
+        0 => "First-layer filters at initialisation".to_string(),
+        1 => "First-layer filters after 1 epoch".to_string(),
+        e => format!("First-layer filters after {e} epochs"),
+    }
+}
+
+/// The labels of `n` filters: `#0`, `#1`, ...
+pub fn filter_names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("#{i}")).collect()
+}
+
+/// The nearest classic kernel of each filter as a table: filter, kernel,
+/// centred cosine (tab-separated, with a header line).
+pub fn nearest_kernels_tsv(matches: &[analysis::KernelMatch]) -> String {
+    let mut table = String::from("filter\tnearest classic kernel\tcentred cosine\n");
+    for m in matches {
+        table += &format!("{}\t{}\t{:+.3}\n", m.filter, m.kernel.name, m.score);
+    }
+    table
+}
+
+impl Report {
+    /// A report written into `dir` (created as needed).
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        Self {
+            dir: dir.as_ref().to_path_buf(),
+            written: Vec::new(),
+            telling: false,
+        }
+    }
+
+    /// The same report, saying "wrote PATH" on stdout for each file (the
+    /// command line's).
+    pub fn telling(self) -> Self {
+        Self {
+            telling: true,
+            ..self
+        }
+    }
+
+    /// The files written so far, in order.
+    pub fn written(&self) -> &[PathBuf] {
+        &self.written
+    }
+
+    /// Writes `dir/name` with `write`, and counts it as written.
+    fn write(&mut self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        let path = self.dir.join(name);
+        write(&path)?;
+        if self.telling {
+            println!("wrote {}", path.display());
+        }
+        self.written.push(path);
+        Ok(())
+    }
+
+    fn save(&mut self, fig: Figure, name: &str) -> Result<()> {
+        self.write(name, |path| fig.save_png(path))
+    }
+
+    /// The classic kernels applied to `picture`: the post's first figure.
+    pub fn kernel_gallery(&mut self, picture: &GrayImage) -> Result<()> {
+        self.save(viz::kernel_gallery(picture)?, "kernel-gallery.png")
+    }
+
+    /// The filter figures of `history`: one grid per post epoch the run
+    /// has, the evolution, the first steps, every step, the change, the
+    /// animation, and the curves.
+    pub fn training_figures(&mut self, history: &History) -> Result<()> {
+        let steps = history.steps_per_epoch;
+        let epoch_snapshots = history.epoch_snapshots();
+        let last = epoch_snapshots.last().map_or(0, |s| s.epoch);
+        let post = TrainConfig::post_snapshot_epochs(last);
+        for s in epoch_snapshots.iter().filter(|s| post.contains(&s.epoch)) {
+            let fig = viz::filter_grid(&s.tensor()?, &epoch_title(s.epoch), ColourScale::Shared)?;
+            self.save(fig, &format!("filters-epoch-{:02}.png", s.epoch))?;
+        }
+        let evolution = viz::filter_evolution(&epoch_snapshots, steps)?;
+        self.save(evolution, "filters-evolution.png")?;
+        let first = first_steps(history);
+        if first.len() > 2 {
+            let fig = viz::filter_evolution(&first, steps)?;
+            self.save(fig, "filters-first-steps.png")?;
+        }
+        if history.snapshots.len() > epoch_snapshots.len() {
+            let fig = viz::filter_evolution(&history.snapshots, steps)?;
+            self.save(fig, "filters-steps.png")?;
+        }
+        if let (Some(initial), Some(last)) = (history.snapshots.first(), epoch_snapshots.last()) {
+            self.save(
+                viz::filter_change(initial, last, steps)?,
+                "filters-change.png",
+            )?;
+        }
+        let animation = viz::filter_animation(&history.snapshots, steps, 400)?;
+        self.write("filters-animation.gif", |path| animation.save_gif(path))?;
+        let curves = viz::curves(history)?;
+        self.write("curves.svg", |path| curves.save_svg(path))?;
+        self.save(curves, "curves.png")
+    }
+
+    /// What the trained `model`'s filters do: the nearest classic kernels, a
+    /// test digit and `picture` through the filters, and the model's
+    /// mistakes on `data`'s test set.
+    pub fn analysis(
+        &mut self,
+        model: &MnistCnn,
+        data: &Mnist,
+        picture: &GrayImage,
+    ) -> Result<AnalysisSummary> {
+        let filters = model.conv1_filters()?; // [32, 1, 3, 3]
+        let matches = analysis::nearest_classic(&filters)?;
+        let table = nearest_kernels_tsv(&matches);
+        self.write("nearest-kernels.tsv", |path| {
+            crate::io::write_atomic(path, table.as_bytes())
+        })?;
+        self.save(viz::nearest_kernels(&filters)?, "nearest-kernels.png")?;
+        let (mean_similarity, close) = analysis::resemblance(&filters, 0.8)?;
+
+        let digit = data.test_images.get(0)?.squeeze(0)?; // [28, 28]
+        let names = filter_names(filters.dim(0)?);
+        let title = "A test digit through each learned filter";
+        let fig = viz::feature_maps(&digit, &filters, &names, title)?;
+        self.save(fig, "feature-maps-digit.png")?;
+        let classic: Vec<String> = CLASSIC.iter().map(|k| k.name.to_string()).collect();
+        let title = "The same digit through the classic kernels";
+        let fig = viz::feature_maps(&digit, &analysis::classic_filters()?, &classic, title)?;
+        self.save(fig, "classic-maps-digit.png")?;
+        let pic = kernels::picture_tensor(picture)?;
+        let title = "The demo picture through each learned filter";
+        let fig = viz::feature_maps(&pic, &filters, &names, title)?;
+        self.save(fig, "feature-maps-picture.png")?;
+
+        let predictions = Predictions::on_test_set(model, data)?;
+        self.save(
+            viz::confusion(&predictions.confusion_matrix())?,
+            "confusion.png",
+        )?;
+        let mistakes = predictions.mistakes().len();
+        if mistakes > 0 {
+            let fig = viz::mistakes(&data.test_images, &predictions, 32)?;
+            self.save(fig, "mistakes.png")?;
+        }
+        Ok(AnalysisSummary {
+            mean_similarity,
+            close,
+            filters: matches.len(),
+            accuracy: predictions.accuracy(),
+            mistakes,
+            test_images: predictions.labels.len(),
+        })
+    }
+}
