@@ -45,6 +45,7 @@ pub mod ops;
 pub mod optim;
 pub mod report;
 pub mod rng;
+mod simd;
 pub mod train;
 pub mod viz;
 

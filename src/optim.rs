@@ -31,12 +31,10 @@
 //! # Ok(()) }
 //! ```
 
-use crate::ops::wide;
+use crate::ops::{self, Backend};
 use candle_core::backprop::GradStore;
-use candle_core::{bail, CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var};
+use candle_core::{DType, Result, Tensor, Var};
 use candle_nn::Optimizer;
-use num_traits::Float;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Adadelta's hyper-parameters.
@@ -77,7 +75,8 @@ pub struct Adadelta {
 }
 
 impl Slot {
-    /// One step with candle's tensor operations (any device).
+    /// One step with candle's tensor operations (any device; on the CPU
+    /// `ops::adadelta_in_place` computes the same in three passes).
     fn step_with_tensors(&mut self, g: &Tensor, config: AdadeltaConfig) -> Result<()> {
         let AdadeltaConfig { lr, rho, eps } = config;
         let a = ((&self.avg_sq_grad * rho)? + (g.sqr()? * (1.0 - rho))?)?;
@@ -90,166 +89,12 @@ impl Slot {
         Ok(())
     }
 
-    /// One step in place on the CPU: `a` first, then `p` (from the new `a`
-    /// and the old `d`), then `d`.
+    /// The same step in place on the CPU (`ops::adadelta_in_place`): `a`
+    /// first, then `p` (from the new `a` and the old `d`), then `d`.
     fn step_in_place(&mut self, g: &Tensor, config: AdadeltaConfig) -> Result<()> {
+        let AdadeltaConfig { lr, rho, eps } = config;
         let (a, d) = (&self.avg_sq_grad, &self.avg_sq_update);
-        a.inplace_op2(g, &InPlace(Pass::AvgSqGrad, config))?;
-        self.var
-            .as_tensor()
-            .inplace_op3(g, a, &InPlace(Pass::Weight(d.clone()), config))?;
-        d.inplace_op3(g, a, &InPlace(Pass::AvgSqUpdate, config))
-    }
-}
-
-/// The update `u = g · sqrt(d + eps) / sqrt(a + eps)`, computed the same way
-/// by every pass that needs it.
-#[inline(always)]
-fn update<T: Float>(g: T, a: T, d: T, eps: T) -> T {
-    g * (d + eps).sqrt() / (a + eps).sqrt()
-}
-
-/// Elements per parallel task of the in-place passes (each run with vector
-/// instructions where the CPU has them: see `ops::wide!`).
-const CHUNK: usize = 1 << 14;
-
-enum Pass {
-    /// `a = rho·a + (1 - rho)·g²`; arguments `(a, g)`.
-    AvgSqGrad,
-    /// `p -= lr·u`; arguments `(p, g, a)` and `d`.
-    Weight(Tensor),
-    /// `d = rho·d + (1 - rho)·u²`; arguments `(d, g, a)`.
-    AvgSqUpdate,
-}
-
-struct InPlace(Pass, AdadeltaConfig);
-
-impl InPlace {
-    /// Runs pass `self.0` on `dst` with the other vectors `srcs` (g, then a, then d).
-    fn run<T: Float + Send + Sync>(&self, dst: &mut [T], srcs: &[&[T]]) -> Result<()> {
-        if srcs.iter().any(|s| s.len() != dst.len()) {
-            bail!("Adadelta: state and gradient sizes differ")
-        }
-        let c = |v: f64| T::from(v).expect("f32 and f64 hold any f64 config");
-        let (lr, rho, eps) = (c(self.1.lr), c(self.1.rho), c(self.1.eps));
-        let one = T::one();
-        let g = srcs[0];
-        match self.0 {
-            Pass::AvgSqGrad => {
-                dst.par_chunks_mut(CHUNK)
-                    .zip(g.par_chunks(CHUNK))
-                    .for_each(|(a, g)| {
-                        wide!({
-                            for (a, &g) in a.iter_mut().zip(g) {
-                                *a = rho * *a + (one - rho) * g * g;
-                            }
-                        })
-                    })
-            }
-            Pass::Weight(_) => dst
-                .par_chunks_mut(CHUNK)
-                .zip(g.par_chunks(CHUNK))
-                .zip(srcs[1].par_chunks(CHUNK).zip(srcs[2].par_chunks(CHUNK)))
-                .for_each(|((p, g), (a, d))| {
-                    wide!({
-                        for (((p, &g), &a), &d) in p.iter_mut().zip(g).zip(a).zip(d) {
-                            *p = *p - lr * update(g, a, d, eps);
-                        }
-                    })
-                }),
-            Pass::AvgSqUpdate => dst
-                .par_chunks_mut(CHUNK)
-                .zip(g.par_chunks(CHUNK).zip(srcs[1].par_chunks(CHUNK)))
-                .for_each(|(d, (g, a))| {
-                    wide!({
-                        for ((d, &g), &a) in d.iter_mut().zip(g).zip(a) {
-                            let u = update(g, a, *d, eps);
-                            *d = rho * *d + (one - rho) * u * u;
-                        }
-                    })
-                }),
-        }
-        Ok(())
-    }
-}
-
-/// The contiguous data of a CPU storage.
-fn slice<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&v[start..end]),
-        None => bail!("Adadelta: tensors must be contiguous"),
-    }
-}
-
-impl InplaceOp2 for InPlace {
-    fn name(&self) -> &'static str {
-        "adadelta"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<()> {
-        let Some((start, end)) = l1.contiguous_offsets() else {
-            bail!("Adadelta: tensors must be contiguous")
-        };
-        match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
-                self.run(&mut x[start..end], &[slice(g, l2)?])
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
-                self.run(&mut x[start..end], &[slice(g, l2)?])
-            }
-            _ => bail!("Adadelta: f32 or f64 tensors of one dtype expected"),
-        }
-    }
-}
-
-impl InplaceOp3 for InPlace {
-    fn name(&self) -> &'static str {
-        "adadelta"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<()> {
-        let Some((start, end)) = l1.contiguous_offsets() else {
-            bail!("Adadelta: tensors must be contiguous")
-        };
-        // The weight pass also reads d, a fourth tensor.
-        let d = match &self.0 {
-            Pass::Weight(d) => Some(d.storage_and_layout()),
-            _ => None,
-        };
-        macro_rules! go {
-            ($v:ident) => {{
-                let (CpuStorage::$v(x), CpuStorage::$v(g), CpuStorage::$v(a)) = (s1, s2, s3) else {
-                    bail!("Adadelta: f32 or f64 tensors of one dtype expected")
-                };
-                let mut srcs = vec![slice(g, l2)?, slice(a, l3)?];
-                if let Some((storage, layout)) = &d {
-                    let candle_core::Storage::Cpu(CpuStorage::$v(d)) = &**storage else {
-                        bail!("Adadelta: state on another device or dtype")
-                    };
-                    srcs.push(slice(d, layout)?);
-                }
-                self.run(&mut x[start..end], &srcs)
-            }};
-        }
-        match candle_core::backend::BackendStorage::dtype(s2) {
-            DType::F32 => go!(F32),
-            DType::F64 => go!(F64),
-            other => bail!("Adadelta: unsupported dtype {other:?}"),
-        }
+        ops::adadelta_in_place(&self.var, g, a, d, (lr, rho, eps))
     }
 }
 
@@ -278,10 +123,10 @@ impl Optimizer for Adadelta {
                 continue;
             };
             let g = g.detach();
-            let on_cpu = slot.var.device().is_cpu()
+            let in_place = Backend::of(slot.var.device()) == Backend::Fused
                 && matches!(slot.var.dtype(), DType::F32 | DType::F64)
                 && slot.var.is_contiguous();
-            if on_cpu {
+            if in_place {
                 slot.step_in_place(&g.contiguous()?, self.config)?;
             } else {
                 slot.step_with_tensors(&g, self.config)?;

@@ -62,7 +62,7 @@ impl Rng {
     /// independently of the others, which vectorizes.
     pub fn fill_f32(&mut self, out: &mut [f32]) {
         let start = self.state;
-        crate::ops::wide!({
+        crate::simd::wide!({
             for (k, v) in (1u64..).zip(out.iter_mut()) {
                 *v = unit_f32(mix(start.wrapping_add(k.wrapping_mul(GOLDEN_GAMMA))));
             }

@@ -122,7 +122,7 @@ fn the_generic_model_gives_the_fused_models_logits_and_gradients() {
         .unwrap()
         .to_dtype(DType::F64)
         .unwrap();
-    let generic = fused.clone().with_backend(Backend::Generic);
+    let generic = fused.clone().with_backend(Backend::Generic).unwrap();
     assert_eq!(generic.backend(), Backend::Generic);
     let x = sparse_images(&[8, 1, 28, 28], 8);
     let labels = Tensor::new(&[0u8, 1, 2, 3, 4, 5, 6, 7], &Device::Cpu).unwrap();

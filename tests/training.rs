@@ -182,7 +182,7 @@ fn the_generic_path_trains_the_same_model_as_the_fused_one() {
     let initial = MnistCnn::new(5, &Device::Cpu).unwrap();
     let start = initial.conv1_filter_values().unwrap();
     let run = |backend: Backend| {
-        let model = initial.clone().with_backend(backend);
+        let model = initial.clone().with_backend(backend).unwrap();
         let mut t = Trainer::new(model, config(1, 5)).unwrap();
         t.run(&data).unwrap();
         let accuracy = t.history.epochs[0].test_accuracy;

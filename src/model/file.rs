@@ -63,6 +63,6 @@ impl MnistCnn {
                 Ok(Var::from_tensor(&t.to_dtype(DType::F32)?)?)
             })
             .collect::<Result<Vec<_>>>()?;
-        Self::from_vars(vars, Backend::default())
+        Self::from_vars(vars, Backend::of(device))
     }
 }

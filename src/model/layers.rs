@@ -2,36 +2,105 @@
 //! Keras' names (`kernel`, `bias`) in Keras' layouts: a convolution kernel
 //! `[kh, kw, in, out]`, a dense kernel `[in, out]`.
 //!
-//! The arithmetic is in [`crate::ops`]; a layer says which weights go in.
+//! Each layer computes on the [`Backend`] the model chose for its device
+//! when it was built; the arithmetic is in [`crate::ops`].
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::Backend;
 use crate::rng::Rng;
-use candle_core::Tensor;
-use candle_nn::VarBuilder;
+use candle_core::{Tensor, Var};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
-/// Keras' `Conv2D(filters, (kh, kw), activation='relu')`, valid padding,
-/// stride 1. `kernel` `[kh, kw, in, out]`, `bias` `[out]`.
+/// What a layer applies to its output: Keras' `activation=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `max(x, 0)`, no gradient at 0 (TensorFlow's).
+    Relu,
+    /// Nothing: the values as they are (the logits; the softmax is in the loss).
+    Linear,
+}
+
+impl Activation {
+    fn apply(self, x: Tensor, backend: Backend) -> Result<Tensor> {
+        Ok(match self {
+            Activation::Relu => backend.relu(&x)?,
+            Activation::Linear => x,
+        })
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Activation::Relu => " + relu",
+            Activation::Linear => "",
+        }
+    }
+}
+
+/// A weight's shape, checked.
+fn expect_shape(layer: &str, what: &str, v: &Var, shape: &[usize]) -> Result<()> {
+    if v.dims() != shape {
+        return Err(Error::Candle(candle_core::Error::Msg(format!(
+            "{layer}.{what} has shape {:?}, the layer needs {shape:?}",
+            v.dims()
+        ))));
+    }
+    Ok(())
+}
+
+/// Keras' `Conv2D(filters, (kh, kw), activation)`, valid padding, stride 1:
+/// `kernel` `[kh, kw, in, out]`, `bias` `[out]`; `[b, h, w, in]` to
+/// `[b, h - kh + 1, w - kw + 1, out]`.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
-    kernel: Tensor,
-    bias: Tensor,
+    name: &'static str,
+    kernel: Var,
+    bias: Var,
+    activation: Activation,
+    backend: Backend,
 }
 
 impl Conv2d {
-    /// The layer's weights, read from `vb` (`kernel` and `bias`).
+    /// The layer `name` with these weights, computing on `backend`.
     pub fn new(
-        vb: VarBuilder,
-        (kh, kw): (usize, usize),
-        inputs: usize,
-        filters: usize,
+        name: &'static str,
+        (kernel, bias): (Var, Var),
+        activation: Activation,
+        backend: Backend,
     ) -> Result<Self> {
+        let (_, _, _, out) = kernel.dims4()?; // [kh, kw, in, out]
+        expect_shape(name, "bias", &bias, &[out])?;
         Ok(Self {
-            kernel: vb.get((kh, kw, inputs, filters), "kernel")?,
-            bias: vb.get(filters, "bias")?,
+            name,
+            kernel,
+            bias,
+            activation,
+            backend,
         })
+    }
+
+    /// Convolution, bias and activation of `x` `[b, h, w, in]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (k, b) = (self.kernel.as_tensor(), self.bias.as_tensor());
+        match self.activation {
+            Activation::Relu => Ok(self.backend.conv_relu(x, k, b)?),
+            Activation::Linear => Ok(self.backend.conv2d_with_bias(x, k, Some(b))?),
+        }
+    }
+
+    /// This layer, then `pool`, as one operation where the backend fuses
+    /// them (see [`super::Sequential`]): `[b, oh / 2, ow / 2, out]`.
+    pub(super) fn forward_pooled(&self, x: &Tensor, pool: &MaxPool2d) -> Result<Tensor> {
+        if self.fuses_with_pool() {
+            let (k, b) = (self.kernel.as_tensor(), self.bias.as_tensor());
+            return Ok(self.backend.conv_relu_pool(x, k, b)?);
+        }
+        pool.forward(&self.forward(x)?)
+    }
+
+    /// Whether a [`MaxPool2d`] after this layer runs fused with it.
+    pub(super) fn fuses_with_pool(&self) -> bool {
+        self.activation == Activation::Relu && self.backend.fuses_conv_pool()
     }
 
     /// The filters as `[out, in, kh, kw]`: filter after filter.
@@ -39,45 +108,97 @@ impl Conv2d {
         Ok(self.kernel.permute((3, 2, 0, 1))?.contiguous()?)
     }
 
-    /// Convolution, bias and ReLU of `x` `[b, h, w, in]`: `[b, h - kh + 1, w - kw + 1, out]`.
-    pub fn forward_relu(&self, x: &Tensor, ops: Backend) -> Result<Tensor> {
-        Ok(ops.conv_relu(x, &self.kernel, &self.bias)?)
+    /// The weights, `(kernel, bias)`.
+    pub fn weights(&self) -> (&Var, &Var) {
+        (&self.kernel, &self.bias)
     }
 
-    /// The same, then 2×2 max-pooling, in one operation: `[b, oh / 2, ow / 2, out]`.
-    pub fn forward_relu_pool(&self, x: &Tensor, ops: Backend) -> Result<Tensor> {
-        Ok(ops.conv_relu_pool(x, &self.kernel, &self.bias)?)
-    }
-
-    pub(crate) fn kernel_device(&self) -> &candle_core::Device {
-        self.kernel.device()
-    }
-
-    /// Convolution and bias alone, before the ReLU (to look at).
-    pub fn forward_linear(&self, x: &Tensor, ops: Backend) -> Result<Tensor> {
-        Ok(ops.conv2d_with_bias(x, &self.kernel, Some(&self.bias))?)
+    /// "conv1 3x3 + relu".
+    pub fn description(&self) -> String {
+        let (kh, kw) = (self.kernel.dims()[0], self.kernel.dims()[1]);
+        let act = self.activation.suffix();
+        format!("{} {kh}x{kw}{act}", self.name)
     }
 }
 
-/// Keras' `Dense(units)`: `y = x · kernel + bias`, `kernel` `[in, out]`.
+/// Keras' `Dense(units, activation)`: `y = act(x · kernel + bias)`, `kernel`
+/// `[in, out]`, `bias` `[out]`; `[b, in]` to `[b, out]`.
 #[derive(Debug, Clone)]
 pub struct Dense {
-    kernel: Tensor,
-    bias: Tensor,
+    name: &'static str,
+    kernel: Var,
+    bias: Var,
+    activation: Activation,
+    backend: Backend,
 }
 
 impl Dense {
-    /// The layer's weights, read from `vb` (`kernel` and `bias`).
-    pub fn new(vb: VarBuilder, inputs: usize, units: usize) -> Result<Self> {
+    /// The layer `name` with these weights, computing on `backend`.
+    pub fn new(
+        name: &'static str,
+        (kernel, bias): (Var, Var),
+        activation: Activation,
+        backend: Backend,
+    ) -> Result<Self> {
+        let (_, out) = kernel.dims2()?; // [in, out]
+        expect_shape(name, "bias", &bias, &[out])?;
         Ok(Self {
-            kernel: vb.get((inputs, units), "kernel")?,
-            bias: vb.get(units, "bias")?,
+            name,
+            kernel,
+            bias,
+            activation,
+            backend,
         })
     }
 
     /// `x` `[b, in]` to `[b, out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.kernel)?.broadcast_add(&self.bias)?)
+        let y = x.matmul(&self.kernel)?.broadcast_add(&self.bias)?;
+        self.activation.apply(y, self.backend)
+    }
+
+    /// The weights, `(kernel, bias)`.
+    pub fn weights(&self) -> (&Var, &Var) {
+        (&self.kernel, &self.bias)
+    }
+
+    /// "dense1 + relu", or "dense2 (logits)" for the last, linear, layer.
+    pub fn description(&self) -> String {
+        match self.activation {
+            Activation::Linear => format!("{} (logits)", self.name),
+            act => format!("{}{}", self.name, act.suffix()),
+        }
+    }
+}
+
+/// Keras' `MaxPooling2D(pool_size=(2, 2))`: `[b, h, w, c]` to
+/// `[b, h / 2, w / 2, c]`, the gradient to the first maximum of each window.
+#[derive(Debug, Clone)]
+pub struct MaxPool2d {
+    backend: Backend,
+}
+
+impl MaxPool2d {
+    /// The pooling, computing on `backend`.
+    pub fn new(backend: Backend) -> Self {
+        Self { backend }
+    }
+
+    /// The largest value of each 2×2 window.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.backend.max_pool2x2(x)?)
+    }
+}
+
+/// Keras' `Flatten()`: `[b, ...]` to `[b, n]`, in Keras' (row, column,
+/// channel) order since the layers compute channels-last.
+#[derive(Debug, Clone, Copy)]
+pub struct Flatten;
+
+impl Flatten {
+    /// `x` as one row per image.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.flatten_from(1)?)
     }
 }
 
@@ -90,11 +211,16 @@ pub struct Dropout {
     /// The probability of dropping a value.
     pub rate: f32,
     stream: Arc<Mutex<Rng>>,
+    backend: Backend,
 }
 
 impl Dropout {
-    pub(crate) fn new(rate: f32, stream: Arc<Mutex<Rng>>) -> Self {
-        Self { rate, stream }
+    pub(crate) fn new(rate: f32, stream: Arc<Mutex<Rng>>, backend: Backend) -> Self {
+        Self {
+            rate,
+            stream,
+            backend,
+        }
     }
 
     /// `x` itself outside training; in training, `x` times a fresh mask.
@@ -103,16 +229,22 @@ impl Dropout {
             return Ok(x.clone());
         }
         let mut rng = self.stream.lock().unwrap_or_else(|e| e.into_inner());
-        dropout(x, self.rate, &mut rng)
+        let mask = dropout_mask(x, self.rate, &mut rng)?;
+        Ok(self.backend.mul_mask(x, mask)?) // x · mask
     }
 }
 
-/// Multiplies `x` `[b, ...]` by a fresh dropout mask: each entry is zeroed
-/// with probability `p`, the others scaled by `1 / (1 - p)` (Keras' inverted
-/// dropout: the expected value is unchanged). Each image's mask comes from
-/// its own seed, drawn from `rng` in order, so the masks are made in
-/// parallel and still depend on nothing but `rng`.
+/// Multiplies `x` `[b, ...]` by a fresh dropout mask (see [`dropout_mask`]).
 pub fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
+    Ok(crate::ops::mul_mask(x, dropout_mask(x, p, rng)?)?)
+}
+
+/// A fresh dropout mask for `x` `[b, ...]`: each entry 0 with probability
+/// `p`, else `1 / (1 - p)` (Keras' inverted dropout: the expected value is
+/// unchanged). Each image's mask comes from its own seed, drawn from `rng`
+/// in order, so the masks are made in parallel and still depend on nothing
+/// but `rng`.
+pub fn dropout_mask(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Vec<f32>> {
     let scale = 1.0 / (1.0 - p);
     let b = x.dim(0)?;
     let per_image = x.elem_count() / b.max(1);
@@ -127,7 +259,7 @@ pub fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
                 *v = ((*v >= p) as u8 as f32) * scale;
             }
         });
-    Ok(crate::ops::mul_mask(x, mask)?) // x · mask
+    Ok(mask)
 }
 
 /// Glorot-uniform initial values for a weight of `shape` (Keras' rule for

@@ -16,15 +16,17 @@
 //! |---|---|---|
 //! | `conv1`: Conv2D(32, 3×3) + ReLU | 26×26×32 | 3·3·1·32 + 32 = 320 |
 //! | `conv2`: Conv2D(64, 3×3) + ReLU | 24×24×64 | 3·3·32·64 + 64 = 18,496 |
-//! | MaxPool 2×2, `dropout1` (0.25) | 12×12×64 | |
+//! | `pool`: MaxPool 2×2, `dropout1` (0.25) | 12×12×64 | |
 //! | Flatten, `dense1`: Dense(128) + ReLU | 128 | 9216·128 + 128 = 1,179,776 |
 //! | `dropout2` (0.5), `dense2`: Dense(10) | 10 (logits; the softmax is in the loss) | 128·10 + 10 = 1,290 |
 //!
-//! 1,199,882 parameters in all, built the candle-nn way: each is a candle
-//! `Var` in a `VarMap`, read by the layers through a `VarBuilder`, under
+//! 1,199,882 parameters in all, each a candle `Var` held by its layer, under
 //! Keras' names (`conv1.kernel`, `conv1.bias`, ...); the filters of the
 //! first layer are weights like any other, and training moves them.
-//! Kernels start glorot-uniform, biases at zero, from a seed.
+//! Kernels start glorot-uniform, biases at zero, from a seed. The layers
+//! ([`layers`](Conv2d)) compute on the backend chosen once, from the device,
+//! when the model is built ([`Backend::of`]); [`Sequential`] runs them in
+//! order and fuses what the backend can fuse.
 //!
 //! **One layout** on this API, candle's: images are `[b, 1, 28, 28]` (batch,
 //! channel, rows, columns) as [`crate::data`] gives them, and filters
@@ -45,14 +47,17 @@
 
 mod file;
 mod layers;
+mod sequential;
 
-pub use layers::{dropout, glorot_uniform, Conv2d, Dense, Dropout};
+pub use layers::{
+    dropout, dropout_mask, glorot_uniform, Activation, Conv2d, Dense, Dropout, Flatten, MaxPool2d,
+};
+pub use sequential::{Layer, Sequential};
 
 use crate::error::{Error, Result};
 use crate::ops::Backend;
 use crate::rng::Rng;
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -88,8 +93,10 @@ pub const DROPOUT: (f32, f32) = (0.25, 0.5);
 pub struct MnistCnn {
     /// Conv2D(32, 3×3) + ReLU: the 32 filters of the lesson.
     pub conv1: Conv2d,
-    /// Conv2D(64, 3×3) + ReLU, followed by 2×2 max-pooling.
+    /// Conv2D(64, 3×3) + ReLU.
     pub conv2: Conv2d,
+    /// MaxPooling2D(2×2).
+    pub pool: MaxPool2d,
     /// Dropout(0.25) after the pooling.
     pub dropout1: Dropout,
     /// Dense(128) + ReLU.
@@ -98,7 +105,6 @@ pub struct MnistCnn {
     pub dropout2: Dropout,
     /// Dense(10): the logits of the ten digits.
     pub dense2: Dense,
-    varmap: VarMap,
     dropout_stream: Arc<Mutex<Rng>>,
     backend: Backend,
 }
@@ -121,30 +127,31 @@ impl MnistCnn {
                 )?)?)
             })
             .collect::<Result<Vec<_>>>()?;
-        Self::from_vars(vars, Backend::default())
+        Self::from_vars(vars, Backend::of(device))
     }
 
     /// The model whose weights are `vars` (in the order of [`PARAMETER_NAMES`]).
     fn from_vars(vars: Vec<Var>, backend: Backend) -> Result<Self> {
-        let (dtype, device) = (vars[0].dtype(), vars[0].device().clone());
-        let varmap = VarMap::new();
-        {
-            let mut data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-            for (name, var) in PARAMETER_NAMES.iter().zip(vars) {
-                data.insert(name.to_string(), var);
-            }
-        }
-        let vb = VarBuilder::from_varmap(&varmap, dtype, &device);
-        let dropout_stream = Arc::new(Mutex::new(Rng::new(0)));
+        Self::build(vars, backend, Arc::new(Mutex::new(Rng::new(0))))
+    }
+
+    /// The layers of Keras' listing around `vars`, computing on `backend`,
+    /// the dropout layers drawing from `stream`.
+    fn build(vars: Vec<Var>, backend: Backend, stream: Arc<Mutex<Rng>>) -> Result<Self> {
+        let [k1, b1, k2, b2, k3, b3, k4, b4]: [Var; 8] =
+            vars.try_into().map_err(|v: Vec<Var>| {
+                Error::InvalidConfig(format!("the model has 8 weights, not {}", v.len()))
+            })?;
+        use Activation::{Linear, Relu};
         Ok(Self {
-            conv1: Conv2d::new(vb.pp("conv1"), (3, 3), 1, 32)?,
-            conv2: Conv2d::new(vb.pp("conv2"), (3, 3), 32, 64)?,
-            dropout1: Dropout::new(DROPOUT.0, dropout_stream.clone()),
-            dense1: Dense::new(vb.pp("dense1"), 9216, 128)?,
-            dropout2: Dropout::new(DROPOUT.1, dropout_stream.clone()),
-            dense2: Dense::new(vb.pp("dense2"), 128, 10)?,
-            varmap,
-            dropout_stream,
+            conv1: Conv2d::new("conv1", (k1, b1), Relu, backend)?,
+            conv2: Conv2d::new("conv2", (k2, b2), Relu, backend)?,
+            pool: MaxPool2d::new(backend),
+            dropout1: Dropout::new(DROPOUT.0, stream.clone(), backend),
+            dense1: Dense::new("dense1", (k3, b3), Relu, backend)?,
+            dropout2: Dropout::new(DROPOUT.1, stream.clone(), backend),
+            dense2: Dense::new("dense2", (k4, b4), Linear, backend)?,
+            dropout_stream: stream,
             backend,
         })
     }
@@ -152,17 +159,31 @@ impl MnistCnn {
     /// The logits `[b, 10]` of images `[b, 1, 28, 28]`, in training
     /// (`train`: dropout draws its masks) or not (dropout passes everything).
     pub fn forward_t(&self, images: &Tensor, train: bool) -> Result<Tensor> {
-        let ops = self.backend;
         let x = self.channels_last(images)?; // [b, 28, 28, 1]
-        let x = self.conv1.forward_relu(&x, ops)?; // [b, 26, 26, 32]
-                                                   // conv2, its ReLU and the max-pooling in one operation: the
-                                                   // [b, 24, 24, 64] activations are never stored.
-        let x = self.conv2.forward_relu_pool(&x, ops)?; // [b, 12, 12, 64]
-        let x = self.dropout1.forward_t(&x, train)?;
-        let x = x.flatten_from(1)?; // [b, 9216], in Keras' (row, column, channel) order
-        let x = ops.relu(&self.dense1.forward(&x)?)?; // [b, 128]
-        let x = self.dropout2.forward_t(&x, train)?;
-        self.dense2.forward(&x) // [b, 10]
+        Sequential::new(x, train)
+            .then(&self.conv1)? // [b, 26, 26, 32]
+            .then(&self.conv2)? // [b, 24, 24, 64]
+            .then(&self.pool)? // [b, 12, 12, 64]
+            .then(&self.dropout1)? // [b, 12, 12, 64]
+            .then(Flatten)? // [b, 9216], in Keras' (row, column, channel) order
+            .then(&self.dense1)? // [b, 128]
+            .then(&self.dropout2)? // [b, 128]
+            .then(&self.dense2)? // [b, 10]
+            .output()
+    }
+
+    /// The layers in order, as Keras lists them.
+    pub fn layers(&self) -> [Layer<'_>; 8] {
+        [
+            Layer::Conv2d(&self.conv1),
+            Layer::Conv2d(&self.conv2),
+            Layer::MaxPool2d(&self.pool),
+            Layer::Dropout(&self.dropout1),
+            Layer::Flatten,
+            Layer::Dense(&self.dense1),
+            Layer::Dropout(&self.dropout2),
+            Layer::Dense(&self.dense2),
+        ]
     }
 
     /// Images `[b, 1, 28, 28]` on the model's device as `[b, 28, 28, 1]`
@@ -173,47 +194,29 @@ impl MnistCnn {
     }
 
     /// Every layer's output for images `[b, 1, 28, 28]` (not training), by
-    /// layer: what the network "sees" at each depth.
-    pub fn activations(&self, images: &Tensor) -> Result<Vec<(&'static str, Tensor)>> {
-        let ops = self.backend;
-        let x = self.channels_last(images)?;
-        let conv1 = self.conv1.forward_relu(&x, ops)?;
-        let conv2 = ops.relu(&self.conv2.forward_linear(&conv1, ops)?)?;
-        let pooled = ops.max_pool2x2(&conv2)?;
-        let flat = pooled.flatten_from(1)?;
-        let dense1 = ops.relu(&self.dense1.forward(&flat)?)?;
-        let dense2 = self.dense2.forward(&dense1)?;
-        Ok(vec![
-            ("conv1 3x3 + relu", conv1),
-            ("conv2 3x3 + relu", conv2),
-            ("max-pool 2x2", pooled.clone()),
-            ("dropout 0.25", pooled),
-            ("flatten", flat),
-            ("dense1 + relu", dense1.clone()),
-            ("dropout 0.5", dense1),
-            ("dense2 (logits)", dense2),
-        ])
+    /// layer, each layer run on its own: what the network "sees" at each
+    /// depth.
+    pub fn activations(&self, images: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        let mut x = self.channels_last(images)?;
+        let mut out = Vec::new();
+        for layer in self.layers() {
+            x = layer.forward_t(&x, false)?;
+            out.push((layer.description(), x.clone()));
+        }
+        Ok(out)
     }
 
     /// A Keras-style summary: each layer, its output shape and its number of
-    /// parameters, computed from the model itself.
+    /// parameters, computed from the layers themselves.
     pub fn summary(&self) -> Result<String> {
-        let x = Tensor::zeros((1, 1, 28, 28), DType::F32, self.device())?;
-        let params = |layer: &str| -> usize {
-            PARAMETER_NAMES
-                .iter()
-                .zip(self.vars())
-                .filter(|(n, _)| layer.starts_with(n.split('.').next().unwrap_or("")))
-                .map(|(_, v)| v.elem_count())
-                .sum()
-        };
+        let x = Tensor::zeros((1, 1, 28, 28), self.dtype(), self.device())?;
         let mut out = format!(
             "{:<22} {:<18} {:>10}\n",
             "layer", "output shape", "parameters"
         );
-        for (name, t) in self.activations(&x.to_dtype(self.dtype())?)? {
+        for (layer, (name, t)) in self.layers().into_iter().zip(self.activations(&x)?) {
             let shape = format!("{:?}", &t.dims()[1..]);
-            out += &format!("{name:<22} {shape:<18} {:>10}\n", params(name));
+            out += &format!("{name:<22} {shape:<18} {:>10}\n", layer.parameter_count());
         }
         out += &format!(
             "{:<22} {:<18} {:>10}\n",
@@ -253,12 +256,13 @@ impl MnistCnn {
             .unwrap_or_else(|e| e.into_inner()) = rng;
     }
 
-    /// The same model computing with `backend`: [`Backend::Fused`] (the
-    /// default; fast on a CPU) or [`Backend::Generic`] (candle's operations
-    /// with Keras' gradients, what other devices run).
-    pub fn with_backend(mut self, backend: Backend) -> Self {
-        self.backend = backend;
-        self
+    /// The same model (the same weights) computing with `backend`:
+    /// [`Backend::Fused`] (the default on a CPU) or [`Backend::Generic`]
+    /// (candle's operations with Keras' gradients, what other devices run).
+    /// Off the CPU it is always the generic one ([`Backend::on`]).
+    pub fn with_backend(self, backend: Backend) -> Result<Self> {
+        let backend = backend.on(self.device());
+        Self::build(self.vars(), backend, self.dropout_stream)
     }
 
     /// Which implementation of the layers the model runs.
@@ -268,24 +272,31 @@ impl MnistCnn {
 
     /// The device the weights are on.
     pub fn device(&self) -> &Device {
-        self.conv1.kernel_device()
+        self.conv1.weights().0.device()
     }
 
     fn dtype(&self) -> DType {
-        self.vars()[0].dtype()
+        self.conv1.weights().0.dtype()
     }
 
     /// The weights as candle variables, in the order of [`PARAMETER_NAMES`].
     /// A [`crate::train::Trainer`] trains copies made when it starts (see
     /// `MnistCnn::fresh_copy`): ask its model for them after training.
     pub fn vars(&self) -> Vec<Var> {
-        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-        PARAMETER_NAMES.iter().map(|n| data[*n].clone()).collect()
+        [
+            self.conv1.weights(),
+            self.conv2.weights(),
+            self.dense1.weights(),
+            self.dense2.weights(),
+        ]
+        .into_iter()
+        .flat_map(|(k, b)| [k.clone(), b.clone()])
+        .collect()
     }
 
     /// Total number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
-        self.vars().iter().map(|v| v.elem_count()).sum()
+        self.layers().iter().map(|l| l.parameter_count()).sum()
     }
 
     /// A model with the same values in brand-new variables.

@@ -3,8 +3,9 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `layers` | the reference maths on the CPU, each operation with its exact gradient (below) |
-//! | `fused` | the fast CPU kernels: the network's two blocks fused, Winograd, sparse backward sums |
+//! | [`Backend`] | the one place that decides which of the three computes an operation |
+//! | `reference` | the reference maths on the CPU, each operation with its exact gradient (below) |
+//! | `fused` | the fast CPU kernels: the network's two blocks fused, Winograd, sparse backward sums, Adadelta's in-place step |
 //! | [`generic`] | the same maths from candle's tensor operations, for any device |
 //!
 //! Tensors here are **channels-last** (NHWC), as in Keras: an image batch is
@@ -37,8 +38,10 @@
 //!
 //! On other devices (a GPU) all of them run [`generic`]: candle's own tensor
 //! operations, arranged to give the same gradients as Keras (candle's `max`
-//! and ReLU alone would not). [`Backend`] says which path a model takes; on
-//! the CPU the generic one can be chosen too, to check one against the other.
+//! and ReLU alone would not). [`Backend::of`] decides, from the device, and
+//! nothing else does; a model chooses its backend once, when it is built,
+//! and on the CPU the generic one can be chosen too, to check one against
+//! the other.
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -79,67 +82,13 @@ macro_rules! float_dispatch {
     }};
 }
 
+mod backend;
 mod fused;
-pub(crate) use fused::{run_wide, wide};
 pub mod generic;
-mod layers;
+mod reference;
 
-pub use fused::{conv_relu, conv_relu_pool};
-use layers::{Im2Col, MaxPool2x2, Relu};
-
-/// Which implementation of the layers a model runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// The fused CPU operations [`conv_relu`] and [`conv_relu_pool`] (on
-    /// other devices they run [`generic`] anyway).
-    #[default]
-    Fused,
-    /// [`generic`]: candle's tensor operations with Keras' gradients, on any
-    /// device.
-    Generic,
-}
-
-impl Backend {
-    /// The first block: convolution, bias and ReLU.
-    pub fn conv_relu(self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-        match self {
-            Backend::Fused => conv_relu(x, w, b),
-            Backend::Generic => generic::conv_relu(x, w, b),
-        }
-    }
-
-    /// The second block: convolution, bias, ReLU and 2×2 max-pooling.
-    pub fn conv_relu_pool(self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-        match self {
-            Backend::Fused => conv_relu_pool(x, w, b),
-            Backend::Generic => generic::conv_relu_pool(x, w, b),
-        }
-    }
-
-    /// A convolution with an optional bias, not fused with anything.
-    pub fn conv2d_with_bias(self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-        match self {
-            Backend::Fused => conv2d_with_bias(x, w, b),
-            Backend::Generic => generic::conv2d_with_bias(x, w, b),
-        }
-    }
-
-    /// 2×2 max-pooling, not fused with anything.
-    pub fn max_pool2x2(self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Backend::Fused => max_pool2x2(x),
-            Backend::Generic => generic::max_pool2x2(x),
-        }
-    }
-
-    /// ReLU.
-    pub fn relu(self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Backend::Fused => relu(x),
-            Backend::Generic => generic::relu(x),
-        }
-    }
-}
+pub use backend::Backend;
+pub(crate) use fused::adadelta_in_place;
 
 /// Valid, stride-1 cross-correlation of `x` `[b, h, w, c]` with `w`
 /// `[kh, kw, c, o]`, giving `[b, h - kh + 1, w - kw + 1, o]`.
@@ -147,25 +96,23 @@ pub fn conv2d(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     conv2d_with_bias(x, w, None)
 }
 
-/// [`conv2d`] plus a bias `[o]` added to every output position.
-///
-/// On the CPU the bias is folded into the matrix product: each patch row
-/// gets one more entry, always 1, and the bias is one more row of the kernel
-/// matrix. Its gradient then comes out of the same matrix product.
+/// [`conv2d`] plus a bias `[o]` added to every output position. On the CPU
+/// the bias is folded into the matrix product (one more column of ones),
+/// so its gradient comes out of the same product.
 pub fn conv2d_with_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let ((b, h, wd, c), (kh, kw, o)) = conv_shapes(x.shape(), w.shape())?;
-    let (oh, ow) = (h - kh + 1, wd - kw + 1);
-    if !x.device().is_cpu() {
-        return generic::conv2d_with_bias(x, w, bias);
-    }
-    let ones = bias.is_some();
-    let cols = x.contiguous()?.apply_op1(Im2Col { kh, kw, ones })?; // [b·oh·ow, kh·kw·c (+1)]
-    let w = w.reshape((kh * kw * c, o))?; // [kh·kw·c, o]
-    let w = match bias {
-        Some(bias) => Tensor::cat(&[&w, &bias.reshape((1, o))?], 0)?, // [kh·kw·c + 1, o]
-        None => w,
-    };
-    cols.matmul(&w)?.reshape((b, oh, ow, o))
+    conv_shapes(x.shape(), w.shape())?;
+    Backend::of(x.device()).conv2d_with_bias(x, w, bias)
+}
+
+/// Convolution, bias and ReLU in one operation (module `fused` on the CPU).
+pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Backend::of(x.device()).conv_relu(x, w, b)
+}
+
+/// Convolution, bias, ReLU and 2×2 max-pooling in one operation (module
+/// `fused` on the CPU).
+pub fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Backend::of(x.device()).conv_relu_pool(x, w, b)
 }
 
 /// The sizes `((b, h, w, c), (kh, kw, o))` of a convolution of `x` `[b, h, w, c]`
@@ -188,26 +135,14 @@ type Dims4Kernel = ((usize, usize, usize, usize), (usize, usize, usize));
 /// 2×2 max-pooling with stride 2 of `x` `[b, h, w, c]`, giving
 /// `[b, h / 2, w / 2, c]` (a trailing odd row or column is dropped, as in Keras).
 pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
-    let (_, h, w, _) = x.dims4()?;
-    if h < 2 || w < 2 {
-        bail!("max_pool2x2: input {h}x{w} is smaller than the 2x2 window")
-    }
-    if !x.device().is_cpu() {
-        return generic::max_pool2x2(x);
-    }
-    x.contiguous()?.apply_op1(MaxPool2x2)
+    Backend::of(x.device()).max_pool2x2(x)
 }
 
 /// `x · mask`, elementwise, for a `mask` of `x`'s shape (dropout's). On the
 /// CPU each direction is one parallel pass (candle's `mul` runs on one
 /// thread); the gradient is `dy · mask` either way.
 pub fn mul_mask(x: &Tensor, mask: Vec<f32>) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-        return x.mul(&mask);
-    }
-    x.contiguous()?
-        .apply_op1(fused::MaskMul(std::sync::Arc::new(mask)))
+    Backend::of(x.device()).mul_mask(x, mask)
 }
 
 fn contiguous_slice<'a, T: WithDType>(v: &'a [T], layout: &Layout, op: &str) -> Result<&'a [T]> {
@@ -222,8 +157,5 @@ fn contiguous_slice<'a, T: WithDType>(v: &'a [T], layout: &Layout, op: &str) -> 
 /// it through at exactly 0, which happens on MNIST's black background). On the
 /// CPU both directions are one pass over memory (candle's gradient takes three).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        return generic::relu(x);
-    }
-    x.contiguous()?.apply_op1(Relu)
+    Backend::of(x.device()).relu(x)
 }

@@ -36,7 +36,8 @@
 //!   an unfused backward pass would do.
 //!
 //! Shapes are channels-last: `x` `[b, h, w, c]`, `w` `[kh, kw, c, o]`, `b` `[o]`.
-//! On other devices both run [`super::generic`].
+//! CPU storages only: [`super::Backend`] sends other devices to
+//! [`super::generic`].
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -54,23 +55,24 @@
 //! ```
 
 use super::contiguous_slice;
-use super::layers::Col2Im;
+use super::reference::Col2Im;
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor, WithDType,
 };
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
+mod adadelta;
 mod matmul;
 mod pool_block;
 mod relu_block;
-mod simd;
+mod sums;
 mod winograd;
 
+pub(crate) use adadelta::adadelta_in_place;
 use pool_block::ConvReluPool;
 use relu_block::ConvRelu;
-use simd::add_assign;
-pub(crate) use simd::{run_wide, wide};
+use sums::add_assign;
 
 /// Images per partial sum of a weight gradient. Partial sums are added in a
 /// fixed order, so the result does not depend on how threads share the work.
@@ -81,10 +83,7 @@ const IMAGES_PER_PARTIAL: usize = 32;
 const MIN_IMAGES_PER_TASK: usize = 16;
 
 /// Convolution, bias and ReLU in one operation (see the module docs).
-pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        return super::generic::conv_relu(x, w, b);
-    }
+pub(super) fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     Dims::of(x, w, b)?;
     x.contiguous()?
         .apply_op3(&w.contiguous()?, &b.contiguous()?, ConvRelu)
@@ -92,10 +91,7 @@ pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// Convolution, bias, ReLU and 2×2 max-pooling in one operation (see the
 /// module docs).
-pub fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        return super::generic::conv_relu_pool(x, w, b);
-    }
+pub(super) fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     let d = Dims::of(x, w, b)?;
     if d.oh() < 2 || d.ow() < 2 {
         bail!(
@@ -234,8 +230,14 @@ fn times<T: WithDType>(x: &[T], mask: &[f32]) -> Vec<T> {
         .collect()
 }
 
+/// `x · mask`, elementwise, in parallel (candle's `mul` runs on one
+/// thread); its gradient is `dy · mask`.
+pub(super) fn mul_mask(x: &Tensor, mask: Vec<f32>) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(MaskMul(Arc::new(mask)))
+}
+
 /// `x · mask`, elementwise, in parallel; its gradient is `dy · mask`.
-pub(crate) struct MaskMul(pub(crate) Arc<Vec<f32>>);
+struct MaskMul(Arc<Vec<f32>>);
 
 impl CustomOp1 for MaskMul {
     fn name(&self) -> &'static str {

@@ -3,9 +3,10 @@
 //! backward pass (only each window's winner gets a gradient).
 
 use super::matmul::matmul;
-use super::simd::{gather_axpy, wide};
+use super::sums::gather_axpy;
 use super::*;
-use crate::ops::layers::relu_grad;
+use crate::ops::reference::relu_grad;
+use crate::simd::wide;
 
 /// Which of the four positions of each 2×2 window won the max-pool:
 /// `2·dy + dx`, one byte per output value.

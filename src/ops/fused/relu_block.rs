@@ -1,8 +1,9 @@
 //! The first block fused: convolution, bias and ReLU, forward and backward.
 
-use super::simd::{gather_axpy, wide};
+use super::sums::gather_axpy;
 use super::*;
-use crate::ops::layers::{relu_grad, ReluGrad};
+use crate::ops::reference::{relu_grad, ReluGrad};
+use crate::simd::wide;
 
 pub(super) struct ConvRelu;
 

@@ -10,7 +10,8 @@
 //!   (`ReluGrad`), not at 0.
 //!
 //! The fused operations (`super::fused`) compute the same, faster; the tests
-//! hold them to these.
+//! hold them to these. [`super::Backend::Fused`] runs these where no fused
+//! operation applies (a convolution not followed by a ReLU, a pooling alone).
 
 use super::contiguous_slice;
 use candle_core::{
@@ -18,12 +19,40 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
+/// [`super::conv2d_with_bias`] on the CPU: im2col, then one matrix product.
+///
+/// The bias is folded into the matrix product: each patch row gets one more
+/// entry, always 1, and the bias is one more row of the kernel matrix. Its
+/// gradient then comes out of the same matrix product.
+pub(super) fn conv2d_with_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let ((b, h, wd, c), (kh, kw, o)) = super::conv_shapes(x.shape(), w.shape())?;
+    let (oh, ow) = (h - kh + 1, wd - kw + 1);
+    let ones = bias.is_some();
+    let cols = x.contiguous()?.apply_op1(Im2Col { kh, kw, ones })?; // [b·oh·ow, kh·kw·c (+1)]
+    let w = w.reshape((kh * kw * c, o))?; // [kh·kw·c, o]
+    let w = match bias {
+        Some(bias) => Tensor::cat(&[&w, &bias.reshape((1, o))?], 0)?, // [kh·kw·c + 1, o]
+        None => w,
+    };
+    cols.matmul(&w)?.reshape((b, oh, ow, o))
+}
+
+/// [`super::max_pool2x2`] on the CPU.
+pub(super) fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(MaxPool2x2)
+}
+
+/// [`super::relu`] on the CPU.
+pub(super) fn relu(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(Relu)
+}
+
 /// im2col: `[b, h, w, c]` to `[b·oh·ow, kh·kw·c]`, plus a last column of
 /// ones when `ones` is set (the bias's input).
-pub(super) struct Im2Col {
-    pub(super) kh: usize,
-    pub(super) kw: usize,
-    pub(super) ones: bool,
+struct Im2Col {
+    kh: usize,
+    kw: usize,
+    ones: bool,
 }
 
 impl Im2Col {
@@ -188,7 +217,7 @@ fn window_argmax<T: WithDType>(
     best
 }
 
-pub(super) struct MaxPool2x2;
+struct MaxPool2x2;
 
 impl MaxPool2x2 {
     fn run<T: WithDType>(x: &[T], (b, h, w, c): (usize, usize, usize, usize)) -> Vec<T> {
@@ -277,7 +306,7 @@ impl CustomOp2 for MaxPool2x2Grad {
     }
 }
 
-pub(super) struct Relu;
+struct Relu;
 
 impl CustomOp1 for Relu {
     fn name(&self) -> &'static str {

@@ -1,0 +1,177 @@
+//! Adadelta's step on the CPU, in place: three parallel passes over memory
+//! and no new buffers (each pass recomputes the update `u` the same way).
+//! The algorithm, and the same step from tensor operations, are in
+//! [`crate::optim`].
+
+use crate::simd::wide;
+use candle_core::{bail, CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor};
+use num_traits::Float;
+use rayon::prelude::*;
+
+/// Adadelta's hyper-parameters `(lr, rho, eps)`.
+pub(crate) type Hyper = (f64, f64, f64);
+
+/// One step on weight `p` with gradient `g`, in place: `a` first, then `p`
+/// (from the new `a` and the old `d`), then `d`.
+pub(crate) fn adadelta_in_place(
+    p: &Tensor,
+    g: &Tensor,
+    a: &Tensor,
+    d: &Tensor,
+    h: Hyper,
+) -> Result<()> {
+    a.inplace_op2(g, &InPlace(Pass::AvgSqGrad, h))?;
+    p.inplace_op3(g, a, &InPlace(Pass::Weight(d.clone()), h))?;
+    d.inplace_op3(g, a, &InPlace(Pass::AvgSqUpdate, h))
+}
+
+/// The update `u = g · sqrt(d + eps) / sqrt(a + eps)`, computed the same way
+/// by every pass that needs it.
+#[inline(always)]
+fn update<T: Float>(g: T, a: T, d: T, eps: T) -> T {
+    g * (d + eps).sqrt() / (a + eps).sqrt()
+}
+
+/// Elements per parallel task of the in-place passes (each run with vector
+/// instructions where the CPU has them: see `simd::wide!`).
+const CHUNK: usize = 1 << 14;
+
+enum Pass {
+    /// `a = rho·a + (1 - rho)·g²`; arguments `(a, g)`.
+    AvgSqGrad,
+    /// `p -= lr·u`; arguments `(p, g, a)` and `d`.
+    Weight(Tensor),
+    /// `d = rho·d + (1 - rho)·u²`; arguments `(d, g, a)`.
+    AvgSqUpdate,
+}
+
+struct InPlace(Pass, Hyper);
+
+impl InPlace {
+    /// Runs pass `self.0` on `dst` with the other vectors `srcs` (g, then a, then d).
+    fn run<T: Float + Send + Sync>(&self, dst: &mut [T], srcs: &[&[T]]) -> Result<()> {
+        if srcs.iter().any(|s| s.len() != dst.len()) {
+            bail!("Adadelta: state and gradient sizes differ")
+        }
+        let c = |v: f64| T::from(v).expect("f32 and f64 hold any f64 config");
+        let (lr, rho, eps) = (c(self.1 .0), c(self.1 .1), c(self.1 .2));
+        let one = T::one();
+        let g = srcs[0];
+        match self.0 {
+            Pass::AvgSqGrad => {
+                dst.par_chunks_mut(CHUNK)
+                    .zip(g.par_chunks(CHUNK))
+                    .for_each(|(a, g)| {
+                        wide!({
+                            for (a, &g) in a.iter_mut().zip(g) {
+                                *a = rho * *a + (one - rho) * g * g;
+                            }
+                        })
+                    })
+            }
+            Pass::Weight(_) => dst
+                .par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK))
+                .zip(srcs[1].par_chunks(CHUNK).zip(srcs[2].par_chunks(CHUNK)))
+                .for_each(|((p, g), (a, d))| {
+                    wide!({
+                        for (((p, &g), &a), &d) in p.iter_mut().zip(g).zip(a).zip(d) {
+                            *p = *p - lr * update(g, a, d, eps);
+                        }
+                    })
+                }),
+            Pass::AvgSqUpdate => dst
+                .par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK).zip(srcs[1].par_chunks(CHUNK)))
+                .for_each(|(d, (g, a))| {
+                    wide!({
+                        for ((d, &g), &a) in d.iter_mut().zip(g).zip(a) {
+                            let u = update(g, a, *d, eps);
+                            *d = rho * *d + (one - rho) * u * u;
+                        }
+                    })
+                }),
+        }
+        Ok(())
+    }
+}
+
+/// The contiguous data of a CPU storage.
+fn slice<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((start, end)) => Ok(&v[start..end]),
+        None => bail!("Adadelta: tensors must be contiguous"),
+    }
+}
+
+impl InplaceOp2 for InPlace {
+    fn name(&self) -> &'static str {
+        "adadelta"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let Some((start, end)) = l1.contiguous_offsets() else {
+            bail!("Adadelta: tensors must be contiguous")
+        };
+        match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                self.run(&mut x[start..end], &[slice(g, l2)?])
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
+                self.run(&mut x[start..end], &[slice(g, l2)?])
+            }
+            _ => bail!("Adadelta: f32 or f64 tensors of one dtype expected"),
+        }
+    }
+}
+
+impl InplaceOp3 for InPlace {
+    fn name(&self) -> &'static str {
+        "adadelta"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<()> {
+        let Some((start, end)) = l1.contiguous_offsets() else {
+            bail!("Adadelta: tensors must be contiguous")
+        };
+        // The weight pass also reads d, a fourth tensor.
+        let d = match &self.0 {
+            Pass::Weight(d) => Some(d.storage_and_layout()),
+            _ => None,
+        };
+        macro_rules! go {
+            ($v:ident) => {{
+                let (CpuStorage::$v(x), CpuStorage::$v(g), CpuStorage::$v(a)) = (s1, s2, s3) else {
+                    bail!("Adadelta: f32 or f64 tensors of one dtype expected")
+                };
+                let mut srcs = vec![slice(g, l2)?, slice(a, l3)?];
+                if let Some((storage, layout)) = &d {
+                    let candle_core::Storage::Cpu(CpuStorage::$v(d)) = &**storage else {
+                        bail!("Adadelta: state on another device or dtype")
+                    };
+                    srcs.push(slice(d, layout)?);
+                }
+                self.run(&mut x[start..end], &srcs)
+            }};
+        }
+        match candle_core::backend::BackendStorage::dtype(s2) {
+            DType::F32 => go!(F32),
+            DType::F64 => go!(F64),
+            other => bail!("Adadelta: unsupported dtype {other:?}"),
+        }
+    }
+}
