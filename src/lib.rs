@@ -12,6 +12,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`kernels`] | setosa.io's nine classic 3×3 kernels, applied to any picture |
+//! | [`picture`] | pictures to apply them to: loading within limits, the working size, the demo picture |
 //! | [`data`] | MNIST from IDX files or the Hugging Face Hub, in mini-batches |
 //! | [`model`] | Keras' MNIST CNN, its first-layer filters, save and load |
 //! | [`ops`] | the convolution and max-pooling it is built from |
@@ -20,6 +21,7 @@
 //! | [`viz`] | the figures: filter grids, evolution, kernel gallery, curves |
 //! | [`analysis`] | beyond the post: nearest classic kernels, feature maps, mistakes |
 //! | [`report`] | a run's figures and analysis, written to a folder |
+//! | [`text`] | numbers and matrices as text |
 //!
 //! The crate re-exports [`candle`](candle_core), [`candle_nn`] and [`image`],
 //! so a notebook needs only one `:dep` line.
@@ -43,9 +45,11 @@ pub mod kernels;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod picture;
 pub mod report;
 pub mod rng;
 mod simd;
+pub mod text;
 pub mod train;
 pub mod viz;
 
@@ -87,9 +91,10 @@ pub fn device(name: &str) -> Result<candle_core::Device> {
 pub mod prelude {
     pub use crate::analysis::{self, Predictions};
     pub use crate::data::Mnist;
-    pub use crate::kernels::{demo_picture, load_picture, Kernel, CLASSIC};
+    pub use crate::kernels::{Kernel, CLASSIC};
     pub use crate::model::MnistCnn;
     pub use crate::optim::{Adadelta, AdadeltaConfig};
+    pub use crate::picture::{self, demo_picture, load_picture};
     pub use crate::report::{self, Report};
     pub use crate::rng::Rng;
     pub use crate::train::{

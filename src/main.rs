@@ -6,8 +6,8 @@
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use filters_are_weights::data::Mnist;
-use filters_are_weights::kernels::{self, demo_picture};
 use filters_are_weights::model::MnistCnn;
+use filters_are_weights::picture::{self, demo_picture};
 use filters_are_weights::report::Report;
 use filters_are_weights::train::{
     History, Progress, TrainConfig, Trainer, CHECKPOINT_FILE, EARLY_STEPS,
@@ -153,8 +153,8 @@ impl Inputs {
         let Some(path) = &self.picture else {
             return Ok(demo_picture());
         };
-        let picture = kernels::load_picture(path)?;
-        println!("{}", kernels::picture_note(path, &picture));
+        let picture = picture::load_picture(path)?;
+        println!("{}", picture::picture_note(path, &picture));
         Ok(picture)
     }
 }

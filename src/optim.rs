@@ -187,7 +187,7 @@ impl Adadelta {
 
 impl Adadelta {
     /// The same optimizer state, copied onto `vars` (the variables of a
-    /// `MnistCnn::fresh_copy`, in the same order).
+    /// `MnistCnn::copy`, in the same order).
     pub(crate) fn rebind(&self, vars: Vec<Var>) -> Result<Self> {
         if vars.len() != self.slots.len() {
             candle_core::bail!(

@@ -18,7 +18,7 @@
 use crate::analysis::{self, Predictions};
 use crate::data::Mnist;
 use crate::error::Result;
-use crate::kernels::{self, CLASSIC};
+use crate::kernels::CLASSIC;
 use crate::model::MnistCnn;
 use crate::train::{History, Snapshot, TrainConfig};
 use crate::viz::{self, ColourScale, Figure};
@@ -213,7 +213,7 @@ impl Report {
         let title = "The same digit through the classic kernels";
         let fig = viz::feature_maps(&digit, &analysis::classic_filters()?, &classic, title)?;
         self.save(fig, "classic-maps-digit.png")?;
-        let pic = kernels::picture_tensor(picture)?;
+        let pic = crate::picture::picture_tensor(picture)?;
         let title = "The demo picture through each learned filter";
         let fig = viz::feature_maps(&pic, &filters, &names, title)?;
         self.save(fig, "feature-maps-picture.png")?;

@@ -113,3 +113,45 @@ fn the_runner_catches_every_kind_of_failure() {
         assert!(report.contains(expected), "not reported: {expected}");
     }
 }
+
+#[test]
+fn committed_outputs_name_no_machines_paths() {
+    // What a committed notebook prints must read the same on every machine:
+    // no MNIST folder, no checkout, no home or temporary directory.
+    let mut places = vec![mnist_dir(), PathBuf::from(ROOT), PathBuf::from("/tmp/")];
+    places.extend(std::env::var_os("HOME").map(PathBuf::from));
+    let places: Vec<String> = places
+        .iter()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.len() > 1)
+        .collect();
+    let dir = PathBuf::from(ROOT).join("notebooks");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ipynb") {
+            continue;
+        }
+        let nb: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for cell in nb["cells"].as_array().unwrap() {
+            for output in cell["outputs"].as_array().into_iter().flatten() {
+                let text = output.to_string();
+                for place in &places {
+                    assert!(
+                        !text.contains(place.as_str()),
+                        "{} prints {place}: {}",
+                        path.display(),
+                        &text[..text.len().min(300)]
+                    );
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} notebooks in {}",
+        dir.display()
+    );
+}

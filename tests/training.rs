@@ -179,10 +179,14 @@ fn the_generic_path_trains_the_same_model_as_the_fused_one() {
     // way on one path and the other.
     use filters_are_weights::ops::Backend;
     let data = common::real_mnist().subset(10 * 128, 500).unwrap();
-    let initial = MnistCnn::new(5, &Device::Cpu).unwrap();
-    let start = initial.conv1_filter_values().unwrap();
+    let start = MnistCnn::new(5, &Device::Cpu)
+        .unwrap()
+        .conv1_filter_values()
+        .unwrap();
     let run = |backend: Backend| {
-        let model = initial.clone().with_backend(backend).unwrap();
+        // A model of its own each: a trainer trains the variables it is given.
+        let model = MnistCnn::new(5, &Device::Cpu).unwrap();
+        let model = model.with_backend(backend).unwrap();
         let mut t = Trainer::new(model, config(1, 5)).unwrap();
         t.run(&data).unwrap();
         let accuracy = t.history.epochs[0].test_accuracy;
@@ -296,4 +300,21 @@ fn a_batch_shown_is_the_same_step_as_a_batch_trained() {
             .to_vec1::<f32>()
             .unwrap()
     );
+}
+
+#[test]
+fn the_trainer_trains_the_very_model_it_was_given() {
+    // In a program the trainer keeps the variables it was given (only a
+    // notebook cell other than the model's own makes it copy them): a clone
+    // kept outside sees the training.
+    let data = common::real_mnist().subset(512, 100).unwrap();
+    let model = MnistCnn::new(3, &Device::Cpu).unwrap();
+    let start = model.conv1_filter_values().unwrap();
+    let mut t = Trainer::new(model.clone(), config(1, 3)).unwrap();
+    t.run(&data).unwrap();
+    let (outside, inside) = (model.vars(), t.model.vars());
+    assert!(outside.iter().zip(&inside).all(|(a, b)| a.id() == b.id()));
+    let trained = model.conv1_filter_values().unwrap();
+    assert_eq!(trained, t.model.conv1_filter_values().unwrap());
+    assert_ne!(trained, start, "the filters did not move");
 }

@@ -14,8 +14,9 @@ mod common;
 
 use candle_core::Device;
 use filters_are_weights::data::{idx, Mnist};
-use filters_are_weights::kernels::{demo_picture, Kernel};
+use filters_are_weights::kernels::Kernel;
 use filters_are_weights::model::MnistCnn;
+use filters_are_weights::picture::demo_picture;
 use filters_are_weights::train::{Progress, TrainConfig, Trainer};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -16,11 +16,15 @@
 //! # Ok::<(), filters_are_weights::Error>(())
 //! ```
 
+mod batches;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;
+pub use batches::Batches;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+#[cfg(feature = "parquet")]
+pub mod thrift;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -74,8 +78,12 @@ pub struct Mnist {
     pub test_images: Tensor,
     /// Test labels, `[10000]` u8.
     pub test_labels: Tensor,
-    /// Where the data came from, for display.
+    /// Where the data came from, for display: "IDX files in DIR", "Hugging
+    /// Face Hub ylecun/mnist (refs/convert/parquet)".
     pub source: String,
+    /// The kind of source alone, naming no machine's path: "IDX files",
+    /// "Hugging Face Hub ylecun/mnist" (what a committed notebook prints).
+    pub kind: String,
 }
 
 impl std::fmt::Display for Mnist {
@@ -199,21 +207,15 @@ impl Mnist {
                 ))
             })?);
         }
-        let train_images = idx::read_images(&paths[0])?;
-        let train_labels = idx::read_labels(&paths[1])?;
-        let test_images = idx::read_images(&paths[2])?;
-        let test_labels = idx::read_labels(&paths[3])?;
-        let (train_x, train_y) =
-            split_tensors(&train_images, &train_labels, &paths[0], &paths[1], device)?;
-        let (test_x, test_y) =
-            split_tensors(&test_images, &test_labels, &paths[2], &paths[3], device)?;
-        Ok(Self {
-            train_images: train_x,
-            train_labels: train_y,
-            test_images: test_x,
-            test_labels: test_y,
-            source: format!("IDX files in {}", dir.display()),
-        })
+        let train = (idx::read_images(&paths[0])?, idx::read_labels(&paths[1])?);
+        let test = (idx::read_images(&paths[2])?, idx::read_labels(&paths[3])?);
+        let [a, b, c, d] = [&paths[0], &paths[1], &paths[2], &paths[3]].map(PathBuf::as_path);
+        let source = (
+            format!("IDX files in {}", dir.display()),
+            "IDX files".to_string(),
+        );
+        let (train, test) = ((&train.0, &train.1[..]), (&test.0, &test.1[..]));
+        Self::checked(train, test, [a, b, c, d], source, device)
     }
 
     /// MNIST from decoded files: training and test images with their
@@ -227,16 +229,37 @@ impl Mnist {
         names: [&str; 4],
         source: impl Into<String>,
     ) -> Result<Self> {
-        let device = Device::Cpu;
-        let p = names.map(Path::new);
-        let (train_x, train_y) = split_tensors(train.0, train.1, p[0], p[1], &device)?;
-        let (test_x, test_y) = split_tensors(test.0, test.1, p[2], p[3], &device)?;
+        let source: String = source.into();
+        let kind = source.clone();
+        Self::checked(
+            train,
+            test,
+            names.map(Path::new),
+            (source, kind),
+            &Device::Cpu,
+        )
+    }
+
+    /// The one constructor: each split checked (28×28 images, as many
+    /// labels as images, labels 0..9; `paths` name the images and labels
+    /// files of each split in errors) and turned into tensors on `device`.
+    fn checked(
+        (train_images, train_labels): (&IdxImages, &[u8]),
+        (test_images, test_labels): (&IdxImages, &[u8]),
+        paths: [&Path; 4],
+        (source, kind): (String, String),
+        device: &Device,
+    ) -> Result<Self> {
+        let (train_x, train_y) =
+            split_tensors(train_images, train_labels, paths[0], paths[1], device)?;
+        let (test_x, test_y) = split_tensors(test_images, test_labels, paths[2], paths[3], device)?;
         Ok(Self {
             train_images: train_x,
             train_labels: train_y,
             test_images: test_x,
             test_labels: test_y,
-            source: source.into(),
+            source,
+            kind,
         })
     }
 
@@ -245,25 +268,15 @@ impl Mnist {
     #[cfg(feature = "hub")]
     pub fn from_hub(options: &hub::HubOptions) -> Result<Self> {
         let (train_path, test_path) = hub::fetch(options)?;
-        let (train_images, train_labels) = hub::read_parquet(&train_path)?;
-        let (test_images, test_labels) = hub::read_parquet(&test_path)?;
-        let device = Device::Cpu;
-        let (train_x, train_y) = split_tensors(
-            &train_images,
-            &train_labels,
-            &train_path,
-            &train_path,
-            &device,
-        )?;
-        let (test_x, test_y) =
-            split_tensors(&test_images, &test_labels, &test_path, &test_path, &device)?;
-        Ok(Self {
-            train_images: train_x,
-            train_labels: train_y,
-            test_images: test_x,
-            test_labels: test_y,
-            source: format!("Hugging Face Hub {} ({})", hub::REPO, hub::REVISION),
-        })
+        let train = hub::read_parquet(&train_path)?;
+        let test = hub::read_parquet(&test_path)?;
+        let (tr, te) = (train_path.as_path(), test_path.as_path());
+        let source = (
+            format!("Hugging Face Hub {} ({})", hub::REPO, hub::REVISION),
+            format!("Hugging Face Hub {}", hub::REPO),
+        );
+        let (train, test) = ((&train.0, &train.1[..]), (&test.0, &test.1[..]));
+        Self::checked(train, test, [tr, tr, te, te], source, &Device::Cpu)
     }
 
     /// MNIST from the IDX files in `dir` where one is given (a command
@@ -341,6 +354,7 @@ impl Mnist {
             test_images: take(&self.test_images, test)?,
             test_labels: take(&self.test_labels, test)?,
             source: self.source.clone(),
+            kind: self.kind.clone(),
         })
     }
 
@@ -390,76 +404,4 @@ pub fn digit_picture(images: &Tensor, i: usize) -> Result<image::GrayImage> {
         .to_vec1()?;
     image::GrayImage::from_raw(w as u32, h as u32, pixels)
         .ok_or_else(|| Error::InvalidConfig("image size mismatch".into()))
-}
-
-/// An iterator over `(images [b, 1, 28, 28], labels [b])` mini-batches.
-#[derive(Debug)]
-pub struct Batches {
-    images: Tensor,
-    labels: Tensor,
-    order: Option<Vec<u32>>,
-    batch_size: usize,
-    next: usize,
-    len: usize,
-}
-
-impl Batches {
-    /// Batches of `images` and `labels`, shuffled by `rng` when given.
-    pub fn new(
-        images: &Tensor,
-        labels: &Tensor,
-        batch_size: usize,
-        rng: Option<&mut Rng>,
-    ) -> Result<Self> {
-        if batch_size == 0 {
-            return Err(Error::InvalidConfig("batch size must be at least 1".into()));
-        }
-        let len = labels.dim(0)?;
-        let order = rng.map(|rng| {
-            let mut order: Vec<u32> = (0..len as u32).collect();
-            rng.shuffle(&mut order);
-            order
-        });
-        Ok(Self {
-            images: images.clone(),
-            labels: labels.clone(),
-            order,
-            batch_size,
-            next: 0,
-            len,
-        })
-    }
-
-    /// Number of batches in all.
-    pub fn num_batches(&self) -> usize {
-        self.len.div_ceil(self.batch_size)
-    }
-
-    fn take(&mut self) -> Result<(Tensor, Tensor)> {
-        let n = self.batch_size.min(self.len - self.next);
-        let batch = match &self.order {
-            Some(order) => {
-                let idx =
-                    Tensor::from_slice(&order[self.next..self.next + n], n, self.images.device())?;
-                (
-                    self.images.index_select(&idx, 0)?,
-                    self.labels.index_select(&idx, 0)?,
-                )
-            }
-            None => (
-                self.images.narrow(0, self.next, n)?,
-                self.labels.narrow(0, self.next, n)?,
-            ),
-        };
-        self.next += n;
-        Ok(batch)
-    }
-}
-
-impl Iterator for Batches {
-    type Item = Result<(Tensor, Tensor)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        (self.next < self.len).then(|| self.take())
-    }
 }

@@ -88,7 +88,8 @@ pub const PARAMETER_SHAPES: [&[usize]; 8] = [
 /// Dropout rates after the pooling and after the first dense layer.
 pub const DROPOUT: (f32, f32) = (0.25, 0.5);
 
-/// The CNN of Keras' MNIST example.
+/// The CNN of Keras' MNIST example. A `clone()` shares the weights
+/// (candle's variables); [`MnistCnn::copy`] makes new ones.
 #[derive(Clone)]
 pub struct MnistCnn {
     /// Conv2D(32, 3×3) + ReLU: the 32 filters of the lesson.
@@ -107,6 +108,9 @@ pub struct MnistCnn {
     pub dense2: Dense,
     dropout_stream: Arc<Mutex<Rng>>,
     backend: Backend,
+    /// The copy of this crate's code that made the variables (under evcxr,
+    /// each notebook cell has its own; see `train/notebook.rs`).
+    made_by: usize,
 }
 
 impl MnistCnn {
@@ -132,12 +136,19 @@ impl MnistCnn {
 
     /// The model whose weights are `vars` (in the order of [`PARAMETER_NAMES`]).
     fn from_vars(vars: Vec<Var>, backend: Backend) -> Result<Self> {
-        Self::build(vars, backend, Arc::new(Mutex::new(Rng::new(0))))
+        let stream = Arc::new(Mutex::new(Rng::new(0)));
+        Self::build(vars, backend, stream, crate::train::this_copy())
     }
 
-    /// The layers of Keras' listing around `vars`, computing on `backend`,
-    /// the dropout layers drawing from `stream`.
-    fn build(vars: Vec<Var>, backend: Backend, stream: Arc<Mutex<Rng>>) -> Result<Self> {
+    /// The layers of Keras' listing around `vars` (made by the code copy
+    /// `made_by`), computing on `backend`, the dropout layers drawing from
+    /// `stream`.
+    fn build(
+        vars: Vec<Var>,
+        backend: Backend,
+        stream: Arc<Mutex<Rng>>,
+        made_by: usize,
+    ) -> Result<Self> {
         let [k1, b1, k2, b2, k3, b3, k4, b4]: [Var; 8] =
             vars.try_into().map_err(|v: Vec<Var>| {
                 Error::InvalidConfig(format!("the model has 8 weights, not {}", v.len()))
@@ -153,6 +164,7 @@ impl MnistCnn {
             dense2: Dense::new("dense2", (k4, b4), Linear, backend)?,
             dropout_stream: stream,
             backend,
+            made_by,
         })
     }
 
@@ -262,7 +274,7 @@ impl MnistCnn {
     /// Off the CPU it is always the generic one ([`Backend::on`]).
     pub fn with_backend(self, backend: Backend) -> Result<Self> {
         let backend = backend.on(self.device());
-        Self::build(self.vars(), backend, self.dropout_stream)
+        Self::build(self.vars(), backend, self.dropout_stream, self.made_by)
     }
 
     /// Which implementation of the layers the model runs.
@@ -280,8 +292,8 @@ impl MnistCnn {
     }
 
     /// The weights as candle variables, in the order of [`PARAMETER_NAMES`].
-    /// A [`crate::train::Trainer`] trains copies made when it starts (see
-    /// `MnistCnn::fresh_copy`): ask its model for them after training.
+    /// A [`crate::train::Trainer`] trains these very variables (in a
+    /// notebook, copies made by the cell that trains; see [`MnistCnn::copy`]).
     pub fn vars(&self) -> Vec<Var> {
         [
             self.conv1.weights(),
@@ -299,13 +311,15 @@ impl MnistCnn {
         self.layers().iter().map(|l| l.parameter_count()).sum()
     }
 
-    /// A model with the same values in brand-new variables.
+    /// A model with the same values in brand-new variables: training one
+    /// leaves the other as it was (a `clone()` shares the variables, as
+    /// candle's `Var` does, and trains with it).
     ///
     /// Under evcxr every notebook cell has its own copy of candle's statics
     /// (tensor ids among them), so tensors made in one cell can clash with
     /// those of another; the trainer trains fresh variables made in the cell
-    /// that trains.
-    pub(crate) fn fresh_copy(&self) -> Result<Self> {
+    /// that trains (see `train/notebook.rs`).
+    pub fn copy(&self) -> Result<Self> {
         let vars = self
             .vars()
             .iter()
@@ -319,6 +333,11 @@ impl MnistCnn {
                 .clone(),
         );
         Ok(copy)
+    }
+
+    /// The copy of this crate's code that made the variables.
+    pub(crate) fn made_by(&self) -> usize {
+        self.made_by
     }
 
     /// The same model computing in `dtype` (f64 is handy for gradient checks).

@@ -25,12 +25,14 @@ mod checkpoint;
 mod config;
 mod history;
 mod loss;
+mod notebook;
 mod progress;
 
 pub use checkpoint::CHECKPOINT_FILE;
 pub use config::{Progress, TrainConfig, EARLY_STEPS};
 pub use history::{EpochStats, History, Snapshot};
 pub use loss::{evaluate, loss, LOSS_EPSILON};
+pub(crate) use notebook::this_copy;
 
 use crate::data::Mnist;
 use crate::error::{Error, Result};
@@ -190,7 +192,6 @@ impl Trainer {
         n: usize,
         mut after_epoch: impl FnMut(&Trainer) -> Result<()>,
     ) -> Result<()> {
-        self.refresh()?;
         for _ in 0..n {
             let mut epoch = self.begin_epoch(data)?;
             let start = Instant::now();
@@ -211,15 +212,6 @@ impl Trainer {
         Ok(())
     }
 
-    /// Gives the model brand-new variables, made by the code calling this
-    /// (in a notebook: the cell that trains), and the optimizer with them;
-    /// see `MnistCnn::fresh_copy`.
-    fn refresh(&mut self) -> Result<()> {
-        self.model = self.model.fresh_copy()?;
-        self.optimizer = self.optimizer.rebind(self.model.vars())?;
-        Ok(())
-    }
-
     /// One training step on one batch (images `[b, 1, 28, 28]`, labels `[b]`),
     /// shown: the loss, the gradient of the loss with respect to each of the
     /// 32 first-layer filters, and the Adadelta step it leads to. The step is
@@ -237,7 +229,7 @@ impl Trainer {
     /// # Ok::<(), filters_are_weights::Error>(())
     /// ```
     pub fn filter_step(&mut self, images: &Tensor, labels: &Tensor) -> Result<FilterStep> {
-        self.refresh()?;
+        self.follow_notebook_cell()?;
         let logits = self.model.forward_t(images, true)?;
         self.step_shown(&loss(&logits, labels)?)
     }
@@ -318,6 +310,7 @@ impl Trainer {
         let Some(batch) = epoch.batches.next() else {
             return Ok(None);
         };
+        self.follow_notebook_cell()?;
         let (x, y) = batch?;
         let logits = self.model.forward_t(&x, true)?;
         let loss = loss(&logits, &y)?;

@@ -21,23 +21,6 @@ fn signed_map_rgb(map: &[f32], (h, w): (usize, usize), size: u32) -> image::RgbI
     })
 }
 
-/// A picture `[h, w]` scaled down by a whole factor (averaging) until its
-/// longest side is at most [`crate::kernels::WORKING_SIDE`]; smaller ones as they are.
-fn to_working_size(picture: &Tensor) -> Result<Tensor> {
-    let (h, w) = picture.dims2()?;
-    let side = crate::kernels::WORKING_SIDE as usize;
-    let k = h.max(w).div_ceil(side);
-    if k <= 1 {
-        return Ok(picture.clone());
-    }
-    let x = picture.reshape((1, 1, h, w))?.avg_pool2d(k)?; // [1, 1, h / k, w / k]
-    let (_, _, nh, nw) = x.dims4()?;
-    if nh < 3 || nw < 3 {
-        return Ok(picture.clone());
-    }
-    Ok(x.reshape((nh, nw))?)
-}
-
 /// A picture `[h, w]` through each of `filters` `[n, 1, 3, 3]`: each map shown
 /// under its filter and label, on its own symmetric colour scale (red where
 /// the filter responds positively, blue negatively). Computed by
@@ -51,7 +34,7 @@ pub fn feature_maps(
     // Big pictures are brought to the working size first: 32 maps of a
     // 48-megapixel photo would need 6 GB, and the figure shows 96 pixels.
     let (h0, w0) = picture.dims2()?;
-    let picture = to_working_size(picture)?;
+    let picture = crate::picture::working_size_tensor(picture)?;
     let (h, w) = picture.dims2()?;
     let title = if (h, w) == (h0, w0) {
         title.to_string()
@@ -110,7 +93,7 @@ pub fn picture(picture: &GrayImage, title: &str) -> Result<Figure> {
 /// are enlarged for display only); the caption gives the size they ran at.
 pub fn kernel_gallery_of(picture: &GrayImage, kernels: &[Kernel]) -> Result<Figure> {
     let side = 192;
-    let pic = crate::kernels::working_size(picture, side);
+    let pic = crate::picture::working_size(picture, side);
     let mut panels = vec![("original".to_string(), enlarge(&pic, side))];
     for k in kernels {
         panels.push((k.name.to_string(), enlarge(&k.apply(&pic)?, side)));

@@ -16,7 +16,8 @@ use filters_are_weights::analysis;
 use filters_are_weights::candle::{DType, Device, Tensor};
 use filters_are_weights::data::{hub_layout, idx, parquet, Mnist, IDX_FILES, IMAGE_SIDE};
 use filters_are_weights::image;
-use filters_are_weights::kernels::{self, Kernel, CLASSIC, WORKING_SIDE};
+use filters_are_weights::kernels::{Kernel, CLASSIC};
+use filters_are_weights::picture::{self, WORKING_SIDE};
 use filters_are_weights::model::{MnistCnn, PARAMETER_SHAPES};
 use filters_are_weights::train::{BatchStats, EpochInProgress, Progress, TrainConfig, Trainer};
 use filters_are_weights::viz;
@@ -110,14 +111,14 @@ pub fn diverging_rgba(values: &[f32], scale: f32) -> Vec<u8> {
 /// The demo picture the crate draws (a house, a sun, a sky).
 #[wasm_bindgen]
 pub fn demo_picture() -> Picture {
-    kernels::demo_picture().into()
+    picture::demo_picture().into()
 }
 
 /// A picture the visitor picked (PNG, JPEG or GIF bytes), in gray, brought
 /// to the crate's working size ([`WORKING_SIDE`] pixels on its longest side).
 #[wasm_bindgen]
 pub fn decode_picture(name: &str, bytes: &[u8]) -> Result<Picture, JsError> {
-    Ok(kernels::decode_picture(name, bytes, Some(WORKING_SIDE))
+    Ok(picture::decode_picture(name, bytes, Some(WORKING_SIDE))
         .map_err(js)?
         .into())
 }
