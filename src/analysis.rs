@@ -63,7 +63,7 @@ pub struct KernelMatch {
 pub fn filter_values(filters: &Tensor) -> Result<Vec<Vec<f32>>> {
     let (_, c, h, w) = filters.dims4()?;
     if (c, h, w) != (1, 3, 3) {
-        return Err(Error::InvalidConfig(format!(
+        return Err(Error::BadArgument(format!(
             "expected filters [n, 1, 3, 3], got {:?}",
             filters.dims()
         )));

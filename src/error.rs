@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-/// Everything that can go wrong in this crate.
-#[derive(Debug)]
+/// Everything that can go wrong in this crate, by kind.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read.
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file or directory involved.
         path: PathBuf,
@@ -17,6 +18,7 @@ pub enum Error {
     },
     /// A file could not be written (a full disk, a directory that cannot be
     /// written to, ...). Nothing half-written is left behind.
+    #[error("could not write {}: {source}. {}", path.display(), write_advice(source))]
     Write {
         /// The file that was being written.
         path: PathBuf,
@@ -24,6 +26,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A data file (IDX, parquet, PNG inside parquet) has bad content.
+    #[error("{}: {problem}", path.display())]
     BadData {
         /// The file whose content is wrong.
         path: PathBuf,
@@ -31,15 +34,19 @@ pub enum Error {
         problem: String,
     },
     /// The dataset could not be found or fetched.
+    #[error("{0}")]
     DatasetUnavailable(String),
     /// A picture could not be opened or decoded.
+    #[error("picture {}: {problem}", path.display())]
     Picture {
         /// The picture's path.
         path: PathBuf,
         /// What went wrong.
         problem: String,
     },
-    /// A model checkpoint does not fit the model.
+    /// A model file or checkpoint does not fit the model, or a checkpoint
+    /// does not fit the run that would resume from it.
+    #[error("checkpoint {}: {problem}", path.display())]
     Checkpoint {
         /// The checkpoint's path.
         path: PathBuf,
@@ -47,6 +54,11 @@ pub enum Error {
         problem: String,
     },
     /// Training diverged: the loss became NaN or infinite.
+    #[error(
+        "training diverged: the loss became {loss} in epoch {epoch}, batch {batch}. \
+         This usually means the learning rate is too high for the optimizer, or the \
+         input was not scaled to 0..1; lower the learning rate or check the data"
+    )]
     NonFiniteLoss {
         /// Epoch (1-based) in which it happened.
         epoch: usize,
@@ -55,12 +67,26 @@ pub enum Error {
         /// The loss value seen.
         loss: f32,
     },
-    /// A configuration value is out of range.
+    /// A setting is out of range (epochs, batch size, snapshots, ...).
+    #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// The device asked for is not there, or this build cannot use it.
+    #[error("{0}")]
+    DeviceUnavailable(String),
+    /// A function was given something it cannot work with: a tensor of
+    /// another shape, an empty data set, a name it does not know.
+    #[error("{0}")]
+    BadArgument(String),
     /// An error from candle (tensor maths).
-    Candle(candle_core::Error),
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
     /// Drawing a figure failed.
+    #[error("drawing a figure failed: {0}")]
     Plot(String),
+    /// Something this crate should never do happened (a bug): the message
+    /// says what.
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
 }
 
 /// The crate's result type.
@@ -92,47 +118,6 @@ impl Error {
     }
 }
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::Write { path, source } => write!(
-                f,
-                "could not write {}: {source}. {}",
-                path.display(),
-                write_advice(source)
-            ),
-            Error::BadData { path, problem } => write!(f, "{}: {problem}", path.display()),
-            Error::DatasetUnavailable(msg) => f.write_str(msg),
-            Error::Picture { path, problem } => {
-                write!(f, "picture {}: {problem}", path.display())
-            }
-            Error::Checkpoint { path, problem } => {
-                write!(f, "checkpoint {}: {problem}", path.display())
-            }
-            Error::NonFiniteLoss { epoch, batch, loss } => write!(
-                f,
-                "training diverged: the loss became {loss} in epoch {epoch}, batch {batch}. \
-                 This usually means the learning rate is too high for the optimizer, or the \
-                 input was not scaled to 0..1; lower the learning rate or check the data"
-            ),
-            Error::InvalidConfig(msg) => write!(f, "invalid configuration: {msg}"),
-            Error::Candle(e) => write!(f, "tensor error: {e}"),
-            Error::Plot(msg) => write!(f, "drawing a figure failed: {msg}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } | Error::Write { source, .. } => Some(source),
-            Error::Candle(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
 /// What to do about a failed write, by its cause.
 fn write_advice(e: &std::io::Error) -> &'static str {
     use std::io::ErrorKind;
@@ -155,11 +140,5 @@ fn write_advice(e: &std::io::Error) -> &'static str {
             "Check that the directory can be written to, or write somewhere else \
              (reproduce --out DIR)"
         }
-    }
-}
-
-impl From<candle_core::Error> for Error {
-    fn from(e: candle_core::Error) -> Self {
-        Error::Candle(e)
     }
 }

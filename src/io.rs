@@ -67,9 +67,8 @@ pub fn safetensors_bytes(
     tensors: &std::collections::HashMap<String, candle_core::Tensor>,
     what: &str,
 ) -> Result<Vec<u8>> {
-    safetensors::serialize(tensors.iter(), None).map_err(|e| {
-        Error::InvalidConfig(format!("cannot put the tensors for {what} together: {e}"))
-    })
+    safetensors::serialize(tensors.iter(), None)
+        .map_err(|e| Error::Internal(format!("cannot put the tensors for {what} together: {e}")))
 }
 
 /// Lets `write` fill a temporary file beside `path`, then renames it to `path`.
@@ -83,7 +82,7 @@ fn with_temp_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resul
     std::fs::create_dir_all(&parent).map_err(|e| Error::write(path, e))?;
     let name = path
         .file_name()
-        .ok_or_else(|| Error::InvalidConfig(format!("{} is not a file path", path.display())))?;
+        .ok_or_else(|| Error::BadArgument(format!("{} is not a file path", path.display())))?;
     let tmp = parent.join(temp_name(name));
     let written = write(&tmp);
     if let Err(e) = written {
@@ -116,7 +115,7 @@ mod tests {
         write_atomic(&path, b"old").unwrap();
         let r = with_temp_file(&path, |tmp| {
             std::fs::write(tmp, b"half").unwrap();
-            Err(Error::InvalidConfig("interrupted".into()))
+            Err(Error::Internal("interrupted".into()))
         });
         assert!(r.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");

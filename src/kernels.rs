@@ -98,7 +98,7 @@ impl Kernel {
             .cloned()
             .ok_or_else(|| {
                 let names: Vec<&str> = CLASSIC.iter().map(|k| k.name).collect();
-                Error::InvalidConfig(format!(
+                Error::BadArgument(format!(
                     "no classic kernel is named '{name}'; they are: {}",
                     names.join(", ")
                 ))

@@ -72,7 +72,7 @@ pub fn quick_mode() -> bool {
 pub fn device(name: &str) -> Result<candle_core::Device> {
     use candle_core::Device;
     let unavailable = |what: &str, e: candle_core::Error| {
-        Error::InvalidConfig(format!(
+        Error::DeviceUnavailable(format!(
             "--device {name}: {what} is not available ({e}); it needs a build with \
              `--features {name}` and a {what} GPU, or use --device cpu"
         ))

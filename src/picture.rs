@@ -159,7 +159,7 @@ pub fn working_size_tensor(picture: &Tensor) -> Result<Tensor> {
         .flatten_all()?
         .to_vec1::<f32>()?;
     let img = image::ImageBuffer::<image::Luma<f32>, _>::from_raw(w as u32, h as u32, values)
-        .ok_or_else(|| Error::InvalidConfig("a picture tensor of the wrong size".into()))?;
+        .ok_or_else(|| Error::BadArgument("a picture tensor of the wrong size".into()))?;
     let small = image::imageops::thumbnail(&img, nw, nh);
     let t = Tensor::from_vec(
         small.into_raw(),

@@ -403,5 +403,5 @@ pub fn digit_picture(images: &Tensor, i: usize) -> Result<image::GrayImage> {
         .to_dtype(DType::U8)?
         .to_vec1()?;
     image::GrayImage::from_raw(w as u32, h as u32, pixels)
-        .ok_or_else(|| Error::InvalidConfig("image size mismatch".into()))
+        .ok_or_else(|| Error::BadArgument("image size mismatch".into()))
 }

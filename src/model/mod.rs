@@ -151,7 +151,7 @@ impl MnistCnn {
     ) -> Result<Self> {
         let [k1, b1, k2, b2, k3, b3, k4, b4]: [Var; 8] =
             vars.try_into().map_err(|v: Vec<Var>| {
-                Error::InvalidConfig(format!("the model has 8 weights, not {}", v.len()))
+                Error::BadArgument(format!("the model has 8 weights, not {}", v.len()))
             })?;
         use Activation::{Linear, Relu};
         Ok(Self {

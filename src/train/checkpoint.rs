@@ -25,7 +25,7 @@ impl Trainer {
             tensors.insert(format!("adadelta.{name}.avg_sq_update"), d);
         }
         let meta = serde_json::to_vec(&(&self.config, &self.history))
-            .map_err(|e| Error::InvalidConfig(e.to_string()))?;
+            .map_err(|e| Error::Internal(format!("the training state cannot be written ({e})")))?;
         let len = meta.len();
         tensors.insert(META.to_string(), Tensor::from_vec(meta, len, &Device::Cpu)?);
         crate::io::write_safetensors(path, &tensors)
@@ -80,11 +80,9 @@ impl Trainer {
     ) -> Result<Self> {
         let checkpoint = checkpoint.as_ref();
         let t = Trainer::from_checkpoint(checkpoint, device)?;
-        let refuse = |problem: String| {
-            Error::InvalidConfig(format!(
-                "cannot resume from {}: {problem}",
-                checkpoint.display()
-            ))
+        let refuse = |problem: String| Error::Checkpoint {
+            path: checkpoint.to_path_buf(),
+            problem: format!("cannot resume from it: {problem}"),
         };
         let mismatch = |what: &str, then: String, now: String| {
             refuse(format!(

@@ -91,7 +91,8 @@ impl History {
 
     /// The history as pretty JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| Error::InvalidConfig(e.to_string()))
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Internal(format!("the history cannot be written as JSON ({e})")))
     }
 }
 

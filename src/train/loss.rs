@@ -59,7 +59,7 @@ pub fn evaluate(model: &MnistCnn, data: &Mnist) -> Result<(f32, f32)> {
         n += b;
     }
     if n == 0 {
-        return Err(Error::InvalidConfig("the test set is empty".into()));
+        return Err(Error::BadArgument("the test set is empty".into()));
     }
     Ok(((total / n as f64) as f32, hits as f32 / n as f32))
 }

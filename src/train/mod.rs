@@ -242,7 +242,7 @@ impl Trainer {
         let kernel = self.model.vars()[0].as_tensor().clone(); // conv1.kernel [3, 3, 1, 32]
         let gradient = grads
             .get(&kernel)
-            .ok_or_else(|| Error::InvalidConfig("the filters got no gradient".into()))?
+            .ok_or_else(|| Error::Internal("the filters got no gradient".into()))?
             .permute((3, 2, 0, 1))? // [32, 1, 3, 3]
             .contiguous()?;
         self.optimizer.step(&grads)?;
@@ -264,7 +264,7 @@ impl Trainer {
     pub fn begin_epoch(&mut self, data: &Mnist) -> Result<EpochInProgress> {
         let steps = data.train_len().div_ceil(self.config.batch_size);
         if steps == 0 {
-            return Err(Error::InvalidConfig("the training set is empty".into()));
+            return Err(Error::BadArgument("the training set is empty".into()));
         }
         self.history.steps_per_epoch = steps;
         if self.epochs_done() == 0 && self.history.snapshots.is_empty() {
@@ -352,7 +352,7 @@ impl Trainer {
         train_seconds: f32,
     ) -> Result<EpochStats> {
         if epoch.epoch != self.epochs_done() + 1 || epoch.done == 0 {
-            return Err(Error::InvalidConfig(format!(
+            return Err(Error::BadArgument(format!(
                 "epoch {} is not the one in progress, or has no batch trained",
                 epoch.epoch
             )));
