@@ -37,22 +37,10 @@ impl Activation {
     }
 }
 
-/// A weight's shape, checked.
-fn expect_shape(layer: &str, what: &str, v: &Var, shape: &[usize]) -> Result<()> {
-    if v.dims() != shape {
-        return Err(Error::Candle(candle_core::Error::Msg(format!(
-            "{layer}.{what} has shape {:?}, the layer needs {shape:?}",
-            v.dims()
-        ))));
-    }
-    Ok(())
-}
-
-/// Keras' `Conv2D(filters, (kh, kw), activation)`, valid padding, stride 1:
-/// `kernel` `[kh, kw, in, out]`, `bias` `[out]`; `[b, h, w, in]` to
-/// `[b, h - kh + 1, w - kw + 1, out]`.
+/// What a convolution and a dense layer both hold: a name, a kernel and a
+/// bias, an activation, and the backend they compute on.
 #[derive(Debug, Clone)]
-pub struct Conv2d {
+struct Weighted {
     name: &'static str,
     kernel: Var,
     bias: Var,
@@ -60,16 +48,22 @@ pub struct Conv2d {
     backend: Backend,
 }
 
-impl Conv2d {
-    /// The layer `name` with these weights, computing on `backend`.
-    pub fn new(
+impl Weighted {
+    /// The weights of layer `name`, the bias checked against the kernel's
+    /// `out` outputs.
+    fn new(
         name: &'static str,
         (kernel, bias): (Var, Var),
+        out: usize,
         activation: Activation,
         backend: Backend,
     ) -> Result<Self> {
-        let (_, _, _, out) = kernel.dims4()?; // [kh, kw, in, out]
-        expect_shape(name, "bias", &bias, &[out])?;
+        if bias.dims() != [out] {
+            return Err(Error::BadArgument(format!(
+                "{name}.bias has shape {:?}, the layer needs [{out}]",
+                bias.dims()
+            )));
+        }
         Ok(Self {
             name,
             kernel,
@@ -79,12 +73,37 @@ impl Conv2d {
         })
     }
 
+    fn tensors(&self) -> (&Tensor, &Tensor) {
+        (self.kernel.as_tensor(), self.bias.as_tensor())
+    }
+}
+
+/// Keras' `Conv2D(filters, (kh, kw), activation)`, valid padding, stride 1:
+/// `kernel` `[kh, kw, in, out]`, `bias` `[out]`; `[b, h, w, in]` to
+/// `[b, h - kh + 1, w - kw + 1, out]`.
+#[derive(Debug, Clone)]
+pub struct Conv2d(Weighted);
+
+impl Conv2d {
+    /// The layer `name` with these weights, computing on `backend`.
+    pub fn new(
+        name: &'static str,
+        weights: (Var, Var),
+        activation: Activation,
+        backend: Backend,
+    ) -> Result<Self> {
+        let (_, _, _, out) = weights.0.dims4()?; // [kh, kw, in, out]
+        Ok(Self(Weighted::new(
+            name, weights, out, activation, backend,
+        )?))
+    }
+
     /// Convolution, bias and activation of `x` `[b, h, w, in]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (k, b) = (self.kernel.as_tensor(), self.bias.as_tensor());
-        match self.activation {
-            Activation::Relu => Ok(self.backend.conv_relu(x, k, b)?),
-            Activation::Linear => Ok(self.backend.conv2d_with_bias(x, k, Some(b))?),
+        let (k, b) = self.0.tensors();
+        match self.0.activation {
+            Activation::Relu => Ok(self.0.backend.conv_relu(x, k, b)?),
+            Activation::Linear => Ok(self.0.backend.conv2d_with_bias(x, k, Some(b))?),
         }
     }
 
@@ -92,81 +111,71 @@ impl Conv2d {
     /// them (see [`super::Sequential`]): `[b, oh / 2, ow / 2, out]`.
     pub(super) fn forward_pooled(&self, x: &Tensor, pool: &MaxPool2d) -> Result<Tensor> {
         if self.fuses_with_pool() {
-            let (k, b) = (self.kernel.as_tensor(), self.bias.as_tensor());
-            return Ok(self.backend.conv_relu_pool(x, k, b)?);
+            let (k, b) = self.0.tensors();
+            return Ok(self.0.backend.conv_relu_pool(x, k, b)?);
         }
         pool.forward(&self.forward(x)?)
     }
 
     /// Whether a [`MaxPool2d`] after this layer runs fused with it.
     pub(super) fn fuses_with_pool(&self) -> bool {
-        self.activation == Activation::Relu && self.backend.fuses_conv_pool()
+        self.0.activation == Activation::Relu && self.0.backend.fuses_conv_pool()
     }
 
     /// The filters as `[out, in, kh, kw]`: filter after filter.
     pub fn filters(&self) -> Result<Tensor> {
-        Ok(self.kernel.permute((3, 2, 0, 1))?.contiguous()?)
+        Ok(self.0.kernel.permute((3, 2, 0, 1))?.contiguous()?)
     }
 
     /// The weights, `(kernel, bias)`.
     pub fn weights(&self) -> (&Var, &Var) {
-        (&self.kernel, &self.bias)
+        (&self.0.kernel, &self.0.bias)
     }
 
     /// "conv1 3x3 + relu".
     pub fn description(&self) -> String {
-        let (kh, kw) = (self.kernel.dims()[0], self.kernel.dims()[1]);
-        let act = self.activation.suffix();
-        format!("{} {kh}x{kw}{act}", self.name)
+        let (kh, kw) = (self.0.kernel.dims()[0], self.0.kernel.dims()[1]);
+        let act = self.0.activation.suffix();
+        format!("{} {kh}x{kw}{act}", self.0.name)
     }
 }
 
 /// Keras' `Dense(units, activation)`: `y = act(x · kernel + bias)`, `kernel`
 /// `[in, out]`, `bias` `[out]`; `[b, in]` to `[b, out]`.
 #[derive(Debug, Clone)]
-pub struct Dense {
-    name: &'static str,
-    kernel: Var,
-    bias: Var,
-    activation: Activation,
-    backend: Backend,
-}
+pub struct Dense(Weighted);
 
 impl Dense {
     /// The layer `name` with these weights, computing on `backend`.
     pub fn new(
         name: &'static str,
-        (kernel, bias): (Var, Var),
+        weights: (Var, Var),
         activation: Activation,
         backend: Backend,
     ) -> Result<Self> {
-        let (_, out) = kernel.dims2()?; // [in, out]
-        expect_shape(name, "bias", &bias, &[out])?;
-        Ok(Self {
-            name,
-            kernel,
-            bias,
-            activation,
-            backend,
-        })
+        let (_, out) = weights.0.dims2()?; // [in, out]
+        Ok(Self(Weighted::new(
+            name, weights, out, activation, backend,
+        )?))
     }
 
     /// `x` `[b, in]` to `[b, out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.matmul(&self.kernel)?.broadcast_add(&self.bias)?;
-        self.activation.apply(y, self.backend)
+        let (k, b) = self.0.tensors();
+        let y = x.matmul(k)?.broadcast_add(b)?;
+        self.0.activation.apply(y, self.0.backend)
     }
 
     /// The weights, `(kernel, bias)`.
     pub fn weights(&self) -> (&Var, &Var) {
-        (&self.kernel, &self.bias)
+        (&self.0.kernel, &self.0.bias)
     }
 
     /// "dense1 + relu", or "dense2 (logits)" for the last, linear, layer.
     pub fn description(&self) -> String {
-        match self.activation {
-            Activation::Linear => format!("{} (logits)", self.name),
-            act => format!("{}{}", self.name, act.suffix()),
+        match self.0.activation {
+            Activation::Linear => format!("{} (logits)", self.0.name),
+            act => format!("{}{}", self.0.name, act.suffix()),
         }
     }
 }
