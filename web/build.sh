@@ -8,7 +8,7 @@
 #     web/build.sh            then: web/serve.py [--data DIR]
 set -euo pipefail
 cd "$(dirname "$0")"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 rustup target add wasm32-unknown-unknown >/dev/null
 if [ ! -f Cargo.lock ]; then cargo generate-lockfile; fi

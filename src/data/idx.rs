@@ -258,3 +258,37 @@ pub fn write_images(path: impl AsRef<Path>, images: &IdxImages) -> Result<()> {
 pub fn write_labels(path: impl AsRef<Path>, labels: &[u8]) -> Result<()> {
     write(path.as_ref(), encode(LABELS_MAGIC, &[labels.len()], labels))
 }
+
+impl super::Mnist {
+    /// Writes the four IDX files (gzipped) into `dir`, under the names of
+    /// [`IDX_FILES`]: MNIST fetched once from the Hub can then be shared
+    /// with machines without a network (set `MNIST_DIR` to `dir` there).
+    pub fn save_idx(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        let splits = [
+            (&self.train_images, &self.train_labels),
+            (&self.test_images, &self.test_labels),
+        ];
+        for (k, (images, labels)) in splits.into_iter().enumerate() {
+            let (n, _, rows, cols) = images.dims4()?;
+            let pixels: Vec<u8> = (images.flatten_all()? * 255.0)?
+                .round()?
+                .clamp(0.0, 255.0)?
+                .to_dtype(candle_core::DType::U8)?
+                .to_vec1()?;
+            let images = IdxImages {
+                count: n,
+                rows,
+                cols,
+                pixels,
+            };
+            write_images(dir.join(format!("{}.gz", super::IDX_FILES[2 * k])), &images)?;
+            let labels = labels.to_dtype(candle_core::DType::U8)?.to_vec1::<u8>()?;
+            write_labels(
+                dir.join(format!("{}.gz", super::IDX_FILES[2 * k + 1])),
+                &labels,
+            )?;
+        }
+        Ok(())
+    }
+}
