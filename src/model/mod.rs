@@ -46,6 +46,7 @@
 //! ```
 
 mod file;
+mod filters;
 mod layers;
 mod sequential;
 
@@ -242,20 +243,6 @@ impl MnistCnn {
     /// The predicted digit for each image `[b, 1, 28, 28]`, as `[b]` u32.
     pub fn predict(&self, images: &Tensor) -> Result<Tensor> {
         Ok(self.forward_t(images, false)?.argmax(1)?)
-    }
-
-    /// The 32 first-layer filters, `[32, 1, 3, 3]` (filter, channel, row, column).
-    pub fn conv1_filters(&self) -> Result<Tensor> {
-        self.conv1.filters()
-    }
-
-    /// The 32 first-layer filters as plain numbers, `[32, 1, 3, 3]` row-major.
-    pub fn conv1_filter_values(&self) -> Result<Vec<f32>> {
-        Ok(self
-            .conv1_filters()?
-            .to_dtype(DType::F32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?)
     }
 
     /// Starts the random stream the dropout layers draw their masks from.

@@ -98,6 +98,11 @@ impl Trainer {
             let (then, now) = (t.config.batch_size, config.batch_size);
             return Err(mismatch("batch size", then.to_string(), now.to_string()));
         }
+        if t.config.frozen_filters != config.frozen_filters {
+            let show = |f: &[usize]| format!("{f:?}");
+            let (then, now) = (show(&t.config.frozen_filters), show(&config.frozen_filters));
+            return Err(mismatch("frozen filters", then, now));
+        }
         let steps = data.train_len().div_ceil(config.batch_size);
         if t.history.steps_per_epoch != steps {
             return Err(refuse(format!(

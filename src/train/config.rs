@@ -50,6 +50,10 @@ pub struct TrainConfig {
     /// the first moves away from random.
     #[serde(default)]
     pub snapshot_steps: Vec<usize>,
+    /// First-layer filters (0..32) that training leaves as they are, kernel
+    /// and bias: filters chosen by hand, kept (see `Trainer::freeze_filters`).
+    #[serde(default)]
+    pub frozen_filters: Vec<usize>,
     /// The optimizer's settings.
     pub optimizer: AdadeltaConfig,
     /// How progress is shown.
@@ -65,6 +69,7 @@ impl Default for TrainConfig {
             snapshot_epochs: vec![0, 1, 7, 15],
             snapshot_every_batches: None,
             snapshot_steps: Vec::new(),
+            frozen_filters: Vec::new(),
             optimizer: AdadeltaConfig::default(),
             progress: Progress::auto(),
         }
@@ -106,6 +111,13 @@ impl TrainConfig {
             return Err(Error::InvalidConfig(format!(
                 "snapshot epoch {e} is beyond the run's {} epochs",
                 self.epochs
+            )));
+        }
+        let filters = crate::model::PARAMETER_SHAPES[1][0];
+        if let Some(&f) = self.frozen_filters.iter().find(|&&f| f >= filters) {
+            return Err(Error::InvalidConfig(format!(
+                "no filter #{f} to freeze: the first layer has filters #0 to #{}",
+                filters - 1
             )));
         }
         if self.snapshot_every_batches == Some(0) {

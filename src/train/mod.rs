@@ -23,6 +23,7 @@
 
 mod checkpoint;
 mod config;
+mod freeze;
 mod history;
 mod loss;
 mod notebook;
@@ -245,7 +246,7 @@ impl Trainer {
             .ok_or_else(|| Error::Internal("the filters got no gradient".into()))?
             .permute((3, 2, 0, 1))? // [32, 1, 3, 3]
             .contiguous()?;
-        self.optimizer.step(&grads)?;
+        self.optimizer_step(grads)?;
         let after = self.model.conv1_filters()?;
         Ok(FilterStep {
             loss: loss.to_dtype(DType::F32)?.to_scalar::<f32>()?,
@@ -289,7 +290,7 @@ impl Trainer {
     /// gradient with respect to every weight and one Adadelta step. `None`
     /// when the epoch has no batch left.
     pub fn train_batch(&mut self, epoch: &mut EpochInProgress) -> Result<Option<BatchStats>> {
-        let step = |t: &mut Self, loss: &Tensor| Ok(t.optimizer.backward_step(loss)?);
+        let step = |t: &mut Self, loss: &Tensor| t.optimizer_step(loss.backward()?);
         Ok(self.train_batch_with(epoch, step)?.map(|(stats, ())| stats))
     }
 

@@ -1,0 +1,177 @@
+//! Filters set by hand and frozen: training leaves them bit for bit as they
+//! were and trains every other weight around them.
+
+mod common;
+
+use candle_core::Device;
+use filters_are_weights::kernels::{Kernel, CLASSIC};
+use filters_are_weights::model::MnistCnn;
+use filters_are_weights::rng::Rng;
+use filters_are_weights::train::{Progress, TrainConfig, Trainer};
+
+fn config(frozen: Vec<usize>) -> TrainConfig {
+    TrainConfig {
+        frozen_filters: frozen,
+        progress: Progress::Silent,
+        ..TrainConfig::with_epochs(1)
+    }
+}
+
+/// Filter `i` of `values` (`[32, 1, 3, 3]` row-major).
+fn filter(values: &[f32], i: usize) -> &[f32] {
+    &values[i * 9..(i + 1) * 9]
+}
+
+#[test]
+fn setting_filters_from_kernels_puts_exactly_those_numbers_in() {
+    let model = MnistCnn::new(1, &Device::Cpu).unwrap();
+    let before = model.conv1_filter_values().unwrap();
+    for (i, k) in CLASSIC.iter().enumerate() {
+        model.set_conv1_filter(i, k).unwrap();
+    }
+    let after = model.conv1_filter_values().unwrap();
+    for (i, k) in CLASSIC.iter().enumerate() {
+        assert_eq!(filter(&after, i), &k.weights.concat()[..], "{}", k.name);
+    }
+    assert_eq!(&after[9 * CLASSIC.len()..], &before[9 * CLASSIC.len()..]);
+    // The layer's own layout holds them too: filter 0's centre row, through
+    // a convolution, is what the forward pass uses.
+    let kernel = model.vars()[0].as_tensor().clone(); // [3, 3, 1, 32]
+    let top_sobel = Kernel::by_name("top sobel").unwrap();
+    model.set_conv1_filter(5, &top_sobel).unwrap();
+    let column: Vec<f32> = kernel
+        .narrow(3, 5, 1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(column, top_sobel.weights.concat());
+    let err = model
+        .set_conv1_filter(32, &top_sobel)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no filter #32"), "{err}");
+}
+
+#[test]
+fn frozen_filters_stay_bit_for_bit_and_the_rest_trains_as_before() {
+    let data = common::real_mnist().subset(20 * 128, 200).unwrap();
+    let frozen = vec![0, 3, 31];
+    let model = |frozen: &[usize]| {
+        let m = MnistCnn::new(2, &Device::Cpu).unwrap();
+        for &i in frozen {
+            m.set_conv1_filter(i, &CLASSIC[i % CLASSIC.len()]).unwrap();
+        }
+        m
+    };
+    // One step: the same forward pass, so every gradient is the same; the
+    // step moves every weight but the frozen filters exactly as the run
+    // without freezing does.
+    let (mut plain, mut kept) = (
+        Trainer::new(model(&frozen), config(vec![])).unwrap(),
+        Trainer::new(model(&frozen), config(frozen.clone())).unwrap(),
+    );
+    let (x, y) = data
+        .train_batches(128, &mut Rng::new(1))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let start = kept.model.conv1_filter_values().unwrap();
+    let a = plain.filter_step(&x, &y).unwrap();
+    let b = kept.filter_step(&x, &y).unwrap();
+    // The gradient of a frozen filter is still computed and shown...
+    let g = |s: &filters_are_weights::train::FilterStep| {
+        s.gradient.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    assert_eq!(g(&a), g(&b));
+    assert!(
+        filter(&g(&b), 3).iter().any(|&v| v != 0.0),
+        "no gradient shown"
+    );
+    // ... but the step leaves the filter alone.
+    let update = b.update.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(frozen
+        .iter()
+        .all(|&i| filter(&update, i).iter().all(|&v| v == 0.0)));
+    let (pv, kv) = (plain.model.vars(), kept.model.vars());
+    for (k, (p, q)) in pv.iter().zip(&kv).enumerate().skip(2) {
+        let flat = |v: &candle_core::Var| v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(flat(p), flat(q), "weight {k} differs after one step");
+    }
+    let (pf, kf) = (
+        plain.model.conv1_filter_values().unwrap(),
+        kept.model.conv1_filter_values().unwrap(),
+    );
+    for i in 0..32 {
+        if frozen.contains(&i) {
+            assert_eq!(filter(&kf, i), filter(&start, i), "frozen #{i} moved");
+            assert_ne!(
+                filter(&pf, i),
+                filter(&start, i),
+                "#{i} did not move unfrozen"
+            );
+        } else {
+            assert_eq!(filter(&kf, i), filter(&pf, i), "#{i}");
+        }
+    }
+    // Twenty batches: still bit for bit; the others moved.
+    let mut t = Trainer::new(model(&frozen), config(frozen.clone())).unwrap();
+    let start = t.model.conv1_filter_values().unwrap();
+    let bias = t.model.vars()[1].to_vec1::<f32>().unwrap();
+    t.run(&data).unwrap();
+    let end = t.model.conv1_filter_values().unwrap();
+    let end_bias = t.model.vars()[1].to_vec1::<f32>().unwrap();
+    for i in 0..32 {
+        if frozen.contains(&i) {
+            assert_eq!(filter(&end, i), filter(&start, i), "frozen #{i} moved");
+            assert_eq!(end_bias[i].to_bits(), bias[i].to_bits(), "bias #{i} moved");
+        } else {
+            assert_ne!(filter(&end, i), filter(&start, i), "#{i} did not train");
+        }
+    }
+    // Unfreezing lets them train again.
+    t.freeze_filters(&[]).unwrap();
+    t.run_epochs(&data, 1).unwrap();
+    let again = t.model.conv1_filter_values().unwrap();
+    assert_ne!(filter(&again, 0), filter(&end, 0));
+    assert!(t
+        .freeze_filters(&[40])
+        .unwrap_err()
+        .to_string()
+        .contains("#40"));
+}
+
+#[test]
+fn checkpoints_keep_which_filters_are_frozen() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::real_mnist().subset(3 * 128, 100).unwrap();
+    let mut t = Trainer::new(MnistCnn::new(4, &Device::Cpu).unwrap(), config(vec![7, 2])).unwrap();
+    assert_eq!(t.config.frozen_filters, vec![7, 2]);
+    t.freeze_filters(&[7, 2, 7]).unwrap();
+    t.run(&data).unwrap();
+    let path = dir.path().join("checkpoint.safetensors");
+    t.save_checkpoint(&path).unwrap();
+    let back = Trainer::from_checkpoint(&path, &Device::Cpu).unwrap();
+    assert_eq!(back.config.frozen_filters, vec![2, 7]);
+    // Resuming with other frozen filters is refused, with the reason.
+    let other = TrainConfig {
+        epochs: 2,
+        ..config(vec![2])
+    };
+    let err = Trainer::resume(&path, &other, &data, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("frozen filters [2, 7]"), "{err}");
+    let same = TrainConfig {
+        epochs: 2,
+        ..config(vec![2, 7])
+    };
+    let mut resumed = Trainer::resume(&path, &same, &data, &Device::Cpu).unwrap();
+    let before = resumed.model.conv1_filter_values().unwrap();
+    resumed.run(&data).unwrap();
+    let after = resumed.model.conv1_filter_values().unwrap();
+    assert_eq!(filter(&after, 7), filter(&before, 7));
+    assert_ne!(filter(&after, 5), filter(&before, 5));
+}
