@@ -261,7 +261,7 @@ pub fn write_labels(path: impl AsRef<Path>, labels: &[u8]) -> Result<()> {
 
 impl super::Mnist {
     /// Writes the four IDX files (gzipped) into `dir`, under the names of
-    /// [`IDX_FILES`]: MNIST fetched once from the Hub can then be shared
+    /// [`IDX_FILES`](super::IDX_FILES): MNIST fetched once from the Hub can then be shared
     /// with machines without a network (set `MNIST_DIR` to `dir` there).
     pub fn save_idx(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();

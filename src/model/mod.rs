@@ -24,9 +24,10 @@
 //! Keras' names (`conv1.kernel`, `conv1.bias`, ...); the filters of the
 //! first layer are weights like any other, and training moves them.
 //! Kernels start glorot-uniform, biases at zero, from a seed. The layers
-//! ([`layers`](Conv2d)) compute on the backend chosen once, from the device,
-//! when the model is built ([`Backend::of`]); [`Sequential`] runs them in
-//! order and fuses what the backend can fuse.
+//! ([`Conv2d`], [`MaxPool2d`], [`Dropout`], [`Flatten`], [`Dense`]) compute
+//! on the backend chosen once, from the device, when the model is built
+//! ([`Backend::of`]); [`Sequential`] runs them in order and fuses what the
+//! backend can fuse.
 //!
 //! **One layout** on this API, candle's: images are `[b, 1, 28, 28]` (batch,
 //! channel, rows, columns) as [`crate::data`] gives them, and filters
