@@ -4,7 +4,7 @@
 A notebook fails when a cell does not compile, panics, returns an error or
 writes anything to stderr (evcxr reports panics and `?` errors there, and
 Jupyter alone would not fail on them), or when a cell tagged "figure" shows
-no picture (PNG or GIF). Unlike
+no picture (PNG or GIF, or HTML with one inline). Unlike
 `jupyter nbconvert --execute`, output that evcxr sends after a cell has
 finished is still filed under that cell. Usage:
 
@@ -30,6 +30,7 @@ NOTEBOOKS = [
     "02-mnist.ipynb",
     "03-training.ipynb",
     "04-what-filters-see.ipynb",
+    "05-hand-vs-learned.ipynb",
     "filters-are-weights.ipynb",
 ]
 
@@ -51,8 +52,10 @@ def problems_of(nb):
                 found.append(f"{where}: error {out.get('ename')}: {out.get('evalue')}")
             elif kind == "stream" and out.get("name") == "stderr":
                 stderr += out.get("text", "")
-            elif kind in ("display_data", "execute_result") and any(
-                k in out.get("data", {}) for k in ("image/png", "image/gif")
+            elif kind in ("display_data", "execute_result") and (
+                any(k in out.get("data", {}) for k in ("image/png", "image/gif"))
+                # HTML that carries its picture inline (the filter replay).
+                or "data:image/" in out.get("data", {}).get("text/html", "")
             ):
                 images += 1
         if stderr.strip():

@@ -108,12 +108,7 @@ pub fn resemblance(filters: &Tensor, threshold: f32) -> Result<(f32, usize)> {
 
 /// The classic kernels as filters `[9, 1, 3, 3]`, in the order of [`CLASSIC`].
 pub fn classic_filters() -> Result<Tensor> {
-    let values: Vec<f32> = CLASSIC.iter().flat_map(|k| k.weights.concat()).collect();
-    Ok(Tensor::from_vec(
-        values,
-        (CLASSIC.len(), 1, 3, 3),
-        &candle_core::Device::Cpu,
-    )?)
+    crate::kernels::as_filters(&CLASSIC)
 }
 
 /// `picture` `[h, w]` through each filter of `filters` `[n, 1, 3, 3]`: the maps

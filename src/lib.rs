@@ -20,6 +20,7 @@
 //! | [`train`] | the training loop, filter snapshots, history |
 //! | [`viz`] | the figures: filter grids, evolution, kernel gallery, curves |
 //! | [`analysis`] | beyond the post: nearest classic kernels, feature maps, mistakes |
+//! | [`experiment`] | the post's claim tested: hand-chosen, random and learned first layers |
 //! | [`report`] | a run's figures and analysis, written to a folder |
 //! | [`text`] | numbers and matrices as text |
 //!
@@ -40,6 +41,7 @@
 pub mod analysis;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod io;
 pub mod kernels;
 pub mod model;

@@ -6,6 +6,7 @@
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use filters_are_weights::data::Mnist;
+use filters_are_weights::experiment::{Experiment, ExperimentConfig, RESULTS_FILE};
 use filters_are_weights::model::MnistCnn;
 use filters_are_weights::picture::{self, demo_picture};
 use filters_are_weights::report::Report;
@@ -22,11 +23,12 @@ use std::process::ExitCode;
     name = "filters-are-weights",
     version,
     override_usage = "\
-filters-are-weights reproduce [OPTIONS]   train Keras' mnist_cnn and draw the post's figures
-       filters-are-weights plot HISTORY [OUT]    draw the figures again from a history.json
-       filters-are-weights analyze MODEL [OUT]   what a trained model's filters do (MNIST needed)
-       filters-are-weights demo-picture PATH     write the demo picture (data/demo.png) to PATH
-       filters-are-weights help [COMMAND]        this text, or a command's options"
+filters-are-weights reproduce [OPTIONS]         train Keras' mnist_cnn and draw the post's figures
+       filters-are-weights hand-vs-learned [OPTIONS]   filters chosen by hand against filters learned
+       filters-are-weights plot HISTORY [OUT]          draw the figures again from a history.json
+       filters-are-weights analyze MODEL [OUT]         what a trained model's filters do (MNIST needed)
+       filters-are-weights demo-picture PATH           write the demo picture (data/demo.png) to PATH
+       filters-are-weights help [COMMAND]              this text, or a command's options"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -38,6 +40,11 @@ enum Command {
     /// Train Keras' mnist_cnn (15 epochs, batch 128, Adadelta lr 1.0) and
     /// write the post's figures, the model and the history to OUT.
     Reproduce(Reproduce),
+    /// Train the same network four ways, its first layer learned (the post's
+    /// run), hand-chosen and frozen, random and frozen, or hand-chosen then
+    /// learned, with several seeds; write the curves, the tables and the
+    /// filters to OUT.
+    HandVsLearned(HandVsLearned),
     /// Draw the training figures again from the history.json a reproduce run
     /// wrote.
     Plot {
@@ -93,27 +100,81 @@ struct Reproduce {
     /// Also keep them after these batches [default: 1,2,5,10,20,50,100,200].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = number::<usize>)]
     snapshot_steps: Option<Vec<usize>>,
-    /// Train on the first N training images only.
-    #[arg(long, value_name = "N", value_parser = number::<usize>)]
-    train_subset: Option<usize>,
-    /// Test on the first N test images only.
-    #[arg(long, value_name = "N", value_parser = number::<usize>)]
-    test_subset: Option<usize>,
     /// Seed of initialisation, shuffling and dropout.
     #[arg(long, value_name = "S", default_value_t = 42, value_parser = number::<u64>)]
     seed: u64,
     /// Where to write figures, model and history.
     #[arg(long, value_name = "DIR", default_value = "out")]
     out: PathBuf,
-    /// Where to train (cuda and metal need a build with that feature).
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "metal"])]
-    device: String,
     /// Continue from OUT/checkpoint.safetensors (saved after every epoch).
     #[arg(long)]
     resume: bool,
+    #[command(flatten)]
+    training: Training,
+}
+
+#[derive(Args)]
+struct HandVsLearned {
+    /// MNIST IDX files (default: $MNIST_DIR, else data/mnist/, else the Hub).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Seeds per arm (42, 43, ...).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = number::<usize>)]
+    seeds: usize,
+    /// Epochs per run [default: 15; with --quick, 2].
+    #[arg(long, value_name = "N", value_parser = number::<usize>)]
+    epochs: Option<usize>,
+    /// A quick look: 2 epochs on 6,000 training and 1,000 test images
+    /// (unless --epochs or the subsets say otherwise).
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the results, figures and tables.
+    #[arg(long, value_name = "DIR", default_value = "out/hand-vs-learned")]
+    out: PathBuf,
+    /// Keep the runs already saved in OUT/hand-vs-learned.json (saved after
+    /// every run) and run only the others.
+    #[arg(long)]
+    resume: bool,
+    #[command(flatten)]
+    training: Training,
+}
+
+/// How a command that trains runs: on how much data, where, how loudly.
+#[derive(Args)]
+struct Training {
+    /// Train on the first N training images only.
+    #[arg(long, value_name = "N", value_parser = number::<usize>)]
+    train_subset: Option<usize>,
+    /// Test on the first N test images only.
+    #[arg(long, value_name = "N", value_parser = number::<usize>)]
+    test_subset: Option<usize>,
+    /// Where to train (cuda and metal need a build with that feature).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "metal"])]
+    device: String,
     /// No progress display.
     #[arg(long)]
     quiet: bool,
+}
+
+impl Training {
+    /// MNIST from `dir` (or where the crate finds it), cut to the subsets
+    /// (`(train, test)` images by default), said on stdout.
+    fn data(&self, dir: Option<&Path>, (train, test): (usize, usize)) -> Result<Mnist> {
+        let data = Mnist::from_dir_or_load(dir)?.subset(
+            self.train_subset.unwrap_or(train),
+            self.test_subset.unwrap_or(test),
+        )?;
+        println!("{data}");
+        Ok(data)
+    }
+
+    fn progress(&self) -> Progress {
+        if self.quiet {
+            Progress::Silent
+        } else {
+            Progress::auto()
+        }
+    }
 }
 
 /// A whole number, or why the text is not one.
@@ -135,11 +196,7 @@ impl Reproduce {
                 .unwrap_or_else(|| (0..=self.epochs).collect()),
             snapshot_every_batches: self.snapshot_every,
             snapshot_steps: (self.snapshot_steps.clone()).unwrap_or_else(|| EARLY_STEPS.to_vec()),
-            progress: if self.quiet {
-                Progress::Silent
-            } else {
-                Progress::auto()
-            },
+            progress: self.training.progress(),
             ..TrainConfig::default()
         };
         config.validate()?;
@@ -161,17 +218,14 @@ impl Inputs {
 
 fn reproduce(o: &Reproduce) -> Result<()> {
     let config = o.config()?;
-    let device = filters_are_weights::device(&o.device)?;
+    let device = filters_are_weights::device(&o.training.device)?;
     let mut report = Report::new(&o.out).telling();
     // The kernel gallery first: it needs no training.
     let picture = o.inputs.picture()?;
     report.kernel_gallery(&picture)?;
 
-    let data = Mnist::from_dir_or_load(o.inputs.data_dir.as_deref())?.subset(
-        o.train_subset.unwrap_or(usize::MAX),
-        o.test_subset.unwrap_or(usize::MAX),
-    )?;
-    println!("{data}");
+    let everything = (usize::MAX, usize::MAX);
+    let data = o.training.data(o.inputs.data_dir.as_deref(), everything)?;
     let checkpoint = o.out.join(CHECKPOINT_FILE);
     let mut trainer = if o.resume && checkpoint.is_file() {
         let t = Trainer::resume(&checkpoint, &config, &data, &device)?;
@@ -195,6 +249,40 @@ fn reproduce(o: &Reproduce) -> Result<()> {
         "done: {history}; figures, model.safetensors and history.json in {}",
         o.out.display()
     );
+    Ok(())
+}
+
+fn hand_vs_learned(o: &HandVsLearned) -> Result<()> {
+    let quick = |full: usize, quick: usize| if o.quick { quick } else { full };
+    let mut config = ExperimentConfig::with(o.seeds, o.epochs.unwrap_or(quick(15, 2)));
+    config.train.progress = o.training.progress();
+    config.validate()?;
+    let device = filters_are_weights::device(&o.training.device)?;
+    let subsets = (quick(usize::MAX, 6000), quick(usize::MAX, 1000));
+    let data = o.training.data(o.data_dir.as_deref(), subsets)?;
+    let arms = config.arms.len() * config.seeds.len();
+    let (seeds, train) = (&config.seeds, &config.train);
+    println!(
+        "{arms} runs: {} first layers x seeds {seeds:?}, {} epochs each, batch {}",
+        config.arms.len(),
+        train.epochs,
+        train.batch_size
+    );
+    let saved = o.out.join(RESULTS_FILE);
+    if saved.is_file() && !o.resume {
+        println!(
+            "{} holds an earlier run: it is replaced as this one goes \
+             (--resume keeps its runs instead)",
+            saved.display()
+        );
+    }
+    let results = Experiment::new(config)
+        .saving_to(&o.out)
+        .resuming(o.resume)
+        .run(&data, &device)?;
+    let mut report = Report::new(&o.out).telling();
+    report.hand_vs_learned(&results)?;
+    println!("{results}");
     Ok(())
 }
 
@@ -227,6 +315,7 @@ fn main() -> ExitCode {
     filters_are_weights::train::keep_freed_memory();
     let done = match &cli.command {
         Some(Command::Reproduce(o)) => reproduce(o),
+        Some(Command::HandVsLearned(o)) => hand_vs_learned(o),
         Some(Command::Plot { history, out }) => plot(history, out),
         Some(Command::Analyze { model, out, inputs }) => analyze(model, out, inputs),
         Some(Command::DemoPicture { path }) => demo(path),

@@ -9,15 +9,20 @@
 //! | `filters-evolution.png` | every epoch's filters, one row each | |
 //! | `filters-first-steps.png` | the snapshots of the first epoch (see [`first_steps`]) | |
 //! | `filters-steps.png`, `filters-animation.gif` | every snapshot | |
+//! | `filters-replay.html` | every snapshot, with a slider, play/pause and the nearest classic kernels | |
 //! | `filters-change.png` | initial, trained, and the difference | |
 //! | `curves.png`, `curves.svg` | loss and accuracy per epoch | |
 //! | `nearest-kernels.{png,tsv}` | each filter's nearest classic kernel | [`Report::analysis`] |
 //! | `feature-maps-*.png`, `classic-maps-digit.png` | a digit and the picture through the filters | |
 //! | `confusion.png`, `mistakes.png` | the test set's confusion matrix and mistakes | |
+//! | `hand-vs-learned.{png,svg}` | each arm's test accuracy and loss per epoch (the post's claim tested) | [`Report::hand_vs_learned`] |
+//! | `hand-vs-learned.tsv`, `-epochs.tsv`, `-drift.tsv` | the arms over their seeds, every epoch, where each hand-chosen filter went | |
+//! | `hand-vs-learned-filters.png` | the first seed's filters: random, learned, hand-chosen, hand-chosen then learned | |
 
 use crate::analysis::{self, Predictions};
 use crate::data::Mnist;
 use crate::error::Result;
+use crate::experiment::Results;
 use crate::kernels::CLASSIC;
 use crate::model::MnistCnn;
 use crate::train::{History, Snapshot, TrainConfig};
@@ -179,8 +184,11 @@ impl Report {
                 "filters-change.png",
             )?;
         }
-        let animation = viz::filter_animation(&history.snapshots, steps, 400)?;
+        // The replay carries the animation as its fallback: one GIF for both.
+        let replay = viz::filter_replay(&history.snapshots, steps)?;
+        let animation = replay.animation();
         self.write("filters-animation.gif", |path| animation.save_gif(path))?;
+        self.write("filters-replay.html", |path| replay.save_html(path))?;
         let curves = viz::curves(history)?;
         self.write("curves.svg", |path| curves.save_svg(path))?;
         self.save(curves, "curves.png")
@@ -236,5 +244,28 @@ impl Report {
             mistakes,
             test_images: predictions.labels.len(),
         })
+    }
+
+    /// The experiment's figures and tables (see [`crate::experiment`]): the
+    /// arms' curves, their summary, every epoch, the drift of the
+    /// hand-chosen start, and the first seed's filters.
+    pub fn hand_vs_learned(&mut self, results: &Results) -> Result<()> {
+        let fig = viz::arm_comparison(results)?;
+        self.write("hand-vs-learned.svg", |path| fig.save_svg(path))?;
+        self.save(fig, "hand-vs-learned.png")?;
+        let tables = [
+            ("hand-vs-learned.tsv", results.summary_tsv()),
+            ("hand-vs-learned-epochs.tsv", results.epochs_tsv()),
+            ("hand-vs-learned-drift.tsv", results.drift_tsv()),
+        ];
+        for (name, table) in tables {
+            if table.lines().count() > 1 {
+                self.write(name, |path| crate::io::write_atomic(path, table.as_bytes()))?;
+            }
+        }
+        if let Some(fig) = viz::arm_filters(results)? {
+            self.save(fig, "hand-vs-learned-filters.png")?;
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,5 @@
-//! The `reproduce`, `plot` and `analyze` commands, end to end on a tiny
-//! synthetic MNIST: every promised file is written.
+//! The `reproduce`, `hand-vs-learned`, `plot` and `analyze` commands, end to
+//! end on a tiny synthetic MNIST: every promised file is written.
 
 mod common;
 
@@ -171,6 +171,64 @@ fn an_interrupted_reproduce_resumes_to_the_same_result() {
 }
 
 #[test]
+fn hand_vs_learned_writes_its_tables_and_figures_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::write_mnist_dir(&dir.path().join("mnist"), 300, 100, true);
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let run = Command::new(BIN)
+            .args(["hand-vs-learned", "--epochs", "1", "--data-dir"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stdout}\n{stderr}");
+        stdout
+    };
+    let first = run(&["--seeds", "2", "--quiet"]);
+    assert!(
+        first.contains("8 runs: 4 first layers x seeds [42, 43]"),
+        "{first}"
+    );
+    for file in [
+        "hand-vs-learned.json",
+        "hand-vs-learned.png",
+        "hand-vs-learned.svg",
+        "hand-vs-learned.tsv",
+        "hand-vs-learned-epochs.tsv",
+        "hand-vs-learned-drift.tsv",
+        "hand-vs-learned-filters.png",
+    ] {
+        let path = out.join(file);
+        assert!(
+            path.is_file() && path.metadata().unwrap().len() > 0,
+            "{file} missing"
+        );
+    }
+    let table = std::fs::read_to_string(out.join("hand-vs-learned.tsv")).unwrap();
+    assert_eq!(table.lines().count(), 5, "{table}");
+    assert!(
+        first.contains("random, frozen") && first.contains("of 64 are still"),
+        "{first}"
+    );
+    // Resumed, nothing is left to train: the same tables again.
+    let again = run(&["--seeds", "2", "--resume"]);
+    assert!(again.contains("8 of 8 runs already done"), "{again}");
+    assert!(!again.contains("epoch 1/1"), "{again}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("hand-vs-learned.tsv")).unwrap(),
+        table
+    );
+    // Without --resume an earlier run is replaced, and it says so.
+    let fresh = run(&["--seeds", "1", "--quiet"]);
+    assert!(fresh.contains("holds an earlier run"), "{fresh}");
+}
+
+#[test]
 fn bad_options_say_what_is_wrong() {
     for (args, expected) in [
         (
@@ -213,6 +271,16 @@ fn bad_options_say_what_is_wrong() {
         // An option where a path is expected is an option, not a path.
         (vec!["plot", "--foo"], "unexpected argument '--foo'"),
         (vec!["plot"], "<HISTORY>"),
+        (
+            vec![
+                "hand-vs-learned",
+                "--seeds",
+                "0",
+                "--out",
+                "/tmp/faw-cli-bad",
+            ],
+            "at least one arm and one seed",
+        ),
     ] {
         let run = Command::new(BIN).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&run.stderr);

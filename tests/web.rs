@@ -17,7 +17,8 @@ use filters_are_weights::data::{idx, Mnist};
 use filters_are_weights::kernels::Kernel;
 use filters_are_weights::model::MnistCnn;
 use filters_are_weights::picture::demo_picture;
-use filters_are_weights::train::{Progress, TrainConfig, Trainer};
+use filters_are_weights::train::{Progress, Snapshot, TrainConfig, Trainer};
+use filters_are_weights::viz;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -236,8 +237,9 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
         .collect()
 }
 
-#[test]
-fn the_page_teaches_the_lesson_in_chromium() {
+/// Checks that Chromium is there and installs playwright-core (npm ci in
+/// web/) if it is missing; returns web/ and the Chromium binary.
+fn browser_tools() -> (PathBuf, String) {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).is_file(),
@@ -245,7 +247,8 @@ fn the_page_teaches_the_lesson_in_chromium() {
          set CHROMIUM to a Chromium or Chrome binary"
     );
     let web = Path::new(ROOT).join("web");
-    run(&mut Command::new(web.join("build.sh")), "web/build.sh");
+    static NPM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = NPM.lock().unwrap_or_else(|e| e.into_inner());
     if !web.join("node_modules/playwright-core").is_dir() {
         run(
             Command::new("npm")
@@ -254,6 +257,92 @@ fn the_page_teaches_the_lesson_in_chromium() {
             "npm ci in web/",
         );
     }
+    (web, chromium)
+}
+
+#[test]
+fn a_replay_plays_in_chromium_and_shows_its_gif_without_scripts() {
+    let (web, chromium) = browser_tools();
+    // Five frames: a model's random filters, moved a little more each time.
+    let start = MnistCnn::new(7, &Device::Cpu)
+        .unwrap()
+        .conv1_filter_values()
+        .unwrap();
+    let snapshots: Vec<Snapshot> = (0..5)
+        .map(|e| Snapshot {
+            epoch: e,
+            step: 10 * e,
+            filters: start
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + 0.02 * e as f32 * ((i % 5) as f32 - 2.0))
+                .collect(),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("replay.html");
+    viz::filter_replay(&snapshots, 10)
+        .unwrap()
+        .save_html(&file)
+        .unwrap();
+    let out = Command::new("node")
+        .arg(web.join("tests/replay.mjs"))
+        .arg("--file")
+        .arg(&file)
+        .arg("--screenshot")
+        .arg(dir.path().join("replay.png"))
+        .arg("--no-scripts")
+        .arg(dir.path().join("still.png"))
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node could not be started");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for quiet in ["console", "pageErrors", "requests"] {
+        assert_eq!(seen[quiet], serde_json::json!([]), "{quiet}: {seen}");
+    }
+    let (first, last) = (&seen["start"], &seen["last"]);
+    assert_eq!(
+        (first["canvas"].as_u64(), first["images"].as_u64()),
+        (Some(1), Some(0)),
+        "the GIF gives way to the canvas"
+    );
+    assert_eq!(first["label"], "epoch 0 (1 of 5)");
+    assert_eq!(first["max"], "4");
+    assert_eq!(last["label"], "epoch 4 (5 of 5)");
+    assert_ne!(
+        first["pixels"], last["pixels"],
+        "another frame, other colours"
+    );
+    // Play at the last frame starts again from the first, and moves on.
+    assert_eq!(seen["playing"]["label"], "epoch 0 (1 of 5)");
+    assert_eq!(seen["playing"]["button"], "❚❚ pause");
+    let played = seen["played"]["label"].as_str().unwrap();
+    assert!(
+        ["epoch 2 (3 of 5)", "epoch 3 (4 of 5)"].contains(&played),
+        "{played}"
+    );
+    assert_eq!(seen["paused"]["button"], "▶ play");
+    assert_eq!(seen["paused"]["label"], seen["played"]["label"]);
+    // Without scripts, the GIF.
+    assert_eq!(seen["noScripts"]["canvas"], 0);
+    assert!(seen["noScripts"]["image"].as_u64() > Some(100), "{seen}");
+    if let Ok(keep) = std::env::var("FAW_KEEP_SCREENSHOTS") {
+        for name in ["replay.png", "still.png"] {
+            std::fs::copy(dir.path().join(name), Path::new(&keep).join(name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_page_teaches_the_lesson_in_chromium() {
+    let (web, chromium) = browser_tools();
+    run(&mut Command::new(web.join("build.sh")), "web/build.sh");
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path());
     let idx_server = ServePy::start(&dir.path().join("idx"));

@@ -14,6 +14,11 @@ export default [
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.worker },
   },
   {
+    // A classic script the crate puts inside its HTML replays (src/viz/replay.rs).
+    files: ['replay.js'],
+    languageOptions: { ecmaVersion: 2024, sourceType: 'script', globals: globals.browser },
+  },
+  {
     // A classic script that is also the service worker.
     files: ['coi.js'],
     languageOptions: {

@@ -7,8 +7,7 @@ type Line = (&'static str, Vec<(f32, f32)>);
 
 fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &History) -> Result<()> {
     root.fill(&WHITE).map_err(plot_err)?;
-    let epochs: Vec<f32> = history.epochs.iter().map(|e| e.epoch as f32).collect();
-    let last = epochs.last().copied().unwrap_or(1.0).max(1.0);
+    let epochs = &history.epochs;
     let panels = root.split_evenly((1, 2));
     let series = |f: fn(&crate::train::EpochStats) -> f32| -> Vec<(f32, f32)> {
         history
@@ -38,31 +37,7 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
             .iter()
             .flat_map(|(_, l)| l.iter().map(|p| p.1))
             .collect();
-        let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let (lo, hi) = if lo.is_finite() && hi > lo {
-            let pad = 0.05 * (hi - lo);
-            (lo - pad, hi + pad)
-        } else {
-            (0.0, 1.0)
-        };
-        let mut chart = ChartBuilder::on(panel)
-            .caption(name, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(1f32..last, lo..hi)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            // At most one label per epoch (a short run would otherwise
-            // read 1, 1, 1, 2, 2), ten at most.
-            .x_labels((last as usize).clamp(2, 10))
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .label_style(("sans-serif", 13))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = epoch_chart(panel, name, epochs.len(), padded(&values, (0.0, 1.0)))?;
         for ((label, points), colour) in lines.into_iter().zip([BLUE, RED]) {
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))
@@ -70,15 +45,76 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
                 .label(label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour));
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 13))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     }
     Ok(())
+}
+
+/// The smallest and largest of `values` with 5% to spare on each side
+/// (`fallback` when there are none, or all are equal).
+pub(super) fn padded(values: &[f32], fallback: (f32, f32)) -> (f32, f32) {
+    let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if lo.is_finite() && hi > lo {
+        let pad = 0.05 * (hi - lo);
+        (lo - pad, hi + pad)
+    } else {
+        fallback
+    }
+}
+
+/// A chart captioned `name` of values in `lo..hi` against epochs 1 to
+/// `epochs`, its mesh drawn: at most one label per epoch (a short run would
+/// otherwise read 1, 1, 1, 2, 2), ten at most.
+pub(super) fn epoch_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    name: &str,
+    epochs: usize,
+    (lo, hi): (f32, f32),
+) -> Result<EpochChart<'a, DB>> {
+    let (x0, x1) = if epochs > 1 {
+        (1.0, epochs as f32)
+    } else {
+        (0.5, 1.5)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(name, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x0..x1, lo..hi)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_labels(epochs.clamp(2, 10))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
+/// A chart of values per epoch.
+pub(super) type EpochChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>,
+>;
+
+/// The chart's legend, at `position`.
+pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut EpochChart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)
 }
 
 /// Loss and accuracy per epoch, train and test, as PNG and SVG.

@@ -168,7 +168,14 @@ fn filter_rows(rows: &[(String, Vec<f32>, f32)], title: &str, bar: Option<f32>) 
     if rows.is_empty() {
         return Err(Error::Plot("no filters to draw".into()));
     }
-    let (px, gap, label) = (10, 4, 120);
+    ensure_font();
+    let widest = rows
+        .iter()
+        .filter_map(|(name, _, _)| ("sans-serif", 15).into_font().box_size(name).ok())
+        .map(|(w, _)| w as i32)
+        .max()
+        .unwrap_or(0);
+    let (px, gap, label) = (10, 4, (widest + 24).max(120));
     let block = 3 * px;
     let n = rows.iter().map(|(_, f, _)| f.len() / 9).max().unwrap_or(0) as i32;
     let width = label + n * (block + gap) + gap;

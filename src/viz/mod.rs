@@ -3,9 +3,11 @@
 //! | module | figures |
 //! |---|---|
 //! | `filters` | [`filter_grid`], [`filter_evolution`], [`filter_change`], [`filter_step`], [`filter_animation`], [`nearest_kernels`] |
+//! | `replay` | [`filter_replay`]: the snapshots in one HTML output, with a slider and play/pause |
 //! | `pictures` | [`kernel_gallery`], [`feature_maps`], [`picture`] |
 //! | `digits` | [`digit_grid`], [`mistakes`], [`confusion`], [`class_counts`] |
 //! | `curves` | [`curves`] |
+//! | `comparison` | [`arm_comparison`], [`arm_filters`]: the hand-chosen against the learned first layer |
 //!
 //! Every function returns a [`Figure`]: a PNG (and for curves an SVG too) that
 //! saves to a file with [`Figure::save_png`] and shows inline in an evcxr
@@ -33,11 +35,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
+mod comparison;
 mod curves;
 mod digits;
 mod filters;
 mod pictures;
+mod replay;
 
+pub use comparison::{arm_comparison, arm_filters};
 pub use curves::curves;
 pub use digits::{class_counts, confusion, digit_grid, mistakes};
 pub use filters::{
@@ -45,6 +50,7 @@ pub use filters::{
     nearest_kernels, Animation,
 };
 pub use pictures::{feature_maps, kernel_gallery, kernel_gallery_of, picture};
+pub use replay::{filter_replay, Replay};
 
 // Numbers and matrices as text live in `crate::text`; the figures use them.
 pub use crate::text::{number, table};
@@ -93,11 +99,14 @@ impl Figure {
 /// Sends `bytes` of type `mime` to an evcxr notebook, in one write so that
 /// the notebook receives them whole (evcxr's display protocol).
 fn evcxr_send(mime: &str, bytes: &[u8]) {
+    evcxr_send_text(mime, &base64(bytes));
+}
+
+/// Sends `content` of type `mime` (text, or binary in base64) to an evcxr
+/// notebook, in one write.
+fn evcxr_send_text(mime: &str, content: &str) {
     use std::io::Write;
-    let msg = format!(
-        "EVCXR_BEGIN_CONTENT {mime}\n{}\nEVCXR_END_CONTENT\n",
-        base64(bytes)
-    );
+    let msg = format!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT\n");
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(msg.as_bytes());
     let _ = out.flush();

@@ -10,7 +10,9 @@
 //! runs through the very same [`ops::conv2d`] as the network. The nine kernels
 //! of setosa.io's "Image Kernels" page are in [`CLASSIC`]; [`Kernel::apply`]
 //! renders a result the way that page does (truncated to integers, clamped to
-//! 0..255, a black border where the 3×3 window does not fit).
+//! 0..255, a black border where the 3×3 window does not fit). [`hand_chosen`]
+//! builds from them a whole first layer chosen by hand, 32 filters (see
+//! [`bank`] for the rule), to train against the filters the network learns.
 //!
 //! ```
 //! use filters_are_weights::kernels::Kernel;
@@ -23,6 +25,10 @@
 //! assert!(Kernel::by_name("edges").unwrap_err().to_string().contains("outline"));
 //! # Ok::<(), filters_are_weights::Error>(())
 //! ```
+
+pub mod bank;
+
+pub use bank::{as_filters, hand_chosen, scaled_to, turned};
 
 use crate::error::{Error, Result};
 use crate::ops;

@@ -1,0 +1,356 @@
+//! What the experiment measured: every run's epochs and filters, and the
+//! numbers that answer its questions.
+
+use super::{Arm, ExperimentConfig};
+use crate::analysis::centred_cosine;
+use crate::error::{Error, Result};
+use crate::kernels::hand_chosen;
+use crate::train::{EpochStats, Snapshot};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One arm trained with one seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmRun {
+    /// Which arm.
+    pub arm: Arm,
+    /// Its seed.
+    pub seed: u64,
+    /// How each epoch went.
+    pub epochs: Vec<EpochStats>,
+    /// The first layer's filters before training, `[32, 1, 3, 3]` row-major.
+    pub start: Vec<f32>,
+    /// The same filters after training.
+    pub end: Vec<f32>,
+    /// The filters at the snapshot epochs of the run's settings (every
+    /// epoch, by default).
+    #[serde(default)]
+    pub snapshots: Vec<Snapshot>,
+    /// Batches per epoch.
+    #[serde(default)]
+    pub steps_per_epoch: usize,
+    /// Wall time of the run (training and testing), in seconds.
+    pub seconds: f32,
+}
+
+impl ArmRun {
+    /// The last epoch's numbers.
+    pub fn last(&self) -> Option<&EpochStats> {
+        self.epochs.last()
+    }
+}
+
+/// Everything the experiment ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Its settings.
+    pub config: ExperimentConfig,
+    /// Training images each run saw per epoch.
+    pub train_images: usize,
+    /// Test images each epoch was scored on.
+    pub test_images: usize,
+    /// The runs, in the order they ran.
+    pub runs: Vec<ArmRun>,
+}
+
+/// The smallest, mean and largest of some numbers (one per seed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// The mean.
+    pub mean: f32,
+    /// The smallest.
+    pub min: f32,
+    /// The largest.
+    pub max: f32,
+}
+
+impl Spread {
+    /// The spread of `values` (all zero when there are none).
+    pub fn of(values: &[f32]) -> Self {
+        if values.is_empty() {
+            return Self {
+                mean: 0.0,
+                min: 0.0,
+                max: 0.0,
+            };
+        }
+        Self {
+            mean: values.iter().sum::<f32>() / values.len() as f32,
+            min: values.iter().copied().fold(f32::INFINITY, f32::min),
+            max: values.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        }
+    }
+}
+
+/// One arm over its seeds, at the end of training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmSummary {
+    /// Which arm.
+    pub arm: Arm,
+    /// How many seeds ran.
+    pub seeds: usize,
+    /// Test accuracy after the last epoch, 0..1.
+    pub accuracy: Spread,
+    /// Test loss after the last epoch.
+    pub loss: Spread,
+    /// How much the first layer's filters look like the hand-chosen bank:
+    /// for each filter its best centred cosine to a kernel of the bank,
+    /// averaged over the filters (and the seeds).
+    pub like_the_bank: f32,
+    /// Mean wall time of one run, in seconds.
+    pub seconds: f32,
+}
+
+/// Where one filter of a [`Arm::HandThenLearned`] run went: did the sobel
+/// stay a sobel?
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    /// The run's seed.
+    pub seed: u64,
+    /// The filter, 0..32.
+    pub filter: usize,
+    /// The bank's kernel it started as.
+    pub start: &'static str,
+    /// Centred cosine of the trained filter with its start, -1..1.
+    pub with_start: f32,
+    /// The bank's kernel the trained filter is most like.
+    pub nearest: &'static str,
+    /// Its centred cosine.
+    pub nearest_score: f32,
+}
+
+impl Drift {
+    /// Whether the filter is still most like the kernel it started as (or
+    /// as like it as any other: centred, identity and outline are one, and
+    /// then [`Drift::nearest`] names the start).
+    pub fn stayed(&self) -> bool {
+        self.nearest == self.start
+    }
+}
+
+/// The best centred cosine of `filter` (9 numbers) to a kernel of the bank,
+/// and that kernel (the first of equals).
+fn nearest_in_bank(filter: &[f32]) -> (&'static str, f32) {
+    hand_chosen()
+        .iter()
+        .map(|k| (k.name, centred_cosine(filter, &k.weights.concat())))
+        .fold(
+            ("", f32::NEG_INFINITY),
+            |best, m| {
+                if m.1 > best.1 {
+                    m
+                } else {
+                    best
+                }
+            },
+        )
+}
+
+/// Mean, over the filters of `filters` (`[n, 1, 3, 3]` row-major), of each
+/// one's best centred cosine to the bank.
+pub fn likeness_to_bank(filters: &[f32]) -> f32 {
+    let scores: Vec<f32> = filters.chunks(9).map(|f| nearest_in_bank(f).1).collect();
+    scores.iter().sum::<f32>() / scores.len().max(1) as f32
+}
+
+impl Results {
+    /// The run of `arm` with `seed`, if it ran.
+    pub fn run(&self, arm: Arm, seed: u64) -> Option<&ArmRun> {
+        self.runs.iter().find(|r| r.arm == arm && r.seed == seed)
+    }
+
+    /// The runs of `arm`, seed by seed.
+    pub fn runs_of(&self, arm: Arm) -> Vec<&ArmRun> {
+        self.runs.iter().filter(|r| r.arm == arm).collect()
+    }
+
+    /// Each arm that ran, over its seeds.
+    pub fn summary(&self) -> Vec<ArmSummary> {
+        Arm::ALL
+            .into_iter()
+            .filter_map(|arm| {
+                let runs = self.runs_of(arm);
+                let lasts: Vec<&EpochStats> = runs.iter().filter_map(|r| r.last()).collect();
+                if lasts.is_empty() {
+                    return None;
+                }
+                let n = runs.len() as f32;
+                Some(ArmSummary {
+                    arm,
+                    seeds: runs.len(),
+                    accuracy: Spread::of(
+                        &lasts.iter().map(|e| e.test_accuracy).collect::<Vec<_>>(),
+                    ),
+                    loss: Spread::of(&lasts.iter().map(|e| e.test_loss).collect::<Vec<_>>()),
+                    like_the_bank: runs.iter().map(|r| likeness_to_bank(&r.end)).sum::<f32>() / n,
+                    seconds: runs.iter().map(|r| r.seconds).sum::<f32>() / n,
+                })
+            })
+            .collect()
+    }
+
+    /// Where each filter of the [`Arm::HandThenLearned`] runs went.
+    pub fn drift(&self) -> Vec<Drift> {
+        let bank = hand_chosen();
+        let mut drift = Vec::new();
+        for run in self.runs_of(Arm::HandThenLearned) {
+            for (i, (end, kernel)) in run.end.chunks(9).zip(&bank).enumerate() {
+                let (mut nearest, nearest_score) = nearest_in_bank(end);
+                let with_start = centred_cosine(end, &kernel.weights.concat());
+                // Centred, outline and identity are one kernel: a tie is a stay.
+                if with_start >= nearest_score - 1e-6 {
+                    nearest = kernel.name;
+                }
+                drift.push(Drift {
+                    seed: run.seed,
+                    filter: i,
+                    start: kernel.name,
+                    with_start,
+                    nearest,
+                    nearest_score,
+                });
+            }
+        }
+        drift
+    }
+
+    /// The results an experiment saved ([`super::RESULTS_FILE`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::bad_data(
+                path,
+                format!(
+                    "not the results of a hand-vs-learned run ({e}); delete it to start afresh"
+                ),
+            )
+        })
+    }
+
+    /// The results as pretty JSON.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Internal(format!("the results cannot be written as JSON ({e})")))
+    }
+
+    /// One line per arm: the seeds, the last epoch's test accuracy and loss
+    /// (mean, smallest, largest), the filters' likeness to the bank
+    /// (tab-separated, with a header line).
+    pub fn summary_tsv(&self) -> String {
+        let mut t = String::from(
+            "arm\tseeds\ttest accuracy mean\tmin\tmax\ttest loss mean\tmin\tmax\tlike the bank\tseconds per run\n",
+        );
+        for s in self.summary() {
+            let (a, l) = (s.accuracy, s.loss);
+            t += &format!(
+                "{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.3}\t{:.0}\n",
+                s.arm,
+                s.seeds,
+                a.mean,
+                a.min,
+                a.max,
+                l.mean,
+                l.min,
+                l.max,
+                s.like_the_bank,
+                s.seconds
+            );
+        }
+        t
+    }
+
+    /// Every epoch of every run (tab-separated, with a header line).
+    pub fn epochs_tsv(&self) -> String {
+        let mut t = String::from(
+            "arm\tseed\tepoch\ttrain loss\ttrain accuracy\ttest loss\ttest accuracy\ttrain seconds\n",
+        );
+        for r in &self.runs {
+            for e in &r.epochs {
+                t += &format!(
+                    "{}\t{}\t{}\t{:.5}\t{:.5}\t{:.5}\t{:.5}\t{:.1}\n",
+                    r.arm,
+                    r.seed,
+                    e.epoch,
+                    e.train_loss,
+                    e.train_accuracy,
+                    e.test_loss,
+                    e.test_accuracy,
+                    e.train_seconds
+                );
+            }
+        }
+        t
+    }
+
+    /// [`Results::drift`] as a table (tab-separated, with a header line).
+    pub fn drift_tsv(&self) -> String {
+        let mut t = String::from(
+            "seed\tfilter\tstarted as\tcentred cosine with its start\tnow most like\tcentred cosine\tstayed\n",
+        );
+        for d in self.drift() {
+            t += &format!(
+                "{}\t{}\t{}\t{:+.3}\t{}\t{:+.3}\t{}\n",
+                d.seed,
+                d.filter,
+                d.start,
+                d.with_start,
+                d.nearest,
+                d.nearest_score,
+                if d.stayed() { "yes" } else { "no" }
+            );
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for Results {
+    /// A table of the arms, then what became of the hand-chosen start.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let epochs = self.config.train.epochs;
+        writeln!(
+            f,
+            "after {epochs} epochs on {} training images, tested on {}:",
+            self.train_images, self.test_images
+        )?;
+        writeln!(
+            f,
+            "  {:<28} {:>5}  {:<25} {:<25} {:>13}",
+            "first layer",
+            "seeds",
+            "test accuracy (min-max)",
+            "test loss (min-max)",
+            "like the bank"
+        )?;
+        for s in self.summary() {
+            let (a, l) = (s.accuracy, s.loss);
+            let accuracy = format!(
+                "{:.2}% ({:.2}-{:.2})",
+                100.0 * a.mean,
+                100.0 * a.min,
+                100.0 * a.max
+            );
+            let loss = format!("{:.4} ({:.4}-{:.4})", l.mean, l.min, l.max);
+            writeln!(
+                f,
+                "  {:<28} {:>5}  {accuracy:<25} {loss:<25} {:>13.2}",
+                s.arm.label(),
+                s.seeds,
+                s.like_the_bank
+            )?;
+        }
+        let drift = self.drift();
+        if !drift.is_empty() {
+            let with_start = drift.iter().map(|d| d.with_start).sum::<f32>() / drift.len() as f32;
+            let stayed = drift.iter().filter(|d| d.stayed()).count();
+            write!(
+                f,
+                "hand-chosen start, learned: each filter's centred cosine with its start is \
+                 {with_start:.2} on average; {stayed} of {} are still most like the kernel \
+                 they started as",
+                drift.len()
+            )?;
+        }
+        Ok(())
+    }
+}
