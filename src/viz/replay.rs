@@ -4,15 +4,16 @@
 //! ends, and cannot update it) or a file to open in a browser.
 //!
 //! Nothing in it is fetched: the frames are a JSON block, the script is
-//! `web/replay.js` (linted with the page's code), and the same frames as a
+//! `replay.js` beside this file (linted with the page's code), and the same frames as a
 //! GIF sit in an `<img>` that the script replaces. Where scripts do not run
 //! (GitHub's notebook view, an untrusted notebook) the GIF stays.
 
 use super::*;
 use crate::analysis::nearest_classic;
 
-/// The script that draws the replay (see `web/replay.js`).
-const SCRIPT: &str = include_str!("../../web/replay.js");
+/// The script that draws the replay (`replay.js`, linted by `npm run lint`
+/// in web/ with the page's rules).
+const SCRIPT: &str = include_str!("replay.js");
 
 /// Filters at least this like a classic kernel are named in black.
 const CLOSE: f64 = 0.8;

@@ -1,6 +1,6 @@
 // The filters replayed: every snapshot of a training run as a frame, with a
 // slider, play/pause and each filter's nearest classic kernel. The crate
-// writes this file inside one self-contained HTML output (src/viz/replay.rs:
+// puts this file inside one self-contained HTML output (replay.rs beside it:
 // a notebook cell's text/html, or `reproduce`'s filters-replay.html), after
 // the frames' data in a <script type="application/json"> and the GIF of the
 // same frames in an <img>; where scripts do not run, the GIF stays.
