@@ -23,7 +23,7 @@
 //! # Ok::<(), filters_are_weights::Error>(())
 //! ```
 
-use crate::data::{Mnist, CLASSES};
+use crate::data::{Dataset, Mnist, CLASSES};
 use crate::error::{Error, Result};
 use crate::kernels::{Kernel, CLASSIC};
 use crate::model::MnistCnn;
@@ -130,8 +130,10 @@ pub fn feature_maps(picture: &Tensor, filters: &Tensor) -> Result<Tensor> {
 pub struct Predictions {
     /// The true labels.
     pub labels: Vec<u8>,
-    /// The predicted digits.
+    /// The predicted classes.
     pub predicted: Vec<u8>,
+    /// The data set they are of (what the classes are called).
+    pub dataset: Dataset,
 }
 
 impl Predictions {
@@ -149,7 +151,12 @@ impl Predictions {
                     .map(|p| p as u8),
             );
         }
-        Ok(Self { labels, predicted })
+        let dataset = data.dataset;
+        Ok(Self {
+            labels,
+            predicted,
+            dataset,
+        })
     }
 
     /// Fraction of right answers.
@@ -163,7 +170,7 @@ impl Predictions {
         right as f32 / self.labels.len().max(1) as f32
     }
 
-    /// `matrix[true][predicted]`: how often each digit was read as each digit.
+    /// `matrix[true][predicted]`: how often each class was read as each class.
     pub fn confusion_matrix(&self) -> [[usize; CLASSES]; CLASSES] {
         let mut m = [[0; CLASSES]; CLASSES];
         for (&l, &p) in self.labels.iter().zip(&self.predicted) {

@@ -5,7 +5,8 @@
 //! figures and the analysis.
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use filters_are_weights::data::Mnist;
+use filters_are_weights::data::{Dataset, Mnist};
+use filters_are_weights::experiment::datasets::DatasetRun;
 use filters_are_weights::experiment::{Experiment, ExperimentConfig, RESULTS_FILE};
 use filters_are_weights::model::MnistCnn;
 use filters_are_weights::picture::{self, demo_picture};
@@ -25,6 +26,7 @@ use std::process::ExitCode;
     override_usage = "\
 filters-are-weights reproduce [OPTIONS]         train Keras' mnist_cnn and draw the post's figures
        filters-are-weights hand-vs-learned [OPTIONS]   filters chosen by hand against filters learned
+       filters-are-weights compare-datasets [OPTIONS]  the same network trained on MNIST and Fashion-MNIST
        filters-are-weights plot HISTORY [OUT]          draw the figures again from a history.json
        filters-are-weights analyze MODEL [OUT]         what a trained model's filters do (MNIST needed)
        filters-are-weights demo-picture PATH           write the demo picture (data/demo.png) to PATH
@@ -45,6 +47,10 @@ enum Command {
     /// learned, with several seeds; write the curves, the tables and the
     /// filters to OUT.
     HandVsLearned(HandVsLearned),
+    /// Train the same network from the same seed on MNIST and on
+    /// Fashion-MNIST, and write each one's filters and nearest classic
+    /// kernels side by side to OUT.
+    CompareDatasets(CompareDatasets),
     /// Draw the training figures again from the history.json a reproduce run
     /// wrote.
     Plot {
@@ -72,12 +78,32 @@ enum Command {
     },
 }
 
+/// Which data set, and where it comes from.
+#[derive(Args)]
+struct DataChoice {
+    /// The data set: the post's handwritten digits, or Zalando's pictures of
+    /// clothes.
+    #[arg(long, default_value = "mnist", value_parser = dataset_name())]
+    dataset: Dataset,
+    /// Its four IDX files [default: $MNIST_DIR, else data/mnist/, else the
+    /// Hub; for fashion-mnist $FASHION_MNIST_DIR, else data/fashion-mnist/,
+    /// else Debian's /usr/share/datasets/fashion-mnist, else the Hub].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// A data set's name on the command line (clap lists the possible values).
+fn dataset_name() -> impl clap::builder::TypedValueParser<Value = Dataset> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Dataset::ALL.map(Dataset::id))
+        .try_map(|id| id.parse::<Dataset>())
+}
+
 /// Where the data and the picture come from.
 #[derive(Args)]
 struct Inputs {
-    /// MNIST IDX files (default: $MNIST_DIR, else data/mnist/, else the Hub).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataChoice,
     /// The picture for the kernel gallery and the feature maps [default:
     /// data/demo.png].
     #[arg(long, value_name = "PATH")]
@@ -115,9 +141,8 @@ struct Reproduce {
 
 #[derive(Args)]
 struct HandVsLearned {
-    /// MNIST IDX files (default: $MNIST_DIR, else data/mnist/, else the Hub).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataChoice,
     /// Seeds per arm (42, 43, ...).
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = number::<usize>)]
     seeds: usize,
@@ -133,6 +158,34 @@ struct HandVsLearned {
     out: PathBuf,
     /// Keep the runs already saved in OUT/hand-vs-learned.json (saved after
     /// every run) and run only the others.
+    #[arg(long)]
+    resume: bool,
+    #[command(flatten)]
+    training: Training,
+}
+
+#[derive(Args)]
+struct CompareDatasets {
+    /// Epochs to train on each data set.
+    #[arg(long, value_name = "N", default_value_t = 15, value_parser = number::<usize>)]
+    epochs: usize,
+    /// Seed of initialisation, shuffling and dropout (the same for both).
+    #[arg(long, value_name = "S", default_value_t = 42, value_parser = number::<u64>)]
+    seed: u64,
+    /// MNIST's IDX files [default: $MNIST_DIR, else data/mnist/, else the Hub].
+    #[arg(long, value_name = "DIR")]
+    mnist_dir: Option<PathBuf>,
+    /// Fashion-MNIST's IDX files [default: $FASHION_MNIST_DIR, else
+    /// data/fashion-mnist/, else /usr/share/datasets/fashion-mnist, else the
+    /// Hub].
+    #[arg(long, value_name = "DIR")]
+    fashion_mnist_dir: Option<PathBuf>,
+    /// Where to write the figure and the table (each data set's model and
+    /// history go in OUT/mnist and OUT/fashion-mnist).
+    #[arg(long, value_name = "DIR", default_value = "out/datasets")]
+    out: PathBuf,
+    /// Continue each data set's run from its checkpoint (saved after every
+    /// epoch).
     #[arg(long)]
     resume: bool,
     #[command(flatten)]
@@ -157,10 +210,15 @@ struct Training {
 }
 
 impl Training {
-    /// MNIST from `dir` (or where the crate finds it), cut to the subsets
-    /// (`(train, test)` images by default), said on stdout.
-    fn data(&self, dir: Option<&Path>, (train, test): (usize, usize)) -> Result<Mnist> {
-        let data = Mnist::from_dir_or_load(dir)?.subset(
+    /// `dataset` from `dir` (or where the crate finds it), cut to the
+    /// subsets (`(train, test)` images by default), said on stdout.
+    fn data(
+        &self,
+        dataset: Dataset,
+        dir: Option<&Path>,
+        (train, test): (usize, usize),
+    ) -> Result<Mnist> {
+        let data = Mnist::from_dir_or_load(dataset, dir)?.subset(
             self.train_subset.unwrap_or(train),
             self.test_subset.unwrap_or(test),
         )?;
@@ -174,6 +232,14 @@ impl Training {
         } else {
             Progress::auto()
         }
+    }
+}
+
+/// Says so when `trainer` goes on from `checkpoint`.
+fn say_resumed(checkpoint: &Path, trainer: &Trainer) {
+    if trainer.epochs_done() > 0 {
+        let (path, epochs) = (checkpoint.display(), trainer.epochs_done());
+        println!("resuming from {path} after epoch {epochs}");
     }
 }
 
@@ -225,19 +291,11 @@ fn reproduce(o: &Reproduce) -> Result<()> {
     report.kernel_gallery(&picture)?;
 
     let everything = (usize::MAX, usize::MAX);
-    let data = o.training.data(o.inputs.data_dir.as_deref(), everything)?;
+    let choice = &o.inputs.data;
+    let data = (o.training).data(choice.dataset, choice.data_dir.as_deref(), everything)?;
     let checkpoint = o.out.join(CHECKPOINT_FILE);
-    let mut trainer = if o.resume && checkpoint.is_file() {
-        let t = Trainer::resume(&checkpoint, &config, &data, &device)?;
-        println!(
-            "resuming from {} after epoch {}",
-            checkpoint.display(),
-            t.epochs_done()
-        );
-        t
-    } else {
-        Trainer::new(MnistCnn::new(config.seed, &device)?, config.clone())?
-    };
+    let mut trainer = Trainer::resume_or_new(&checkpoint, o.resume, &config, &data, &device)?;
+    say_resumed(&checkpoint, &trainer);
     let parameters = trainer.model.parameter_count();
     println!("model: Keras' mnist_cnn, {parameters} parameters; {config}");
     trainer.run_saving(&data, &o.out)?;
@@ -259,7 +317,7 @@ fn hand_vs_learned(o: &HandVsLearned) -> Result<()> {
     config.validate()?;
     let device = filters_are_weights::device(&o.training.device)?;
     let subsets = (quick(usize::MAX, 6000), quick(usize::MAX, 1000));
-    let data = o.training.data(o.data_dir.as_deref(), subsets)?;
+    let data = (o.training).data(o.data.dataset, o.data.data_dir.as_deref(), subsets)?;
     let arms = config.arms.len() * config.seeds.len();
     let (seeds, train) = (&config.seeds, &config.train);
     println!(
@@ -286,6 +344,34 @@ fn hand_vs_learned(o: &HandVsLearned) -> Result<()> {
     Ok(())
 }
 
+fn compare_datasets(o: &CompareDatasets) -> Result<()> {
+    let config = TrainConfig {
+        epochs: o.epochs,
+        seed: o.seed,
+        snapshot_epochs: (0..=o.epochs).collect(),
+        progress: o.training.progress(),
+        ..TrainConfig::default()
+    };
+    config.validate()?;
+    let device = filters_are_weights::device(&o.training.device)?;
+    let dirs = [o.mnist_dir.as_deref(), o.fashion_mnist_dir.as_deref()];
+    let everything = (usize::MAX, usize::MAX);
+    let mut runs = Vec::new();
+    for (dataset, dir) in Dataset::ALL.into_iter().zip(dirs) {
+        let data = o.training.data(dataset, dir, everything)?;
+        let run_dir = o.out.join(dataset.id());
+        let run = DatasetRun::train(&data, &config, &run_dir, o.resume, &device)?;
+        if run.resumed_after > 0 {
+            let (path, epochs) = (run_dir.join(CHECKPOINT_FILE), run.resumed_after);
+            println!("resumed from {} after epoch {epochs}", path.display());
+        }
+        println!("{dataset}: {}", run.history);
+        runs.push(run);
+    }
+    Report::new(&o.out).telling().datasets(&runs)?;
+    Ok(())
+}
+
 fn plot(history: &Path, out: &Path) -> Result<()> {
     Report::new(out)
         .telling()
@@ -294,7 +380,7 @@ fn plot(history: &Path, out: &Path) -> Result<()> {
 
 fn analyze(model: &Path, out: &Path, inputs: &Inputs) -> Result<()> {
     let model = MnistCnn::load(model, &candle_core::Device::Cpu)?;
-    let data = Mnist::from_dir_or_load(inputs.data_dir.as_deref())?;
+    let data = Mnist::from_dir_or_load(inputs.data.dataset, inputs.data.data_dir.as_deref())?;
     let picture = inputs.picture()?;
     let summary = Report::new(out)
         .telling()
@@ -316,6 +402,7 @@ fn main() -> ExitCode {
     let done = match &cli.command {
         Some(Command::Reproduce(o)) => reproduce(o),
         Some(Command::HandVsLearned(o)) => hand_vs_learned(o),
+        Some(Command::CompareDatasets(o)) => compare_datasets(o),
         Some(Command::Plot { history, out }) => plot(history, out),
         Some(Command::Analyze { model, out, inputs }) => analyze(model, out, inputs),
         Some(Command::DemoPicture { path }) => demo(path),

@@ -14,14 +14,16 @@
 //! | `curves.png`, `curves.svg` | loss and accuracy per epoch | |
 //! | `nearest-kernels.{png,tsv}` | each filter's nearest classic kernel | [`Report::analysis`] |
 //! | `feature-maps-*.png`, `classic-maps-digit.png` | a digit and the picture through the filters | |
-//! | `confusion.png`, `mistakes.png` | the test set's confusion matrix and mistakes | |
+//! | `confusion.{png,svg}`, `mistakes.png` | the test set's confusion matrix and mistakes | |
 //! | `hand-vs-learned.{png,svg}` | each arm's test accuracy and loss per epoch (the post's claim tested) | [`Report::hand_vs_learned`] |
 //! | `hand-vs-learned.tsv`, `-epochs.tsv`, `-drift.tsv` | the arms over their seeds, every epoch, where each hand-chosen filter went | |
 //! | `hand-vs-learned-filters.png` | the first seed's filters: random, learned, hand-chosen, hand-chosen then learned | |
+//! | `datasets.png`, `datasets.tsv` | the same seed trained on each data set: filters and nearest-kernel counts | [`Report::datasets`] |
 
 use crate::analysis::{self, Predictions};
 use crate::data::Mnist;
 use crate::error::Result;
+use crate::experiment::datasets::{self, DatasetRun};
 use crate::experiment::Results;
 use crate::kernels::CLASSIC;
 use crate::model::MnistCnn;
@@ -214,12 +216,13 @@ impl Report {
 
         let digit = data.test_images.get(0)?.squeeze(0)?; // [28, 28]
         let names = filter_names(filters.dim(0)?);
-        let title = "A test digit through each learned filter";
-        let fig = viz::feature_maps(&digit, &filters, &names, title)?;
+        let noun = data.dataset.image_noun();
+        let title = format!("A test {noun} through each learned filter");
+        let fig = viz::feature_maps(&digit, &filters, &names, &title)?;
         self.save(fig, "feature-maps-digit.png")?;
         let classic: Vec<String> = CLASSIC.iter().map(|k| k.name.to_string()).collect();
-        let title = "The same digit through the classic kernels";
-        let fig = viz::feature_maps(&digit, &analysis::classic_filters()?, &classic, title)?;
+        let title = format!("The same {noun} through the classic kernels");
+        let fig = viz::feature_maps(&digit, &analysis::classic_filters()?, &classic, &title)?;
         self.save(fig, "classic-maps-digit.png")?;
         let pic = crate::picture::picture_tensor(picture)?;
         let title = "The demo picture through each learned filter";
@@ -227,10 +230,9 @@ impl Report {
         self.save(fig, "feature-maps-picture.png")?;
 
         let predictions = Predictions::on_test_set(model, data)?;
-        self.save(
-            viz::confusion(&predictions.confusion_matrix())?,
-            "confusion.png",
-        )?;
+        let fig = viz::confusion(&predictions.confusion_matrix(), predictions.dataset)?;
+        self.write("confusion.svg", |path| fig.save_svg(path))?;
+        self.save(fig, "confusion.png")?;
         let mistakes = predictions.mistakes().len();
         if mistakes > 0 {
             let fig = viz::mistakes(&data.test_images, &predictions, 32)?;
@@ -267,5 +269,15 @@ impl Report {
             self.save(fig, "hand-vs-learned-filters.png")?;
         }
         Ok(())
+    }
+
+    /// The same network and seed trained on each data set (see
+    /// [`crate::experiment::datasets`]): the figure and the table.
+    pub fn datasets(&mut self, runs: &[DatasetRun]) -> Result<()> {
+        let table = datasets::summary_tsv(runs)?;
+        self.write("datasets.tsv", |path| {
+            crate::io::write_atomic(path, table.as_bytes())
+        })?;
+        self.save(viz::dataset_filters(runs)?, "datasets.png")
     }
 }

@@ -62,6 +62,7 @@ fn predictions_count_mistakes_and_confusions() {
     let p = Predictions {
         labels: vec![1, 2, 3, 3, 7],
         predicted: vec![1, 7, 3, 8, 7],
+        dataset: filters_are_weights::data::Dataset::Mnist,
     };
     assert_eq!(p.mistakes(), vec![1, 3]);
     assert!((p.accuracy() - 0.6).abs() < 1e-6);

@@ -1,4 +1,4 @@
-//! The `reproduce`, `hand-vs-learned`, `plot` and `analyze` commands, end to
+//! The `reproduce`, `hand-vs-learned`, `compare-datasets`, `plot` and `analyze` commands, end to
 //! end on a tiny synthetic MNIST: every promised file is written.
 
 mod common;
@@ -229,6 +229,124 @@ fn hand_vs_learned_writes_its_tables_and_figures_and_resumes() {
 }
 
 #[test]
+fn fashion_mnist_runs_name_their_classes_and_compare_datasets_trains_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = common::write_mnist_dir(&dir.path().join("mnist"), 300, 100, true);
+    let fashion = common::write_mnist_dir(&dir.path().join("fashion"), 300, 100, false);
+    let run = |args: &[&str]| {
+        let o = Command::new(BIN).args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        (o.status.success(), stdout, stderr)
+    };
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let out = dir.path().join("fashion-out");
+    let (ok, stdout, stderr) = run(&[
+        "reproduce",
+        "--dataset",
+        "fashion-mnist",
+        "--epochs=1",
+        "--quiet",
+        "--data-dir",
+        &path(&fashion),
+        "--out",
+        &path(&out),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("Fashion-MNIST from IDX files"), "{stdout}");
+    let confusion = std::fs::read_to_string(out.join("confusion.svg")).unwrap();
+    for name in ["T-shirt/top", "Ankle boot", "true class"] {
+        assert!(confusion.contains(name), "{name} not in confusion.svg");
+    }
+    let curves = std::fs::read_to_string(out.join("curves.svg")).unwrap();
+    assert!(
+        curves.contains("on Fashion-MNIST"),
+        "the curves do not name it"
+    );
+    let history = std::fs::read_to_string(out.join("history.json")).unwrap();
+    assert!(
+        history.contains("\"dataset\": \"fashion-mnist\""),
+        "{history}"
+    );
+    // Resuming it as MNIST is refused, with the reason.
+    let (ok, _, stderr) = run(&[
+        "reproduce",
+        "--epochs=2",
+        "--quiet",
+        "--resume",
+        "--data-dir",
+        &path(&mnist),
+        "--out",
+        &path(&out),
+    ]);
+    assert!(
+        !ok && stderr.contains("made with data set fashion-mnist, this run has mnist"),
+        "{stderr}"
+    );
+    // An MNIST run's confusion matrix has digits, not Fashion-MNIST's names.
+    let digits = dir.path().join("mnist-out");
+    let (ok, _, stderr) = run(&[
+        "analyze",
+        &path(&out.join("model.safetensors")),
+        &path(&digits),
+        "--data-dir",
+        &path(&mnist),
+    ]);
+    assert!(ok, "{stderr}");
+    let confusion = std::fs::read_to_string(digits.join("confusion.svg")).unwrap();
+    assert!(confusion.contains("true digit") && !confusion.contains("Ankle boot"));
+
+    let both = dir.path().join("datasets");
+    let (ok, stdout, stderr) = run(&[
+        "compare-datasets",
+        "--epochs=1",
+        "--quiet",
+        "--mnist-dir",
+        &path(&mnist),
+        "--fashion-mnist-dir",
+        &path(&fashion),
+        "--out",
+        &path(&both),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    for file in [
+        "datasets.png",
+        "datasets.tsv",
+        "mnist/history.json",
+        "fashion-mnist/history.json",
+        "fashion-mnist/model.safetensors",
+    ] {
+        assert!(both.join(file).is_file(), "{file} missing");
+    }
+    let table = std::fs::read_to_string(both.join("datasets.tsv")).unwrap();
+    assert!(
+        table.starts_with("measure\tmnist\tfashion-mnist\n"),
+        "{table}"
+    );
+    // 4 measures and a row per classic kernel but identity, each counting
+    // the 32 filters between them.
+    let counts: Vec<Vec<usize>> = (table.lines())
+        .filter(|l| l.starts_with("nearest "))
+        .map(|l| l.split('\t').skip(1).map(|n| n.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(counts.len(), 8, "{table}");
+    for column in 0..2 {
+        assert_eq!(
+            counts.iter().map(|c| c[column]).sum::<usize>(),
+            32,
+            "{table}"
+        );
+    }
+    // The same seed and the same files give the same filters: the two runs
+    // differ only in the data set they are said to be.
+    let mnist_history = std::fs::read_to_string(both.join("mnist/history.json")).unwrap();
+    let fashion_history = std::fs::read_to_string(both.join("fashion-mnist/history.json")).unwrap();
+    let snapshots =
+        |h: &str| serde_json::from_str::<serde_json::Value>(h).unwrap()["snapshots"].clone();
+    assert_eq!(snapshots(&mnist_history), snapshots(&fashion_history));
+}
+
+#[test]
 fn bad_options_say_what_is_wrong() {
     for (args, expected) in [
         (
@@ -268,6 +386,14 @@ fn bad_options_say_what_is_wrong() {
             "no such file",
         ),
         (vec!["dance"], "unrecognized subcommand 'dance'"),
+        (
+            vec!["compare-datasets", "--dataset", "mnist"],
+            "unexpected argument '--dataset'",
+        ),
+        (
+            vec!["reproduce", "--dataset", "kmnist"],
+            "[possible values: mnist, fashion-mnist]",
+        ),
         // An option where a path is expected is an option, not a path.
         (vec!["plot", "--foo"], "unexpected argument '--foo'"),
         (vec!["plot"], "<HISTORY>"),

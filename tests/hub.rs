@@ -6,7 +6,7 @@ mod common;
 
 use common::parquet::{png_of_digit, write_parquet, HUB_SCHEMA};
 use filters_are_weights::data::hub::{self, HubOptions};
-use filters_are_weights::data::Mnist;
+use filters_are_weights::data::{Dataset, Mnist};
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
@@ -15,14 +15,21 @@ use std::sync::Arc;
 
 /// An hf-hub cache holding MNIST in the Hub's layout, `n` rows per split.
 fn build_cache(root: &Path, n: usize) -> PathBuf {
-    let repo = root.join("datasets--ylecun--mnist");
+    build_cache_of(Dataset::Mnist, root, n)
+}
+
+/// An hf-hub cache holding `dataset` in the Hub's layout, `n` rows per
+/// split: `datasets--<owner>--<name>/refs/...` and `.../snapshots/<sha>/<file>`.
+fn build_cache_of(dataset: Dataset, root: &Path, n: usize) -> PathBuf {
+    let layout = dataset.hub();
+    let repo = root.join(format!("datasets--{}", layout.repo.replace('/', "--")));
     let sha = "0123456789abcdef0123456789abcdef01234567";
     let refs = repo.join("refs/refs/convert");
     std::fs::create_dir_all(&refs).unwrap();
     std::fs::write(refs.join("parquet"), sha).unwrap();
     let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
     let pngs: Vec<Vec<u8>> = labels.iter().map(|&l| png_of_digit(l as u8)).collect();
-    for file in [hub::TRAIN_FILE, hub::TEST_FILE] {
+    for file in [layout.train_file, layout.test_file] {
         write_parquet(
             &repo.join("snapshots").join(sha).join(file),
             HUB_SCHEMA,
@@ -39,6 +46,44 @@ fn offline(cache: &Path) -> HubOptions {
         offline: true,
         ..Default::default()
     }
+}
+
+#[test]
+fn fashion_mnist_is_read_from_its_own_hub_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = build_cache_of(Dataset::FashionMnist, dir.path(), 12);
+    let fashion = HubOptions {
+        dataset: Dataset::FashionMnist,
+        ..offline(&cache)
+    };
+    let m = Mnist::from_hub(&fashion).unwrap();
+    assert_eq!(m.dataset, Dataset::FashionMnist);
+    assert_eq!(m.train_images.dims(), &[12, 1, 28, 28]);
+    assert_eq!(m.test_labels.to_vec1::<u8>().unwrap()[9], 9);
+    assert!(m.source.contains("zalando-datasets/fashion_mnist"), "{m}");
+    assert!(m.to_string().starts_with("Fashion-MNIST from"), "{m}");
+    // The cache holds Fashion-MNIST only: MNIST is not taken from it.
+    let msg = Mnist::from_hub(&offline(&cache)).unwrap_err().to_string();
+    assert!(
+        msg.starts_with("MNIST is not in the Hugging Face cache"),
+        "{msg}"
+    );
+    // And the other way round, the message names this data set's ways.
+    let mnist_only = tempfile::tempdir().unwrap();
+    build_cache(mnist_only.path(), 3);
+    let fashion = HubOptions {
+        dataset: Dataset::FashionMnist,
+        ..offline(mnist_only.path())
+    };
+    let msg = Mnist::from_hub(&fashion).unwrap_err().to_string();
+    assert!(
+        msg.contains("Fashion-MNIST is not in the Hugging Face cache"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("FASHION_MNIST_DIR") && msg.contains("apt install dataset-fashion-mnist"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -175,13 +220,15 @@ fn write_parquet_fuzz_seed() {
 
 #[test]
 fn the_page_fetches_the_files_hf_hub_fetches() {
-    use filters_are_weights::data::hub_layout::RESOLVE_URL;
-    let revision = hub::REVISION.replace('/', "%2F");
-    assert_eq!(
-        RESOLVE_URL,
-        format!(
-            "https://huggingface.co/datasets/{}/resolve/{revision}",
-            hub::REPO
-        )
-    );
+    for dataset in Dataset::ALL {
+        let layout = dataset.hub();
+        let revision = layout.revision.replace('/', "%2F");
+        assert_eq!(
+            layout.resolve_url,
+            format!(
+                "https://huggingface.co/datasets/{}/resolve/{revision}",
+                layout.repo
+            )
+        );
+    }
 }

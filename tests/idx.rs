@@ -200,3 +200,40 @@ fn a_loaded_mnist_saves_back_to_the_same_idx_files() {
         assert_eq!(read, labels, "{base} labels");
     }
 }
+
+#[test]
+fn fashion_mnist_is_found_where_debian_installs_it() {
+    use filters_are_weights::data::{Dataset, DEBIAN_FASHION_MNIST_DIR};
+    let m = Mnist::load_dataset(Dataset::FashionMnist).unwrap_or_else(|e| {
+        panic!(
+            "this test needs Fashion-MNIST (apt install dataset-fashion-mnist puts it in \
+             {DEBIAN_FASHION_MNIST_DIR}; or set FASHION_MNIST_DIR): {e}"
+        )
+    });
+    assert_eq!(m.dataset, Dataset::FashionMnist);
+    assert_eq!((m.train_len(), m.test_len()), (60000, 10000));
+    assert_eq!(m.class_counts().unwrap(), [6000; 10]);
+    // Fashion-MNIST's first training image is an ankle boot (label 9);
+    // MNIST's is a 5: the other data set's files were not read instead.
+    assert_eq!(m.train_labels.get(0).unwrap().to_scalar::<u8>().unwrap(), 9);
+    assert!(
+        m.to_string().starts_with("Fashion-MNIST from IDX files in"),
+        "{m}"
+    );
+    // A directory named explicitly is taken to be the data set asked for.
+    let dir = tempfile::tempdir().unwrap();
+    common::write_mnist_dir(dir.path(), 10, 10, true);
+    let named = Mnist::from_dir_of(Dataset::FashionMnist, dir.path()).unwrap();
+    assert_eq!(
+        (named.dataset, named.train_len()),
+        (Dataset::FashionMnist, 10)
+    );
+    let missing = err_of(Mnist::from_dir_of(
+        Dataset::FashionMnist,
+        dir.path().join("no"),
+    ));
+    assert!(
+        missing.contains("Fashion-MNIST directory") && missing.contains("FASHION_MNIST_DIR"),
+        "{missing}"
+    );
+}

@@ -1,26 +1,36 @@
 //! MNIST as tensors: where it comes from, and how it is cut into mini-batches.
 //!
 //! Images are `[N, 1, 28, 28]` f32 in `0..1` (the bytes divided by 255, as in
-//! Keras' example), labels `[N]` u8. Three sources:
+//! Keras' example), labels `[N]` u8. Two data sets in the same format (see
+//! [`Dataset`]): MNIST's digits, the post's, and Fashion-MNIST's clothes.
+//! Three sources:
 //!
-//! 1. a directory of the four IDX files ([`Mnist::from_dir`]), gzipped or not;
+//! 1. a directory of the four IDX files ([`Mnist::from_dir`],
+//!    [`Mnist::from_dir_of`]), gzipped or not;
 //! 2. the Hugging Face Hub ([`Mnist::from_hub`], feature `hub`), cached by
 //!    hf-hub so that later and offline runs need no network;
-//! 3. [`Mnist::load`]: the directory named by `$MNIST_DIR`, else `data/mnist/`
-//!    when it holds the files, else the Hub.
+//! 3. [`Mnist::load`] ([`Mnist::load_dataset`] for another data set): the
+//!    directory named by `$MNIST_DIR` (`$FASHION_MNIST_DIR`), else
+//!    `data/mnist/` (`data/fashion-mnist/`, then Debian's
+//!    `/usr/share/datasets/fashion-mnist`) when it holds the files, else the
+//!    Hub.
 //!
 //! ```no_run
-//! use filters_are_weights::data::Mnist;
+//! use filters_are_weights::data::{Dataset, Mnist};
 //! let mnist = Mnist::load()?.subset(1000, 200)?;
 //! assert_eq!(mnist.train_images.dims(), &[1000, 1, 28, 28]);
+//! let fashion = Mnist::load_dataset(Dataset::FashionMnist)?;
+//! assert_eq!(fashion.dataset.class_names()[0], "T-shirt/top");
 //! # Ok::<(), filters_are_weights::Error>(())
 //! ```
 
 mod batches;
+mod dataset;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod idx;
 pub use batches::Batches;
+pub use dataset::{Dataset, HubLayout, DEBIAN_FASHION_MNIST_DIR};
 #[cfg(feature = "parquet")]
 pub mod parquet;
 #[cfg(feature = "parquet")]
@@ -32,13 +42,14 @@ use candle_core::{DType, Device, Tensor};
 use idx::IdxImages;
 use std::path::{Path, PathBuf};
 
-/// Environment variable naming a directory with the four MNIST IDX files.
+/// Environment variable naming a directory with the four MNIST IDX files
+/// (see [`Dataset::dir_env`] for the other data set's).
 pub const MNIST_DIR_ENV: &str = "MNIST_DIR";
 
 /// Side of an MNIST image, in pixels.
 pub const IMAGE_SIDE: usize = 28;
 
-/// Number of classes (the digits 0 to 9).
+/// Number of classes (the digits 0 to 9; Fashion-MNIST's ten kinds of article).
 pub const CLASSES: usize = 10;
 
 /// The base names of the four IDX files, in the order train images, train
@@ -50,24 +61,8 @@ pub const IDX_FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
-/// Where the Hugging Face Hub keeps MNIST: read through hf-hub's cache by
-/// [`hub`] (feature `hub`), and straight from the Hub by the page (`web/`).
-pub mod hub_layout {
-    /// The Hub dataset holding MNIST.
-    pub const REPO: &str = "ylecun/mnist";
-    /// The revision with the parquet conversion.
-    pub const REVISION: &str = "refs/convert/parquet";
-    /// The training split's file in the repository.
-    pub const TRAIN_FILE: &str = "mnist/train/0000.parquet";
-    /// The test split's file in the repository.
-    pub const TEST_FILE: &str = "mnist/test/0000.parquet";
-    /// The address a browser fetches the files from (`TRAIN_FILE` and
-    /// `TEST_FILE` go after it, with a `/`).
-    pub const RESOLVE_URL: &str =
-        "https://huggingface.co/datasets/ylecun/mnist/resolve/refs%2Fconvert%2Fparquet";
-}
-
-/// The MNIST training and test sets, as tensors on one device.
+/// The training and test sets of an MNIST-format data set ([`Dataset`]), as
+/// tensors on one device.
 #[derive(Debug, Clone)]
 pub struct Mnist {
     /// Training images, `[60000, 1, 28, 28]` f32 in `0..1`.
@@ -84,6 +79,8 @@ pub struct Mnist {
     /// The kind of source alone, naming no machine's path: "IDX files",
     /// "Hugging Face Hub ylecun/mnist" (what a committed notebook prints).
     pub kind: String,
+    /// Which data set it is: what its classes are called.
+    pub dataset: Dataset,
 }
 
 impl std::fmt::Display for Mnist {
@@ -92,8 +89,8 @@ impl std::fmt::Display for Mnist {
         let (train, test) = (self.train_len(), self.test_len());
         write!(
             f,
-            "MNIST from {}: {train} training and {test} test images",
-            self.source
+            "{} from {}: {train} training and {test} test images",
+            self.dataset, self.source
         )
     }
 }
@@ -118,15 +115,17 @@ pub fn has_idx_files(dir: &Path) -> bool {
 /// when set, else `data/mnist/` (of the working directory, then of this crate)
 /// when it holds the four files.
 pub fn local_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(MNIST_DIR_ENV) {
+    local_dir_of(Dataset::Mnist)
+}
+
+/// The local directory [`Mnist::load_dataset`] would use for `dataset`, if
+/// any: its variable ([`Dataset::dir_env`]) when set, else the first of
+/// [`Dataset::local_dirs`] that holds the four files.
+pub fn local_dir_of(dataset: Dataset) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(dataset.dir_env()) {
         return Some(PathBuf::from(dir));
     }
-    [
-        PathBuf::from("data/mnist"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
-    ]
-    .into_iter()
-    .find(|d| has_idx_files(d))
+    dataset.local_dirs().into_iter().find(|d| has_idx_files(d))
 }
 
 fn images_to_tensor(images: &IdxImages, device: &Device) -> Result<Tensor> {
@@ -179,20 +178,28 @@ fn split_tensors(
 }
 
 impl Mnist {
-    /// Reads the four IDX files from `dir` (named as in [`IDX_FILES`], with `-`
-    /// or `.` before `idx`, optionally gzipped).
+    /// Reads MNIST's four IDX files from `dir` (named as in [`IDX_FILES`],
+    /// with `-` or `.` before `idx`, optionally gzipped).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
-        Self::from_dir_on(dir, &Device::Cpu)
+        Self::from_dir_of(Dataset::Mnist, dir)
     }
 
-    /// [`Mnist::from_dir`], with the tensors on `device`.
-    pub fn from_dir_on(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
+    /// [`Mnist::from_dir`] for `dataset`: the IDX files in `dir` are taken to
+    /// be its (the files themselves do not say).
+    pub fn from_dir_of(dataset: Dataset, dir: impl AsRef<Path>) -> Result<Self> {
+        Self::from_dir_on(dataset, dir, &Device::Cpu)
+    }
+
+    /// [`Mnist::from_dir_of`], with the tensors on `device`.
+    pub fn from_dir_on(dataset: Dataset, dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let dir = dir.as_ref();
+        let name = dataset.name();
         if !dir.is_dir() {
             return Err(Error::DatasetUnavailable(format!(
-                "the MNIST directory {} does not exist; point {MNIST_DIR_ENV} (or --data-dir) \
+                "the {name} directory {} does not exist; point {} (or --data-dir) \
                  at a directory holding the four IDX files {}",
                 dir.display(),
+                dataset.dir_env(),
                 IDX_FILES.join(", ")
             )));
         }
@@ -200,7 +207,7 @@ impl Mnist {
         for base in IDX_FILES {
             paths.push(find_idx_file(dir, base).ok_or_else(|| {
                 Error::DatasetUnavailable(format!(
-                    "{} has no {base} (nor {base}.gz); an MNIST directory needs the four \
+                    "{} has no {base} (nor {base}.gz); an {name} directory needs the four \
                      IDX files {}",
                     dir.display(),
                     IDX_FILES.join(", ")
@@ -215,15 +222,16 @@ impl Mnist {
             "IDX files".to_string(),
         );
         let (train, test) = ((&train.0, &train.1[..]), (&test.0, &test.1[..]));
-        Self::checked(train, test, [a, b, c, d], source, device)
+        Self::checked(dataset, train, test, [a, b, c, d], source, device)
     }
 
-    /// MNIST from decoded files: training and test images with their
+    /// `dataset` from decoded files: training and test images with their
     /// labels, checked as [`Mnist::from_dir`] checks them (28×28 images, as
     /// many labels as images, labels 0..9). `names` name the four sources
     /// in errors (as in [`IDX_FILES`]); `source` says where the data came
     /// from. A page that fetched the files itself builds its data this way.
     pub fn from_parts(
+        dataset: Dataset,
         train: (&IdxImages, &[u8]),
         test: (&IdxImages, &[u8]),
         names: [&str; 4],
@@ -232,6 +240,7 @@ impl Mnist {
         let source: String = source.into();
         let kind = source.clone();
         Self::checked(
+            dataset,
             train,
             test,
             names.map(Path::new),
@@ -244,6 +253,7 @@ impl Mnist {
     /// labels as images, labels 0..9; `paths` name the images and labels
     /// files of each split in errors) and turned into tensors on `device`.
     fn checked(
+        dataset: Dataset,
         (train_images, train_labels): (&IdxImages, &[u8]),
         (test_images, test_labels): (&IdxImages, &[u8]),
         paths: [&Path; 4],
@@ -260,56 +270,71 @@ impl Mnist {
             test_labels: test_y,
             source,
             kind,
+            dataset,
         })
     }
 
-    /// Reads MNIST from the Hugging Face Hub's cache, downloading it first if
-    /// needed and allowed (see [`hub`]).
+    /// Reads the data set of `options` (MNIST by default) from the Hugging
+    /// Face Hub's cache, downloading it first if needed and allowed (see
+    /// [`hub`]).
     #[cfg(feature = "hub")]
     pub fn from_hub(options: &hub::HubOptions) -> Result<Self> {
         let (train_path, test_path) = hub::fetch(options)?;
         let train = hub::read_parquet(&train_path)?;
         let test = hub::read_parquet(&test_path)?;
         let (tr, te) = (train_path.as_path(), test_path.as_path());
+        let layout = options.dataset.hub();
         let source = (
-            format!("Hugging Face Hub {} ({})", hub::REPO, hub::REVISION),
-            format!("Hugging Face Hub {}", hub::REPO),
+            format!("Hugging Face Hub {} ({})", layout.repo, layout.revision),
+            format!("Hugging Face Hub {}", layout.repo),
         );
         let (train, test) = ((&train.0, &train.1[..]), (&test.0, &test.1[..]));
-        Self::checked(train, test, [tr, tr, te, te], source, &Device::Cpu)
+        let paths = [tr, tr, te, te];
+        Self::checked(options.dataset, train, test, paths, source, &Device::Cpu)
     }
 
-    /// MNIST from the IDX files in `dir` where one is given (a command
-    /// line's `--data-dir`), else from wherever [`Mnist::load`] finds it.
-    pub fn from_dir_or_load(dir: Option<&Path>) -> Result<Self> {
+    /// `dataset` from the IDX files in `dir` where one is given (a command
+    /// line's `--data-dir`), else from wherever [`Mnist::load_dataset`]
+    /// finds it.
+    pub fn from_dir_or_load(dataset: Dataset, dir: Option<&Path>) -> Result<Self> {
         match dir {
-            Some(dir) => Self::from_dir(dir),
-            None => Self::load(),
+            Some(dir) => Self::from_dir_of(dataset, dir),
+            None => Self::load_dataset(dataset),
         }
     }
 
     /// MNIST from wherever it is: `$MNIST_DIR`, else `data/mnist/`, else the
     /// Hugging Face Hub (through its cache).
     pub fn load() -> Result<Self> {
-        match local_dir() {
-            Some(dir) => Self::from_dir(dir),
-            None => Self::load_remote(),
+        Self::load_dataset(Dataset::Mnist)
+    }
+
+    /// `dataset` from wherever it is: its directory variable, else its local
+    /// folders ([`local_dir_of`]), else the Hugging Face Hub (through its
+    /// cache).
+    pub fn load_dataset(dataset: Dataset) -> Result<Self> {
+        match local_dir_of(dataset) {
+            Some(dir) => Self::from_dir_of(dataset, dir),
+            None => Self::load_remote(dataset),
         }
     }
 
     #[cfg(feature = "hub")]
-    fn load_remote() -> Result<Self> {
+    fn load_remote(dataset: Dataset) -> Result<Self> {
         Self::from_hub(&hub::HubOptions {
             progress: true,
+            dataset,
             ..hub::HubOptions::from_env()
         })
     }
 
     #[cfg(not(feature = "hub"))]
-    fn load_remote() -> Result<Self> {
+    fn load_remote(dataset: Dataset) -> Result<Self> {
         Err(Error::DatasetUnavailable(format!(
-            "no local MNIST found (set {MNIST_DIR_ENV} to a directory with the four IDX \
+            "no local {} found (set {} to a directory with the four IDX \
              files {}), and this build has no `hub` feature to download it",
+            dataset.name(),
+            dataset.dir_env(),
             IDX_FILES.join(", ")
         )))
     }
@@ -326,6 +351,7 @@ impl Mnist {
             test_labels: take(&self.test_labels, test)?,
             source: self.source.clone(),
             kind: self.kind.clone(),
+            dataset: self.dataset,
         })
     }
 
@@ -339,7 +365,7 @@ impl Mnist {
         self.test_labels.dims1().unwrap_or(0)
     }
 
-    /// How many training examples each digit 0..9 has.
+    /// How many training examples each class (label 0..9) has.
     pub fn class_counts(&self) -> Result<[usize; CLASSES]> {
         let mut counts = [0; CLASSES];
         for l in self.train_labels.to_vec1::<u8>()? {

@@ -2,7 +2,8 @@
 //!
 //! One parquet file per split, with two columns: `image`, a struct
 //! `{bytes: PNG, path}`, and `label`, an `int64` (the layout of `ylecun/mnist`
-//! at `refs/convert/parquet`; [`super::hub`] fetches those files).
+//! and `zalando-datasets/fashion_mnist` at `refs/convert/parquet`;
+//! [`super::hub`] fetches those files).
 //!
 //! A parquet file says how big its pages become once decompressed, and a
 //! PNG how big its picture is; a small corrupt or hostile file can announce

@@ -34,7 +34,11 @@
 //! println!("{results}");
 //! # Ok::<(), filters_are_weights::Error>(())
 //! ```
+//!
+//! Beside it, [`datasets`]: the same network trained on MNIST and on
+//! Fashion-MNIST, to see what the data makes of the filters.
 
+pub mod datasets;
 mod results;
 
 pub use results::{likeness_to_bank, ArmRun, ArmSummary, Drift, Results, Spread};
@@ -207,6 +211,7 @@ impl Experiment {
         self.config.validate()?;
         let mut results = self.saved(data)?.unwrap_or_else(|| Results {
             config: self.config.clone(),
+            dataset: data.dataset,
             train_images: data.train_len(),
             test_images: data.test_len(),
             runs: Vec::new(),
@@ -270,8 +275,8 @@ impl Experiment {
             return Ok(None);
         };
         let saved = Results::load(&path)?;
-        let same_data =
-            (saved.train_images, saved.test_images) == (data.train_len(), data.test_len());
+        let same_data = (saved.dataset, saved.train_images, saved.test_images)
+            == (data.dataset, data.train_len(), data.test_len());
         let mut then = saved.config.clone();
         then.train.progress = self.config.train.progress;
         if !same_data || then.train != self.config.train {
@@ -279,14 +284,16 @@ impl Experiment {
                 &path,
                 format!(
                     "it holds runs of other settings ({} epochs on {} training and {} test \
-                     images; this run: {} epochs on {} and {}); use another folder, or \
-                     leave out --resume to start afresh",
+                     images of {}; this run: {} epochs on {} and {} of {}); use another \
+                     folder, or leave out --resume to start afresh",
                     saved.config.train.epochs,
                     saved.train_images,
                     saved.test_images,
+                    saved.dataset,
                     self.config.train.epochs,
                     data.train_len(),
-                    data.test_len()
+                    data.test_len(),
+                    data.dataset
                 ),
             ));
         }

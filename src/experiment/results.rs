@@ -45,6 +45,9 @@ impl ArmRun {
 pub struct Results {
     /// Its settings.
     pub config: ExperimentConfig,
+    /// The data set (MNIST in files written before there was a choice).
+    #[serde(default)]
+    pub dataset: crate::data::Dataset,
     /// Training images each run saw per epoch.
     pub train_images: usize,
     /// Test images each epoch was scored on.

@@ -70,8 +70,8 @@ impl Trainer {
 
     /// The run saved in `checkpoint`, continued under `config` on `data`
     /// (for `config.epochs` epochs in all): refused, with the reason and what
-    /// to do, where the checkpoint was made with another seed, batch size or
-    /// number of batches per epoch, or already holds more epochs.
+    /// to do, where the checkpoint was made with another seed, batch size,
+    /// data set or number of batches per epoch, or already holds more epochs.
     pub fn resume(
         checkpoint: impl AsRef<std::path::Path>,
         config: &TrainConfig,
@@ -103,6 +103,10 @@ impl Trainer {
             let (then, now) = (show(&t.config.frozen_filters), show(&config.frozen_filters));
             return Err(mismatch("frozen filters", then, now));
         }
+        if t.epochs_done() > 0 && t.history.dataset != data.dataset {
+            let (then, now) = (t.history.dataset.id(), data.dataset.id());
+            return Err(mismatch("data set", then.into(), now.into()));
+        }
         let steps = data.train_len().div_ceil(config.batch_size);
         if t.history.steps_per_epoch != steps {
             return Err(refuse(format!(
@@ -122,6 +126,24 @@ impl Trainer {
         trainer.optimizer = t.optimizer;
         trainer.history = t.history;
         Ok(trainer)
+    }
+
+    /// [`Trainer::resume`] from `checkpoint` when `resume` is asked and the
+    /// file is there, else a fresh trainer of `MnistCnn::new(config.seed)`
+    /// (its `epochs_done()` tells which).
+    pub fn resume_or_new(
+        checkpoint: impl AsRef<std::path::Path>,
+        resume: bool,
+        config: &TrainConfig,
+        data: &Mnist,
+        device: &Device,
+    ) -> Result<Self> {
+        let checkpoint = checkpoint.as_ref();
+        if resume && checkpoint.is_file() {
+            Trainer::resume(checkpoint, config, data, device)
+        } else {
+            Trainer::new(MnistCnn::new(config.seed, device)?, config.clone())
+        }
     }
 
     /// Trains until `config.epochs` epochs are done, saving into `dir` after

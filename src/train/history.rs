@@ -62,6 +62,10 @@ pub struct History {
     pub snapshots: Vec<Snapshot>,
     /// Batches per epoch.
     pub steps_per_epoch: usize,
+    /// The data set trained on (MNIST in histories written before there
+    /// was a choice).
+    #[serde(default)]
+    pub dataset: crate::data::Dataset,
 }
 
 impl History {

@@ -268,6 +268,7 @@ impl Trainer {
             return Err(Error::BadArgument("the training set is empty".into()));
         }
         self.history.steps_per_epoch = steps;
+        self.history.dataset = data.dataset;
         if self.epochs_done() == 0 && self.history.snapshots.is_empty() {
             self.maybe_snapshot(0, 0, true)?;
         }

@@ -1,9 +1,12 @@
 //! The hand-chosen against the learned first layer: each arm's test accuracy
 //! and loss per epoch (the mean over seeds as a line, the range as a band),
-//! and the first seed's filters at the start and at the end.
+//! and the first seed's filters at the start and at the end. Beside them,
+//! the same network trained on each data set.
 
 use super::curves::{draw_legend, epoch_chart, padded};
+use super::filters::draw_filter;
 use super::*;
+use crate::experiment::datasets::{DatasetRun, CLOSE};
 use crate::experiment::{Arm, Results, Spread};
 use crate::train::EpochStats;
 
@@ -157,4 +160,87 @@ pub fn arm_filters(results: &Results) -> Result<Option<Figure>> {
         "First-layer filters, seed {seed}: at the start, and after {epochs} epochs (one colour scale)"
     );
     Ok(Some(filter_table(&rows, &title)?))
+}
+
+/// The same network and seed trained on each data set, side by side: each
+/// one's 32 filters (each filter on its own colour scale), how alike they are to the
+/// classic kernels, and how many filters are nearest each kernel.
+pub fn dataset_filters(runs: &[DatasetRun]) -> Result<Figure> {
+    if runs.is_empty() {
+        return Err(Error::Plot("no data set has been trained on yet".into()));
+    }
+    let mut columns = Vec::new();
+    let others = crate::experiment::datasets::likeness_to_others(runs)?;
+    for (run, other) in runs.iter().zip(others) {
+        let (mean, close) = run.resemblance()?;
+        let rows = crate::analysis::filter_values(&run.filters)?;
+        let facts = [
+            format!("mean similarity to the nearest classic kernel {mean:.2}"),
+            format!(
+                "{close} of {} at {CLOSE} or more; like the hand-chosen bank {:.2}",
+                rows.len(),
+                run.likeness_to_bank()?
+            ),
+            format!(
+                "like their random start {:.2}; like the other data set's {other:.2}",
+                run.likeness_to_start()?
+            ),
+        ];
+        columns.push((run, rows, run.kernel_counts()?, facts));
+    }
+    let (px, gap, cols) = (12i32, 10i32, 8usize);
+    let block = 3 * px;
+    let column_w = 420i32;
+    let (grid_top, grid_rows) = (86i32, 4i32);
+    let facts_top = grid_top + grid_rows * (block + gap) + 6;
+    let bars_top = facts_top + 66;
+    let (bar_h, bar_max) = (24i32, 180f32);
+    let kernels = columns[0].2.len() as i32;
+    let width = gap + columns.len() as i32 * column_w;
+    let height = bars_top + kernels * bar_h + 16;
+    render(width as u32, height as u32, |area| {
+        let epochs = runs[0].history.epochs.len();
+        let title = format!("The same network and seed, {epochs} epochs on each data set");
+        text(area, &title, (gap, 10), 18)?;
+        for (c, (run, rows, counts, facts)) in columns.iter().enumerate() {
+            let left = gap + c as i32 * column_w;
+            text(area, run.dataset.name(), (left, 42), 17)?;
+            let accuracy = format!(
+                "test accuracy {:.2}%; each filter on its own colour scale",
+                100.0 * run.test_accuracy()
+            );
+            text(area, &accuracy, (left, 63), 13)?;
+            // Each filter on its own scale: the pattern is what is compared,
+            // and one large filter would leave the others white.
+            for (i, f) in rows.iter().enumerate() {
+                let (r, k) = ((i / cols) as i32, (i % cols) as i32);
+                let at = (left + k * (block + gap), grid_top + r * (block + gap));
+                draw_filter(area, f, at, px, largest_abs(f))?;
+            }
+            let n = rows.len();
+            for (j, line) in facts.iter().enumerate() {
+                text(area, line, (left, facts_top + 18 * j as i32), 13)?;
+            }
+            for (j, (name, count)) in counts.iter().enumerate() {
+                let y = bars_top + j as i32 * bar_h;
+                text(area, name, (left, y + 4), 13)?;
+                let kernel = CLASSIC.iter().find(|k| k.name == *name);
+                if let Some(k) = kernel {
+                    let w = k.weights.concat();
+                    draw_filter(area, &w, (left + 92, y + 1), 6, largest_abs(&w))?;
+                }
+                let x = left + 122;
+                let len = (bar_max * *count as f32 / n.max(1) as f32).round() as i32;
+                if len > 0 {
+                    area.draw(&Rectangle::new(
+                        [(x, y + 4), (x + len, y + bar_h - 6)],
+                        RGBColor(33, 102, 172).filled(),
+                    ))
+                    .map_err(plot_err)?;
+                }
+                text(area, &count.to_string(), (x + len + 6, y + 4), 13)?;
+            }
+        }
+        Ok(())
+    })
 }

@@ -32,12 +32,18 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
             ],
         ),
     ];
+    // The post's data set goes without saying; another is named.
+    let on = match history.dataset {
+        crate::data::Dataset::Mnist => String::new(),
+        other => format!(" on {other}"),
+    };
     for (panel, (name, lines)) in panels.iter().zip(plots) {
         let values: Vec<f32> = lines
             .iter()
             .flat_map(|(_, l)| l.iter().map(|p| p.1))
             .collect();
-        let mut chart = epoch_chart(panel, name, epochs.len(), padded(&values, (0.0, 1.0)))?;
+        let name = format!("{name}{on}");
+        let mut chart = epoch_chart(panel, &name, epochs.len(), padded(&values, (0.0, 1.0)))?;
         for ((label, points), colour) in lines.into_iter().zip([BLUE, RED]) {
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))

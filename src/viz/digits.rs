@@ -1,82 +1,110 @@
-//! Digits and how the model reads them: grids of digits, the mistakes, the
-//! confusion matrix, the number of images per digit.
+//! Digits (or Fashion-MNIST's articles) and how the model reads them: grids
+//! of images, the mistakes, the confusion matrix, the number of images per
+//! class. Each is labelled with its data set's class names.
 
 use super::*;
+use crate::data::Dataset;
 
-/// A confusion matrix `m[true][predicted]` as a table of counts: right
-/// answers in blue, shaded by their share of the row; mistakes in red, shaded
-/// relative to the most frequent mistake.
-pub fn confusion(matrix: &[[usize; 10]; 10]) -> Result<Figure> {
-    let (cell, left, top) = (44i32, 70i32, 70i32);
-    let width = left + 10 * cell + 20;
-    let height = top + 10 * cell + 40;
-    render(width as u32, height as u32, |area| {
-        text(
-            area,
-            "Confusion matrix: true digit (rows) read as (columns)",
-            (10, 10),
-            18,
-        )?;
-        text(area, "predicted →", (left, 40), 13)?;
-        for d in 0..10 {
-            text(
-                area,
-                &d.to_string(),
-                (left + d * cell + cell / 2 - 4, top - 18),
-                14,
-            )?;
-            text(
-                area,
-                &d.to_string(),
-                (left - 20, top + d * cell + cell / 2 - 8),
-                14,
-            )?;
-        }
-        let worst = (0..10)
-            .flat_map(|t| (0..10).filter(move |&p| p != t).map(move |p| matrix[t][p]))
-            .max()
-            .unwrap_or(0)
-            .max(1) as f32;
-        for (t, row) in matrix.iter().enumerate() {
-            let total = row.iter().sum::<usize>().max(1) as f32;
-            for (p, &count) in row.iter().enumerate() {
-                let (x, y) = (left + p as i32 * cell, top + t as i32 * cell);
-                let frac = count as f32 / total;
-                // Right answers in blue by their share of the row; mistakes in
-                // red relative to the most frequent mistake.
-                let colour = if t == p {
-                    diverging(-frac, 1.0)
-                } else {
-                    diverging(0.85 * count as f32 / worst, 1.0)
-                };
-                area.draw(&Rectangle::new(
-                    [(x, y), (x + cell, y + cell)],
-                    colour.filled(),
-                ))
+/// A confusion matrix `m[true][predicted]` of `dataset`'s classes as a
+/// table of counts: right answers in blue, shaded by their share of the row;
+/// mistakes in red, shaded relative to the most frequent mistake. Rows are
+/// labelled with the class names, columns with their short forms. PNG and
+/// SVG.
+pub fn confusion(matrix: &[[usize; 10]; 10], dataset: Dataset) -> Result<Figure> {
+    let (names, short) = (dataset.class_names(), dataset.short_class_names());
+    let widest = |names: &[&str]| names.iter().map(|n| text_width(n, 14)).max().unwrap_or(0);
+    // Digits fit a 44-pixel column; words get what their widest needs.
+    let cell = 44i32.max(widest(&short) + 8);
+    let left = 70i32.max(widest(&names) + 20);
+    let layout = ConfusionLayout {
+        cell,
+        left,
+        top: 70,
+    };
+    let (w, h) = ((left + 10 * cell + 20) as u32, (70 + 10 * cell + 40) as u32);
+    let mut fig = render(w, h, |area| draw_confusion(area, matrix, dataset, &layout))?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        draw_confusion(&root, matrix, dataset, &layout)?;
+        root.present().map_err(plot_err)?;
+    }
+    fig.svg = Some(svg);
+    Ok(fig)
+}
+
+/// Where a confusion matrix's cells go: their side, and the margins left of
+/// and above them.
+struct ConfusionLayout {
+    cell: i32,
+    left: i32,
+    top: i32,
+}
+
+fn draw_confusion<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    matrix: &[[usize; 10]; 10],
+    dataset: Dataset,
+    &ConfusionLayout { cell, left, top }: &ConfusionLayout,
+) -> Result<()> {
+    let (names, short) = (dataset.class_names(), dataset.short_class_names());
+    let noun = dataset.class_noun();
+    let title = format!("Confusion matrix: true {noun} (rows) read as (columns)");
+    text(area, &title, (10, 10), 18)?;
+    text(area, "predicted →", (left, 40), 13)?;
+    for d in 0..10 {
+        let (name, column) = (names[d as usize], short[d as usize]);
+        let x = left + d * cell + (cell - text_width(column, 14)) / 2;
+        text(area, column, (x, top - 18), 14)?;
+        let y = top + d * cell + cell / 2 - 8;
+        text(area, name, (left - 12 - text_width(name, 14), y), 14)?;
+    }
+    let worst = (0..10)
+        .flat_map(|t| (0..10).filter(move |&p| p != t).map(move |p| matrix[t][p]))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f32;
+    for (t, row) in matrix.iter().enumerate() {
+        let total = row.iter().sum::<usize>().max(1) as f32;
+        for (p, &count) in row.iter().enumerate() {
+            let (x, y) = (left + p as i32 * cell, top + t as i32 * cell);
+            let frac = count as f32 / total;
+            // Right answers in blue by their share of the row; mistakes in
+            // red relative to the most frequent mistake.
+            let colour = if t == p {
+                diverging(-frac, 1.0)
+            } else {
+                diverging(0.85 * count as f32 / worst, 1.0)
+            };
+            area.draw(&Rectangle::new(
+                [(x, y), (x + cell, y + cell)],
+                colour.filled(),
+            ))
+            .map_err(plot_err)?;
+            if count > 0 {
+                let ink = if frac > 0.5 { WHITE } else { BLACK };
+                area.draw_text(
+                    &count.to_string(),
+                    &("sans-serif", 13).into_font().color(&ink),
+                    (x + 6, y + cell / 2 - 7),
+                )
                 .map_err(plot_err)?;
-                if count > 0 {
-                    let ink = if frac > 0.5 { WHITE } else { BLACK };
-                    area.draw_text(
-                        &count.to_string(),
-                        &("sans-serif", 13).into_font().color(&ink),
-                        (x + 6, y + cell / 2 - 7),
-                    )
-                    .map_err(plot_err)?;
-                }
             }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// The first `n` images `[N, 1, 28, 28]` (values 0..1) with their labels
-/// `[N]`, in rows of 8; with `predictions` `[N]`, wrong ones are marked in red
-/// as "label → prediction".
+/// `[N]` (named as `dataset`'s classes), in rows of 8; with `predictions`
+/// `[N]`, wrong ones are marked in red as "label → prediction".
 pub fn digit_grid(
     images: &Tensor,
     labels: &Tensor,
     n: usize,
     predictions: Option<&Tensor>,
+    dataset: Dataset,
 ) -> Result<Figure> {
     let n = n.min(images.dim(0)?);
     let labels: Vec<u32> = labels
@@ -91,8 +119,22 @@ pub fn digit_grid(
         ),
         None => None,
     };
-    let (cols, scale, gap, label) = (8usize, 3u32, 10i32, 20i32);
+    let (cols, scale, label) = (8usize, 3u32, 20i32);
     let cell = 28 * scale as i32;
+    let names = dataset.short_class_names();
+    let caption = |i: usize| -> (String, RGBColor) {
+        let name = |class: u32| names[class as usize % names.len()];
+        match &predicted {
+            Some(p) if p[i] != labels[i] => (format!("{} → {}", name(labels[i]), name(p[i])), RED),
+            _ => (name(labels[i]).to_string(), BLACK),
+        }
+    };
+    // Room for the widest caption ("Pullover → Sneaker"); digits need none.
+    let widest = (0..n)
+        .map(|i| text_width(&caption(i).0, 15))
+        .max()
+        .unwrap_or(0);
+    let gap = 10i32.max(widest - cell + 6);
     let rows = n.div_ceil(cols) as i32;
     let width = cols as i32 * (cell + gap) + gap;
     let height = rows * (cell + label + gap) + gap;
@@ -103,10 +145,7 @@ pub fn digit_grid(
         for (i, pic) in pictures.iter().enumerate() {
             let (r, c) = ((i / cols) as i32, (i % cols) as i32);
             let (x, y) = (gap + c * (cell + gap), gap + r * (cell + label + gap));
-            let (caption, colour) = match &predicted {
-                Some(p) if p[i] != labels[i] => (format!("{} → {}", labels[i], p[i]), RED),
-                _ => (labels[i].to_string(), BLACK),
-            };
+            let (caption, colour) = caption(i);
             area.draw_text(
                 &caption,
                 &("sans-serif", 15).into_font().color(&colour),
@@ -120,7 +159,8 @@ pub fn digit_grid(
 }
 
 /// The first `n` test images that `predictions` got wrong, each labelled
-/// "true → predicted" in red. `images` are the images the predictions are of.
+/// "true → predicted" in red (with the class names of the predictions' data
+/// set). `images` are the images the predictions are of.
 pub fn mistakes(
     images: &Tensor,
     predictions: &crate::analysis::Predictions,
@@ -140,16 +180,19 @@ pub fn mistakes(
         &Tensor::new(labels.as_slice(), device)?,
         n,
         Some(&Tensor::new(predicted.as_slice(), device)?),
+        predictions.dataset,
     )
 }
 
-/// A bar chart of how many examples each digit has.
-pub fn class_counts(counts: &[usize]) -> Result<Figure> {
+/// A bar chart of how many examples each class of `dataset` has.
+pub fn class_counts(counts: &[usize], dataset: Dataset) -> Result<Figure> {
     let max = counts.iter().copied().max().unwrap_or(1).max(1) as f32;
     let (w, h) = (640u32, 320u32);
+    let (names, noun) = (dataset.short_class_names(), dataset.class_noun());
     render(w, h, |area| {
+        let caption = format!("Training images per {noun}");
         let mut chart = ChartBuilder::on(area)
-            .caption("Training images per digit", ("sans-serif", 18))
+            .caption(caption, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(60)
@@ -162,7 +205,11 @@ pub fn class_counts(counts: &[usize]) -> Result<Figure> {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_desc("digit")
+            .x_desc(noun)
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(c) => names.get(*c as usize).copied().unwrap_or("").into(),
+                _ => String::new(),
+            })
             .y_label_formatter(&|y| format!("{y:.0}"))
             .label_style(("sans-serif", 13))
             .draw()

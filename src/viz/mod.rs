@@ -7,7 +7,7 @@
 //! | `pictures` | [`kernel_gallery`], [`feature_maps`], [`picture`] |
 //! | `digits` | [`digit_grid`], [`mistakes`], [`confusion`], [`class_counts`] |
 //! | `curves` | [`curves`] |
-//! | `comparison` | [`arm_comparison`], [`arm_filters`]: the hand-chosen against the learned first layer |
+//! | `comparison` | [`arm_comparison`], [`arm_filters`]: the hand-chosen against the learned first layer; [`dataset_filters`]: one network trained on each data set |
 //!
 //! Every function returns a [`Figure`]: a PNG (and for curves an SVG too) that
 //! saves to a file with [`Figure::save_png`] and shows inline in an evcxr
@@ -42,7 +42,7 @@ mod filters;
 mod pictures;
 mod replay;
 
-pub use comparison::{arm_comparison, arm_filters};
+pub use comparison::{arm_comparison, arm_filters, dataset_filters};
 pub use curves::curves;
 pub use digits::{class_counts, confusion, digit_grid, mistakes};
 pub use filters::{
@@ -204,9 +204,23 @@ pub fn diverging(v: f32, scale: f32) -> RGBColor {
     RGBColor(mix(end.0), mix(end.1), mix(end.2))
 }
 
-fn text(area: &Area, s: &str, (x, y): (i32, i32), size: u32) -> Result<()> {
+fn text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &str,
+    (x, y): (i32, i32),
+    size: u32,
+) -> Result<()> {
     area.draw_text(s, &("sans-serif", size).into_font().color(&BLACK), (x, y))
         .map_err(plot_err)
+}
+
+/// The width in pixels of `s` in the figures' font at `size`.
+fn text_width(s: &str, size: u32) -> i32 {
+    ensure_font();
+    ("sans-serif", size)
+        .into_font()
+        .box_size(s)
+        .map_or(s.len() as i32 * size as i32 / 2, |(w, _)| w as i32)
 }
 
 fn largest_abs(values: &[f32]) -> f32 {

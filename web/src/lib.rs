@@ -14,7 +14,7 @@
 
 use filters_are_weights::analysis;
 use filters_are_weights::candle::{DType, Device, Tensor};
-use filters_are_weights::data::{hub_layout, idx, parquet, Mnist, IDX_FILES, IMAGE_SIDE};
+use filters_are_weights::data::{idx, parquet, Dataset, Mnist, IDX_FILES, IMAGE_SIDE};
 use filters_are_weights::image;
 use filters_are_weights::kernels::{Kernel, CLASSIC};
 use filters_are_weights::model::{MnistCnn, PARAMETER_SHAPES};
@@ -90,8 +90,11 @@ pub fn constants() -> Constants {
             .map(|&e| e as u32)
             .collect(),
         idx_files: IDX_FILES.iter().map(|n| n.to_string()).collect(),
-        hub_url: hub_layout::RESOLVE_URL.to_string(),
-        parquet_files: vec![hub_layout::TRAIN_FILE.into(), hub_layout::TEST_FILE.into()],
+        hub_url: Dataset::Mnist.hub().resolve_url.to_string(),
+        parquet_files: vec![
+            Dataset::Mnist.hub().train_file.into(),
+            Dataset::Mnist.hub().test_file.into(),
+        ],
     }
 }
 
@@ -220,6 +223,7 @@ impl Session {
             "test/0000.parquet",
         ];
         let data = Mnist::from_parts(
+            Dataset::Mnist,
             (&train_images, &train_labels),
             (&test_images, &test_labels),
             names,
@@ -243,7 +247,8 @@ impl Session {
         let tl = idx::decode_labels(Path::new(names[1]), train_labels).map_err(js)?;
         let vi = idx::decode_images(Path::new(names[2]), test_images).map_err(js)?;
         let vl = idx::decode_labels(Path::new(names[3]), test_labels).map_err(js)?;
-        let data = Mnist::from_parts((&ti, &tl), (&vi, &vl), names, source).map_err(js)?;
+        let data =
+            Mnist::from_parts(Dataset::Mnist, (&ti, &tl), (&vi, &vl), names, source).map_err(js)?;
         Session::with(data)
     }
 
