@@ -1,7 +1,10 @@
 //! The page (`web/`), built and served on 127.0.0.1 by `web/serve.py` under
 //! a sub-path (as GitHub Pages serves it), in headless Chromium: it loads
 //! without errors, its kernels give the native crate's pixels, training in
-//! it follows the native trainer, a drawn digit gets a prediction, and data
+//! it follows the native trainer, a drawn digit gets a prediction, a filter
+//! set by hand and frozen stays as it was set while the others train, the
+//! hand-chosen model beside the learned one follows the native
+//! `hand-vs-learned` arm, Fashion-MNIST is named as such, and data
 //! that cannot be had (missing, truncated, not MNIST, on another origin
 //! without CORS, on a port where nothing answers) is explained on the page.
 //!
@@ -14,7 +17,8 @@ mod common;
 
 use candle_core::Device;
 use filters_are_weights::data::{idx, Mnist};
-use filters_are_weights::kernels::Kernel;
+use filters_are_weights::experiment::Arm;
+use filters_are_weights::kernels::{scaled_to, Kernel};
 use filters_are_weights::model::MnistCnn;
 use filters_are_weights::picture::demo_picture;
 use filters_are_weights::train::{Progress, Snapshot, TrainConfig, Trainer};
@@ -207,19 +211,27 @@ fn write_data(dir: &Path) -> Mnist {
     data
 }
 
-/// The native trainer on the page's data and settings: seed 42, batch 128,
-/// `BATCHES` batches (one epoch of the test data). Losses and filters.
-fn native_training(data: &Mnist) -> (Vec<f32>, MnistCnn) {
-    let config = TrainConfig {
+/// The page's training settings: seed 42, batch 128.
+fn page_config() -> TrainConfig {
+    TrainConfig {
         seed: 42,
         epochs: 15,
         snapshot_epochs: Vec::new(),
         progress: Progress::Silent,
         ..TrainConfig::default()
-    };
-    let data = data.subset(60_000, 1000).unwrap();
+    }
+}
+
+/// The native trainer on the page's data and settings: seed 42, batch 128,
+/// `BATCHES` batches (one epoch of the test data). Losses and filters.
+fn native_training(data: &Mnist) -> (Vec<f32>, MnistCnn) {
     let model = MnistCnn::new(42, &Device::Cpu).unwrap();
-    let mut trainer = Trainer::new(model, config).unwrap();
+    native_epoch(data, Trainer::new(model, page_config()).unwrap())
+}
+
+/// One epoch of `trainer` on the page's data (its test subset of 1000).
+fn native_epoch(data: &Mnist, mut trainer: Trainer) -> (Vec<f32>, MnistCnn) {
+    let data = data.subset(60_000, 1000).unwrap();
     let mut epoch = trainer.begin_epoch(&data).unwrap();
     let mut losses = Vec::new();
     while let Some(b) = trainer.train_batch(&mut epoch).unwrap() {
@@ -395,6 +407,9 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .arg(&digits_file)
         .args(["--soak", "3"])
         .args(["--threads-batches", "20"])
+        .args(["--hand-batches", &BATCHES.to_string()])
+        .args(["--fashion-page", idx_server.base()])
+        .args(["--fashion", "data/"])
         .args(["--pages-like", &format!("{plain}{PREFIX}")])
         .arg("--screenshot")
         .arg(&screenshot)
@@ -693,4 +708,92 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .unwrap()
         .contains("refused"));
     assert!(screenshot.is_file());
+
+    // Filters set by hand: filter 0 set to top sobel (scaled to its length,
+    // as the hand-chosen bank is) and frozen; BATCHES batches later it is
+    // still exactly that, while the others moved.
+    let hand = &r["hand"];
+    assert_eq!(hand["editorShown"], true);
+    let (start, set) = (floats(&hand["start"]), floats(&hand["set"]));
+    let length = |f: &[f32]| f.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let sobel = Kernel::by_name("top sobel").unwrap();
+    let expected = scaled_to(&[sobel], length(&start[..9]))[0].weights.concat();
+    assert_eq!(set[..9], expected[..], "filter 0 is not top sobel, scaled");
+    assert_eq!(set[9..], start[9..], "setting filter 0 moved others");
+    let look = &hand["frozenLook"];
+    assert_eq!(look["marked"], true);
+    assert_eq!(look["label"], "#0 top sobel 1.00 · frozen");
+    let trained = floats(&hand["trained"]);
+    assert_eq!(trained[..9], set[..9], "the frozen filter moved");
+    assert_eq!(hand["label"], "#0 top sobel 1.00 · frozen");
+    let moved = mean_abs(&trained[9..], &set[9..]);
+    assert!(moved > 1e-3, "the other filters did not move ({moved})");
+    // Filter 1: nine numbers typed in, then a random glorot draw.
+    let typed = floats(&hand["afterTyped"]);
+    let tenths: Vec<f32> = (1..=9).map(|k| k as f32 / 10.0).collect();
+    assert_eq!(typed[9..18], tenths[..]);
+    let random = floats(&hand["afterRandom"]);
+    let limit = (6.0f32 / (9.0 + 9.0 * 32.0)).sqrt();
+    assert!(random[9..18].iter().all(|v| v.abs() <= limit) && random[9..18] != typed[9..18]);
+    assert_eq!(
+        random[18..],
+        typed[18..],
+        "randomising filter 1 moved others"
+    );
+    assert_eq!(hand["editorHidden"], true);
+    assert_eq!(hand["frozenAfter"], serde_json::json!([0]));
+    // The hand-chosen model beside the learned one: two sets of curves; the
+    // learned one is the page's usual run, the other the hand-vs-learned
+    // experiment's frozen hand-chosen arm, natively, on the same batches.
+    let beside = &r["beside"];
+    assert_eq!(beside["step"], BATCHES);
+    let (learned, hand_losses) = (floats(&beside["losses"]), floats(&beside["handLosses"]));
+    assert_eq!((learned.len(), hand_losses.len()), (BATCHES, BATCHES));
+    assert_eq!(beside["accuracy"].as_array().unwrap().len(), 1, "{beside}");
+    assert_eq!(
+        beside["handAccuracy"].as_array().unwrap().len(),
+        1,
+        "{beside}"
+    );
+    assert_eq!(beside["frozen"], serde_json::json!([]));
+    let arm = Arm::HandFrozen
+        .trainer(42, &page_config(), &Device::Cpu)
+        .unwrap();
+    let (native_hand, _) = native_epoch(&data, arm);
+    for (i, (a, b)) in hand_losses.iter().zip(&native_hand).take(10).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "hand-chosen batch {}: loss {a} in the page, {b} natively",
+            i + 1
+        );
+    }
+    for (i, (a, b)) in learned.iter().zip(&native_losses).take(10).enumerate() {
+        assert!((a - b).abs() < 1e-5, "learned batch {}: {a} vs {b}", i + 1);
+    }
+    assert_ne!(learned, hand_losses);
+
+    // Fashion-MNIST: the picker, the words, the class names.
+    let fashion = &r["fashion"];
+    assert_eq!(fashion["dataset"], "fashion-mnist", "{fashion}");
+    assert_eq!(fashion["picker"], "fashion-mnist");
+    assert_eq!(
+        fashion["options"],
+        serde_json::json!(["mnist", "fashion-mnist"])
+    );
+    let status = fashion["status"].as_str().unwrap();
+    assert!(
+        status.starts_with("Fashion-MNIST: 3840 training"),
+        "{status}"
+    );
+    assert_eq!(fashion["heading"], "3. Draw a picture");
+    let names = filters_are_weights::data::Dataset::FashionMnist.class_names();
+    assert!(
+        names.contains(&fashion["reads"].as_str().unwrap()),
+        "{fashion}"
+    );
+    let unknown = r["unknownDataset"].as_str().unwrap();
+    assert!(
+        unknown.contains("kmnist") && unknown.contains("mnist, fashion-mnist"),
+        "{unknown}"
+    );
 }

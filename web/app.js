@@ -3,7 +3,8 @@
 // file draws and wires the controls. `window.faw.state` is what the page
 // shows, for the tests.
 import {
-  explain, isDataFailure, ONE_THREAD, PKG, SIMD_PROBE, TO_PAGE, TO_WORKER, UNSUPPORTED,
+  datasetOf, explain, isDataFailure, ONE_THREAD, PKG, SIMD_PROBE, TO_PAGE, TO_WORKER, UNKNOWN_DATASET,
+  UNSUPPORTED,
 } from './messages.js';
 
 const $ = (id) => document.getElementById(id);
@@ -14,16 +15,21 @@ const params = new URLSearchParams(location.search);
 // mean), so that a long run stays in bounded memory.
 const limits = { snapshots: 400, losses: 4000, accuracies: 1000 };
 
+// `losses`, `lossEvery`, `pending` and `accuracy` are the learned model's
+// curves; `hand` holds the same for the hand-chosen model, when it trains
+// beside it. `frozen`: the frozen filters' indices.
 const state = {
-  ready: false, kernelOutput: null, step: 0, losses: [], lossEvery: 1, accuracy: [],
+  ready: false, kernelOutput: null, step: 0, losses: [], lossEvery: 1, pending: [], accuracy: [],
   snapshots: [], postEpochs: {}, filters: null, prediction: null, logits: null, maps: null,
   stepShown: null, imagesPerSecond: 0, trainMs: 0, dataError: null, firstTrainedDrawAt: null,
-  threads: null, modelFile: null, startError: null,
+  threads: null, modelFile: null, startError: null, frozen: [], hand: null, dataset: null,
+  editing: null,
 };
 window.faw = { state, limits };
 
 let faw = null;   // the crate's module
 let C = null;     // its constants()
+let D = null;     // the data set trained on (one of C.datasets), from ?dataset=
 // All the cores, unless ?threads=N says otherwise (the tests compare 1 and 2).
 const threads = Math.max(1, Math.floor(Number(params.get('threads'))) || navigator.hardwareConcurrency || 1);
 
@@ -191,13 +197,14 @@ function showProducts(e) {
 let worker = null;
 let playing = false;
 const send = (type, data = {}, transfer = []) => worker.postMessage({ type, ...data }, transfer);
-const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'download-model', 'open-model'];
+const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'hand-chosen', 'download-model', 'open-model'];
 
 function filterCount() { return C.filters; }
 function filterSize() { return C.filter_side * C.filter_side; }
 
-// A grid of the filters in `values`, drawn into `grid` (made once).
-function drawFilterGrid(grid, values, scale, cellClass, labels) {
+// A grid of the filters in `values`, drawn into `grid` (made once; a
+// click on cell i calls `onClick(i)`, where given).
+function drawFilterGrid(grid, values, scale, cellClass, labels, onClick) {
   const n = filterCount();
   const size = filterSize();
   if (grid.children.length !== n) {
@@ -207,6 +214,12 @@ function drawFilterGrid(grid, values, scale, cellClass, labels) {
       cell.className = cellClass;
       cell.append(document.createElement('canvas'));
       if (labels) cell.append(document.createElement('div'));
+      if (onClick) {
+        cell.tabIndex = 0;
+        cell.title = `filter #${i}: click to set, freeze or randomise it`;
+        cell.addEventListener('click', () => onClick(i));
+        cell.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') onClick(i); });
+      }
       grid.append(cell);
     }
   }
@@ -217,10 +230,17 @@ function drawFilterGrid(grid, values, scale, cellClass, labels) {
   }
 }
 
-// The filters of a snapshot, each labelled with its nearest classic kernel.
+// The filters of a snapshot, each labelled with its nearest classic kernel;
+// the frozen ones (now) marked. A click on one opens its editor.
 function drawFilters(snapshot) {
+  const frozen = (i) => state.frozen.includes(i);
   drawFilterGrid($('filters'), snapshot.filters, largestAbs(snapshot.filters), 'filter',
-    (i) => `#${i} ${names[snapshot.nearest[2 * i]]} ${snapshot.nearest[2 * i + 1].toFixed(2)}`);
+    (i) => `#${i} ${names[snapshot.nearest[2 * i]]} ${snapshot.nearest[2 * i + 1].toFixed(2)}` +
+      `${frozen(i) ? ' · frozen' : ''}`, openEditor);
+  Array.from($('filters').children).forEach((cell, i) => {
+    cell.classList.toggle('frozen', frozen(i));
+    cell.classList.toggle('editing', state.editing === i);
+  });
   const e = snapshot.step / snapshot.stepsPerEpoch;
   $('snapshot-label').textContent = snapshot.step === 0
     ? 'at initialisation (random)'
@@ -290,43 +310,63 @@ function drawCurves() {
     points.forEach(([px, py], i) => (i ? ctx.lineTo(px, py) : ctx.moveTo(px, py)));
     ctx.stroke();
   };
-  // Each kept loss stands for `lossEvery` batches (their mean).
+  // Each kept loss stands for `lossEvery` batches (their mean); the
+  // running mean over about 20 batches is drawn over them.
+  const smooth = (series, colour) => {
+    const at = (i) => x(i * series.lossEvery + (series.lossEvery - 1) / 2);
+    let mean = series.losses[0];
+    const k = Math.min(1, 0.05 * series.lossEvery);
+    line(series.losses.map((v, i) => { mean = (1 - k) * mean + k * v; return [at(i), yLoss(mean)]; }), colour);
+  };
   const at = (i) => x(i * state.lossEvery + (state.lossEvery - 1) / 2);
   line(state.losses.map((v, i) => [at(i), yLoss(v)]), '#bbb');
-  let mean = state.losses[0];
-  const k = Math.min(1, 0.05 * state.lossEvery);
-  line(state.losses.map((v, i) => { mean = (1 - k) * mean + k * v; return [at(i), yLoss(mean)]; }), '#000');
+  if (state.hand?.losses.length) smooth(state.hand, HAND_COLOUR);
+  smooth(state, '#000');
   ctx.fillText(`loss 0–${maxLoss.toFixed(1)}`, 2, 16);
-  if (state.accuracy.length) {
-    const yAcc = (a) => 8 + (H - pad - 8) * (1 - a);
-    line(state.accuracy.map(([s, a]) => [x(s - 1), yAcc(a)]), '#2166ac');
-    const last = state.accuracy.at(-1)[1];
-    ctx.fillStyle = '#2166ac';
-    ctx.fillText(`test accuracy ${(100 * last).toFixed(1)}%`, W - 150, 22);
+  const yAcc = (a) => 8 + (H - pad - 8) * (1 - a);
+  const accuracies = [[state.accuracy, '#2166ac', 'learned', 22]];
+  if (state.hand) accuracies.push([state.hand.accuracy, HAND_COLOUR, 'hand-chosen, frozen', 38]);
+  for (const [points, colour, label, y] of accuracies) {
+    if (!points.length) continue;
+    line(points.map(([s, a]) => [x(s - 1), yAcc(a)]), colour);
+    ctx.fillStyle = colour;
+    const name = state.hand ? `${label}: ` : '';
+    ctx.fillText(`${name}test accuracy ${(100 * points.at(-1)[1]).toFixed(1)}%`, W - 230, y);
   }
 }
+
+// The hand-chosen model's curves, beside the learned one's blue and black.
+const HAND_COLOUR = '#e08214';
 
 // Keeps every other entry of `list` but the first and the last.
 function thin(list) {
   return list.filter((_, i) => i === 0 || i === list.length - 1 || i % 2 === 0);
 }
 
-// Adds a batch's loss; past limits.losses, pairs of old ones become their mean.
-let pendingLosses = [];
-function addLosses(losses) {
+// Adds batches' losses to `series` (the learned model's: `state`, or the
+// hand-chosen one's); past limits.losses, pairs of old ones become their mean.
+function addLosses(series, losses) {
   for (const v of losses) {
-    pendingLosses.push(v);
-    if (pendingLosses.length < state.lossEvery) continue;
-    state.losses.push(pendingLosses.reduce((a, b) => a + b, 0) / pendingLosses.length);
-    pendingLosses = [];
-    if (state.losses.length > limits.losses) {
+    series.pending.push(v);
+    if (series.pending.length < series.lossEvery) continue;
+    series.losses.push(series.pending.reduce((a, b) => a + b, 0) / series.pending.length);
+    series.pending = [];
+    if (series.losses.length > limits.losses) {
       const merged = [];
-      for (let i = 0; i + 1 < state.losses.length; i += 2) merged.push((state.losses[i] + state.losses[i + 1]) / 2);
-      state.losses = merged;
-      state.lossEvery *= 2;
+      for (let i = 0; i + 1 < series.losses.length; i += 2) merged.push((series.losses[i] + series.losses[i + 1]) / 2);
+      series.losses = merged;
+      series.lossEvery *= 2;
     }
   }
 }
+
+// A test accuracy after batch `step`, kept within limits.accuracies.
+function addAccuracy(series, step, accuracy) {
+  series.accuracy.push([step, accuracy]);
+  if (series.accuracy.length > limits.accuracies) series.accuracy = thin(series.accuracy);
+}
+
+const newCurves = () => ({ losses: [], lossEvery: 1, pending: [], accuracy: [] });
 
 function setPlaying(on) {
   playing = on;
@@ -336,33 +376,37 @@ function setPlaying(on) {
 function restart() {
   send(TO_WORKER.pause);
   setPlaying(false);
-  pendingLosses = [];
+  const handChosen = $('hand-chosen').checked;
   Object.assign(state, {
-    step: 0, losses: [], lossEvery: 1, accuracy: [], snapshots: [], postEpochs: {}, trainMs: 0,
+    step: 0, ...newCurves(), snapshots: [], postEpochs: {}, trainMs: 0, frozen: [],
+    hand: handChosen ? newCurves() : null,
   });
   drawPostFigure();
+  closeEditor();
   const seed = Math.max(0, Math.floor(Number($('seed').value) || 0));
   const trainImages = Number($('images-per-epoch').value);
-  send(TO_WORKER.reset, { seed, trainImages });
+  send(TO_WORKER.reset, { seed, trainImages, handChosen });
 }
 
 function onUpdate(m) {
   if (m.step < state.step) {
-    // A model opened from a file: a new history.
-    Object.assign(state, { losses: [], lossEvery: 1, accuracy: [], snapshots: [], postEpochs: {} });
-    pendingLosses = [];
+    // A model opened from a file: a new history (and no hand-chosen one).
+    Object.assign(state, { ...newCurves(), snapshots: [], postEpochs: {}, hand: null });
+    $('hand-chosen').checked = false;
     drawPostFigure();
   }
   state.step = m.step;
   state.epochsDone = m.epochsDone;
   state.filters = m.filters;
+  state.frozen = Array.from(m.frozen);
   state.workerMemory = m.memoryBytes;
   state.imagesPerSecond = m.imagesPerSecond;
   state.trainMs += m.trainMs;
-  addLosses(m.losses);
-  if (m.testAccuracy !== undefined && m.step > 0) {
-    state.accuracy.push([m.step, m.testAccuracy]);
-    if (state.accuracy.length > limits.accuracies) state.accuracy = thin(state.accuracy);
+  addLosses(state, m.losses);
+  if (m.testAccuracy !== undefined && m.step > 0) addAccuracy(state, m.step, m.testAccuracy);
+  if (m.hand && state.hand) {
+    addLosses(state.hand, m.hand.losses);
+    if (m.hand.testAccuracy !== undefined && m.step > 0) addAccuracy(state.hand, m.step, m.hand.testAccuracy);
   }
   const snapshot = { step: m.step, stepsPerEpoch: m.stepsPerEpoch, filters: m.filters, nearest: m.nearest };
   const slider = $('snapshot');
@@ -380,6 +424,7 @@ function onUpdate(m) {
     if (m.step > 0 && state.firstTrainedDrawAt === null) state.firstTrainedDrawAt = performance.now();
   }
   drawCurves();
+  if (state.editing !== null) fillEditor();
   const rate = m.imagesPerSecond ? `, ${Math.round(m.imagesPerSecond)} images/s` : '';
   const status = $('train-status');
   status.classList.remove('error');
@@ -402,7 +447,7 @@ function saveModel(bytes) {
 
 function showError(m) {
   const data = isDataFailure(m);
-  const what = explain(m, C) + (data ? ' The kernels above work without MNIST.' : '');
+  const what = explain(m, C, D) + (data ? ` The kernels above work without ${D.name}.` : '');
   // The controls as they were before: nothing waits for an answer.
   setPlaying(false);
   predictionPending = false;
@@ -421,8 +466,8 @@ const ON_MESSAGE = {
   [TO_PAGE.progress]: (m) => {
     const size = m.total ? ` ${(m.loaded / 1e6).toFixed(1)} of ${(m.total / 1e6).toFixed(1)} MB` : '';
     $('load-status').textContent = m.label === 'decoding'
-      ? 'MNIST downloaded; decoding it…'
-      : `Downloading MNIST (${m.label}):${size || ` ${(m.loaded / 1e6).toFixed(1)} MB`}`;
+      ? `${D.name} downloaded; decoding it…`
+      : `Downloading ${D.name} (${m.label}):${size || ` ${(m.loaded / 1e6).toFixed(1)} MB`}`;
   },
   [TO_PAGE.ready]: (m) => {
     state.ready = true;
@@ -430,7 +475,7 @@ const ON_MESSAGE = {
     const on = m.threads > 1 ? ` Training on ${m.threads} threads.` : ' Training on one thread.';
     $('load-status').textContent = `Ready: ${m.train} training and ${m.test} test images.${on}`;
     if (!window.crossOriginIsolated) $('load-status').textContent += ` ${ONE_THREAD}`;
-    $('data-status').textContent = `MNIST: ${m.train} training and ${m.test} test images, from ${m.source}.`;
+    $('data-status').textContent = `${D.name}: ${m.train} training and ${m.test} test images, from ${m.source}.`;
     for (const id of TRAINING_CONTROLS) $(id).disabled = false;
     restart();
   },
@@ -448,6 +493,8 @@ function setupTraining() {
   });
   $('one-batch').addEventListener('click', () => send(TO_WORKER.step, { n: 1, show: true }));
   $('restart').addEventListener('click', restart);
+  $('hand-chosen').addEventListener('change', restart);
+  setupEditor();
   $('seed').addEventListener('change', restart);
   $('images-per-epoch').addEventListener('change', restart);
   $('snapshot').addEventListener('input', (e) => drawFilters(state.snapshots[Number(e.target.value)]));
@@ -472,9 +519,78 @@ function setupTraining() {
     e.preventDefault();
     showError({ kind: 'startup', message: UNSUPPORTED.worker(e.message || 'its script failed to load') });
   };
-  // `?data=` may be relative to the page (web/serve.py serves MNIST at data/).
-  const base = new URL(params.get('data') || C.hub_url, location.href).href.replace(/\/+$/, '');
-  send(TO_WORKER.load, { base, format: params.get('format'), threads });
+  // `?data=` may be relative to the page (web/serve.py serves the data at data/).
+  const base = new URL(params.get('data') || D.hub_url, location.href).href.replace(/\/+$/, '');
+  send(TO_WORKER.load, { base, format: params.get('format'), threads, dataset: D.id });
+}
+
+// ---- 2b. A filter set by hand ----------------------------------------------
+
+const editorInputs = [];
+let randomDraws = 0;
+
+function openEditor(i) {
+  if (!state.ready || !state.filters) return;
+  state.editing = i;
+  $('filter-editor').hidden = false;
+  fillEditor();
+  $('snapshot').value = $('snapshot').max;
+  drawFilters(state.snapshots.at(-1));
+}
+
+function closeEditor() {
+  state.editing = null;
+  $('filter-editor').hidden = true;
+  if (state.snapshots.length) drawFilters(state.snapshots.at(Number($('snapshot').value)) || state.snapshots.at(-1));
+}
+
+// The editor shows the model's filter now (not a snapshot's).
+function fillEditor() {
+  const i = state.editing;
+  const values = state.filters.slice(filterSize() * i, filterSize() * (i + 1));
+  $('editor-title').textContent = `filter #${i}`;
+  editorInputs.forEach((input, j) => {
+    if (document.activeElement !== input) input.value = String(+values[j].toFixed(4));
+  });
+  $('editor-frozen').checked = state.frozen.includes(i);
+  $('editor-kernel').value = '';
+}
+
+function setupEditor() {
+  const select = $('editor-kernel');
+  select.add(new Option('a classic kernel…', ''));
+  names.forEach((n, k) => select.add(new Option(n, String(k))));
+  for (let j = 0; j < 9; j++) {
+    const input = document.createElement('input');
+    input.type = 'number';
+    input.step = 'any';
+    input.setAttribute('aria-label', `filter weight row ${Math.floor(j / 3) + 1}, column ${(j % 3) + 1}`);
+    editorInputs.push(input);
+    $('editor-grid').append(input);
+  }
+  const index = () => state.editing;
+  select.addEventListener('change', () => {
+    if (select.value !== '') send(TO_WORKER.classicFilter, { index: index(), kernel: Number(select.value) });
+  });
+  $('editor-set').addEventListener('click', () => {
+    const values = editorInputs.map((input) => parseFloat(input.value));
+    if (values.some((v) => !Number.isFinite(v))) {
+      $('editor-note').textContent = 'Each of the nine boxes needs a number.';
+      return;
+    }
+    $('editor-note').textContent = '';
+    send(TO_WORKER.setFilter, { index: index(), values });
+  });
+  $('editor-random').addEventListener('click', () => {
+    // Another draw each time, repeatable from the seed.
+    randomDraws += 1;
+    const seed = Math.max(0, Math.floor(Number($('seed').value) || 0)) * 1000 + randomDraws;
+    send(TO_WORKER.randomFilter, { index: index(), seed });
+  });
+  $('editor-frozen').addEventListener('change', (e) => {
+    send(TO_WORKER.freeze, { index: index(), frozen: e.target.checked });
+  });
+  $('editor-close').addEventListener('click', closeEditor);
 }
 
 // ---- 3. Draw a digit ------------------------------------------------------
@@ -526,14 +642,27 @@ function drawPrediction({ logits, probabilities: p, maps }) {
   const { ctx } = sharp($('prediction'));
   const best = state.prediction.indexOf(Math.max(...state.prediction));
   ctx.font = '13px sans-serif';
+  const classes = D.short_class_names;
+  // Digits fit under their bars; words are set on a slant.
+  const words = classes.some((c) => c.length > 1);
   for (let d = 0; d < p.length; d++) {
     const h = 150 * p[d];
     ctx.fillStyle = d === best ? '#b2182b' : '#2166ac';
     ctx.fillRect(10 + 28 * d, 170 - h, 20, h);
     ctx.fillStyle = '#222';
-    ctx.fillText(String(d), 16 + 28 * d, 188);
+    if (words) {
+      ctx.save();
+      ctx.translate(14 + 28 * d, 178);
+      ctx.rotate(Math.PI / 5);
+      ctx.font = '10px sans-serif';
+      ctx.fillText(classes[d], 0, 0);
+      ctx.restore();
+    } else {
+      ctx.fillText(classes[d], 16 + 28 * d, 188);
+    }
   }
-  ctx.fillText(`it reads a ${best} (${(100 * p[best]).toFixed(0)}%)`, 10, 14);
+  state.reads = D.class_names[best];
+  ctx.fillText(`it reads ${words ? '' : 'a '}${state.reads} (${(100 * p[best]).toFixed(0)}%)`, 10, 14);
   const grid = $('maps');
   const n = filterCount();
   const side = C.map_side;
@@ -587,6 +716,11 @@ async function main() {
     return fail(UNSUPPORTED.pkg(e));
   }
   C = faw.constants();
+  const id = params.get('dataset') || C.datasets[0].id;
+  D = datasetOf(C, id);
+  if (!D) return fail(UNKNOWN_DATASET(id, C));
+  state.dataset = D.id;
+  setupDataset();
   const epochs = Array.from(C.post_epochs);
   $('post-title').textContent = `The post's figure: the filters after ${epochs.slice(0, -1).join(', ')} ` +
     `and ${epochs.at(-1)} epochs`;
@@ -594,8 +728,24 @@ async function main() {
   classic = faw.classic_weights();
   setupKernels();
   setupPad();
-  $('load-status').textContent = 'Fetching MNIST…';
+  $('load-status').textContent = `Fetching ${D.name}…`;
   setupTraining();
+}
+
+// The data set picker, and the words that name what the pictures are.
+// Another data set is another page: the same address with ?dataset=.
+function setupDataset() {
+  const picker = $('dataset');
+  for (const d of C.datasets) picker.add(new Option(d.name, d.id));
+  picker.value = D.id;
+  picker.addEventListener('change', () => {
+    const next = new URLSearchParams(location.search);
+    next.set('dataset', picker.value);
+    location.search = next.toString();
+  });
+  for (const el of document.querySelectorAll('.dataset-name')) el.textContent = D.name;
+  for (const el of document.querySelectorAll('.image-noun')) el.textContent = D.image_noun;
+  $('hub-repo').textContent = D.repo;
 }
 
 main();

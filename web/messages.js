@@ -3,20 +3,29 @@
 // something fails. Both sides import this module.
 
 // Page -> worker.
-//   load      { base, format, threads }  fetch MNIST at `base` ('idx', 'parquet' or null:
+//   load      { base, format, threads, dataset }  fetch the data set `dataset` ('mnist',
+//                                   'fashion-mnist') at `base` ('idx', 'parquet' or null:
 //                                   find out); train on `threads` threads (where isolated)
-//   reset     { seed, trainImages } a new model; the first `trainImages` images an epoch
+//   reset     { seed, trainImages, handChosen }  a new model; the first `trainImages`
+//                                   images an epoch; `handChosen`: the hand-chosen,
+//                                   frozen model beside it, on the same batches
 //   play      {}                    train until paused
 //   pause     {}
 //   step      { n, show }           train `n` batches; `show`: the last one's step too
 //   predict   { digit }             784 floats, 0..1: logits, probabilities, feature maps
 //   model     {}                    the model now, as a model.safetensors file
 //   openModel { name, bytes }       go on from a model.safetensors file
+//   setFilter { index, values }     filter `index` (0..31) becomes these nine numbers
+//   classicFilter { index, kernel } ... classic kernel `kernel` (its index), scaled to it
+//   randomFilter { index, seed }    ... a new glorot-uniform draw
+//   freeze    { index, frozen }     training leaves filter `index` alone, or not
 // Worker -> page.
 //   progress   { label, loaded, total }   bytes fetched so far ('decoding' when done)
-//   ready      { train, test, source, threads }   MNIST decoded; training threads
-//   update     { step, epochsDone, stepsPerEpoch, losses, filters, nearest,
-//                imagesPerSecond, trainMs, epochEnded, testAccuracy? }
+//   ready      { train, test, source, threads }   the data decoded; training threads
+//   update     { step, epochsDone, stepsPerEpoch, losses, filters, nearest, frozen,
+//                imagesPerSecond, trainMs, epochEnded, testAccuracy?,
+//                hand?: { losses, testAccuracy? } }   `frozen`: the frozen filters'
+//                indices; `hand`: the hand-chosen model's, when it trains beside
 //   stepShown  { loss, before, gradient, update, after }   one batch's step (288 numbers each)
 //   prediction { logits, probabilities, maps }
 //   modelFile  { bytes }
@@ -24,50 +33,57 @@
 export const TO_WORKER = Object.freeze({
   load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step',
   predict: 'predict', model: 'model', openModel: 'openModel',
+  setFilter: 'setFilter', classicFilter: 'classicFilter', randomFilter: 'randomFilter', freeze: 'freeze',
 });
 export const TO_PAGE = Object.freeze({
   progress: 'progress', ready: 'ready', update: 'update', stepShown: 'stepShown',
   prediction: 'prediction', modelFile: 'modelFile', error: 'error',
 });
 
+// The data set `id` names among the crate's (`c` is its constants()), or
+// null.
+export const datasetOf = (c, id) => c.datasets.find((d) => d.id === id) || null;
+
 const SERVE = 'serve the data from the page\'s own server: web/serve.py --data DIR, and open ' +
   'the address it prints';
-// What a folder of MNIST holds; `c` is the crate's constants().
-const layout = (c) => `the folder must hold the four MNIST IDX files (${c.idx_files.map((n) => `${n}.gz`).join(', ')}, ` +
-  `gzipped or not) or the Hub's parquet layout (${c.parquet_files.join(', ')})`;
+// What a folder of the data set `d` holds; `c` is the crate's constants().
+const layout = (c, d) => `the folder must hold the four ${d.name} IDX files ` +
+  `(${c.idx_files.map((n) => `${n}.gz`).join(', ')}, gzipped or not) or the Hub's parquet layout ` +
+  `(${d.parquet_files.join(', ')})`;
 
 // What went wrong and what to do, for each kind of failure the worker
 // reports; `m` is its error message (`url`: the file asked for, `origin`:
-// its server's, `status`: the HTTP status, `message`: the crate's words).
+// its server's, `status`: the HTTP status, `message`: the crate's words),
+// `d` the data set asked for.
 const FAILURES = Object.freeze({
-  'cross-origin': (m) =>
-    `Could not fetch MNIST: the server at ${m.origin} answered, but refused to share ${m.url} ` +
+  'cross-origin': (m, c, d) =>
+    `Could not fetch ${d.name}: the server at ${m.origin} answered, but refused to share ${m.url} ` +
     'with this page: it sends no Access-Control-Allow-Origin header (Python\'s http.server ' +
     `sends none), so the browser withholds the answer.\nWhat to do: ${SERVE}; or make that ` +
     'server send "Access-Control-Allow-Origin: *".',
-  'unreachable': (m) =>
-    `Could not fetch MNIST: nothing answered at ${m.origin} (${m.url}).\nWhat to do: check the ` +
+  'unreachable': (m, c, d) =>
+    `Could not fetch ${d.name}: nothing answered at ${m.origin} (${m.url}).\nWhat to do: check the ` +
     'address and that the server is running; for the Hugging Face Hub, check your internet ' +
     `connection. Without internet, ${SERVE}.`,
-  'blocked': (m) =>
-    `Could not fetch MNIST from ${m.origin} (${m.url}): either nothing answered there, or the ` +
+  'blocked': (m, c, d) =>
+    `Could not fetch ${d.name} from ${m.origin} (${m.url}): either nothing answered there, or the ` +
     'server sends no Access-Control-Allow-Origin header, which a page on another origin needs ' +
     `(Python's http.server sends none).\nWhat to do: ${SERVE}.`,
-  'offline': () =>
-    'Could not fetch MNIST: this browser is offline.\nWhat to do: connect to the internet and ' +
+  'offline': (m, c, d) =>
+    `Could not fetch ${d.name}: this browser is offline.\nWhat to do: connect to the internet and ` +
     `reload the page, or ${SERVE}.`,
-  'not-found': (m, c) =>
-    `Could not fetch MNIST: there is none at ${m.url} (HTTP 404: not found).\nWhat to do: ` +
-    `check the address given with ?data=; ${layout(c)}.`,
-  'refused': (m) =>
-    `Could not fetch MNIST: the server answered HTTP ${m.status} for ${m.url}.\nWhat to do: ` +
+  'not-found': (m, c, d) =>
+    `Could not fetch ${d.name}: there is none at ${m.url} (HTTP 404: not found).\nWhat to do: ` +
+    `check the address given with ?data=; ${layout(c, d)}.`,
+  'refused': (m, c, d) =>
+    `Could not fetch ${d.name}: the server answered HTTP ${m.status} for ${m.url}.\nWhat to do: ` +
     `try again later; if it goes on, ${SERVE}.`,
-  'too-big': (m) =>
-    `Could not fetch MNIST: ${m.url} is larger than ${MAX_FILE_BYTES / 2 ** 20} MiB, far more ` +
-    'than MNIST, so the page stopped reading it.\nWhat to do: check the address given with ?data=.',
-  'not-mnist': (m, c) =>
-    `Could not read MNIST from ${m.url}: ${m.message}.\nWhat to do: check the address given ` +
-    `with ?data= (${layout(c)}), or fetch the files again.`,
+  'too-big': (m, c, d) =>
+    `Could not fetch ${d.name}: ${m.url} is larger than ${MAX_FILE_BYTES / 2 ** 20} MiB, far more ` +
+    'than the data set, so the page stopped reading it.\nWhat to do: check the address given with ?data=.',
+  'not-mnist': (m, c, d) =>
+    `Could not read ${d.name} from ${m.url}: ${m.message}.\nWhat to do: check the address given ` +
+    `with ?data= (${layout(c, d)}), or fetch the files again.`,
   'startup': (m) =>
     `The training could not start in this browser: ${m.message}.\nWhat to do: use a current ` +
     'Chrome, Edge, Firefox or Safari; the kernels above may still work.',
@@ -75,17 +91,22 @@ const FAILURES = Object.freeze({
   'model': (m) =>
     `Could not open ${m.url}: ${m.message}.\nWhat to do: open a model.safetensors written by ` +
     '`filters-are-weights reproduce` or downloaded from this page.',
-  'prediction': (m) => `Could not read the digit: ${m.message}.`,
+  'filter': (m) => `Could not change the filter: ${m.message}. The model is as it was.`,
+  'prediction': (m, c, d) => `Could not read the ${d.image_noun}: ${m.message}.`,
   'internal': (m) => `Something went wrong in the page: ${m.message}. Reloading it may help.`,
 });
 
 // The text the page shows for a worker's error message `m`; `c` is the
-// crate's constants().
-export function explain(m, c) {
-  return (FAILURES[m.kind] || FAILURES.internal)(m, c);
+// crate's constants(), `d` the data set asked for (one of c.datasets).
+export function explain(m, c, d) {
+  return (FAILURES[m.kind] || FAILURES.internal)(m, c, d);
 }
 
-// The failures that leave the page without MNIST (the training controls
+// What the page says to a `?dataset=` it does not know.
+export const UNKNOWN_DATASET = (id, c) => `There is no data set "${id}" here.\nWhat to do: ` +
+  `use ?dataset= with one of ${c.datasets.map((d) => d.id).join(', ')}, or leave it out for MNIST.`;
+
+// The failures that leave the page without its data (the training controls
 // cannot work); the others leave it as it was.
 const DATA_FAILURES = new Set(['cross-origin', 'unreachable', 'blocked', 'offline', 'not-found',
   'refused', 'too-big', 'not-mnist', 'startup']);
@@ -122,7 +143,7 @@ export const ONE_THREAD = 'This page is not cross-origin isolated, which WebAsse
   'thread. web/serve.py sends them.';
 
 // The most the page reads of one file: MNIST's largest, the training
-// images unzipped, is 47 MB.
+// images unzipped, is 47 MB (Fashion-MNIST's too).
 export const MAX_FILE_BYTES = 256 * 2 ** 20;
 
 // A tiny WebAssembly module using a SIMD128 instruction: whether the

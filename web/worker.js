@@ -1,7 +1,9 @@
-// The training worker: fetches MNIST, decodes it with the crate (compiled to
-// WebAssembly) and trains Keras' mnist_cnn a few batches at a time, so that
-// the page stays responsive. The messages in and out are in messages.js.
-import { MAX_FILE_BYTES, PKG, TO_PAGE, TO_WORKER } from './messages.js';
+// The training worker: fetches MNIST (or Fashion-MNIST), decodes it with the
+// crate (compiled to WebAssembly) and trains Keras' mnist_cnn a few batches
+// at a time, so that the page stays responsive; with the hand-chosen
+// comparison on, a second model beside it on the same batches. The
+// messages in and out are in messages.js.
+import { datasetOf, MAX_FILE_BYTES, PKG, TO_PAGE, TO_WORKER } from './messages.js';
 
 let faw = null;              // the crate's module
 let C = null;                // its constants(), once it runs
@@ -35,7 +37,7 @@ async function whyUnfetched(url, error) {
   if (!navigator.onLine) return new Failure('offline', error.message, details);
   // The page's own server, or the Hub (which sends Access-Control-Allow-Origin):
   // a failure there is one of reaching it.
-  if (origin === self.location.origin || url.startsWith(C.hub_url)) {
+  if (origin === self.location.origin || C.datasets.some((d) => url.startsWith(d.hub_url))) {
     return new Failure('unreachable', error.message, details);
   }
   try {
@@ -101,15 +103,16 @@ function decode(make, url) {
   }
 }
 
-// MNIST at `base`: the Hub's parquet layout or the four IDX files; `format`
-// ('parquet' or 'idx') says which, else the parquet files are tried first.
-async function load(base, format) {
+// The data set `set` (one of the crate's datasets) at `base`: the Hub's
+// parquet layout or the four IDX files; `format` ('parquet' or 'idx') says
+// which, else the parquet files are tried first.
+async function load(base, format, set) {
   if (format !== 'idx') {
     try {
-      const [trainFile, testFile] = C.parquet_files;
+      const [trainFile, testFile] = set.parquet_files;
       const train = await fetchBytes(`${base}/${trainFile}`, trainFile);
       const test = await fetchBytes(`${base}/${testFile}`, testFile);
-      return decode(() => faw.Session.from_parquet(train, test, `parquet files at ${base}`), base);
+      return decode(() => faw.Session.from_parquet(train, test, `parquet files at ${base}`, set.id), base);
     } catch (e) {
       // Not the Hub's layout at this address: the four IDX files, then.
       if (e.kind !== 'not-found' || format === 'parquet') throw e;
@@ -125,7 +128,7 @@ async function load(base, format) {
       throw e;
     }
   }
-  return decode(() => faw.Session.from_idx(...files, `IDX files at ${base}`), base);
+  return decode(() => faw.Session.from_idx(...files, `IDX files at ${base}`, set.id), base);
 }
 
 function update(losses, ms, epochEnded) {
@@ -137,13 +140,19 @@ function update(losses, ms, epochEnded) {
     losses,
     filters: session.filters(),
     nearest: session.nearest(),
+    frozen: Array.from(session.frozen()),
     imagesPerSecond: losses.length ? (losses.length * C.batch_size * 1000) / ms : 0,
     trainMs: ms,
     epochEnded,
     memoryBytes: wasm.memory.buffer.byteLength,
   };
+  // The hand-chosen model's losses of the batches just trained (none when
+  // this update only shows a change).
+  if (session.hand_chosen()) data.hand = { losses: losses.length ? Array.from(session.hand_losses()) : [] };
   if (epochEnded || step - lastScoreStep >= SCORE_EVERY) {
     data.testAccuracy = epochEnded ? session.test_accuracy().at(-1) : session.score();
+    // The hand-chosen model's: [now, after each epoch...].
+    if (data.hand) data.hand.testAccuracy = Array.from(session.hand_score()).at(epochEnded ? -1 : 0);
     lastScoreStep = step;
   }
   post(TO_PAGE.update, data);
@@ -179,8 +188,8 @@ function loop() {
   setTimeout(loop, 0); // let messages (pause, predict) in between
 }
 
-function reset(seed, trainImages) {
-  session.reset(BigInt(seed), trainImages, TEST_IMAGES);
+function reset(seed, trainImages, handChosen) {
+  session.reset(BigInt(seed), trainImages, TEST_IMAGES, Boolean(handChosen));
   lastScoreStep = -1;
   update([], 0, false);
 }
@@ -204,11 +213,13 @@ async function start(threads) {
 const HANDLERS = {
   [TO_WORKER.load]: ['startup', async (m) => {
     await start(m.threads);
-    session = await load(m.base, m.format);
+    const set = datasetOf(C, m.dataset);
+    if (!set) throw new Error(`there is no data set "${m.dataset}"`);
+    session = await load(m.base, m.format, set);
     const info = session.info();
     post(TO_PAGE.ready, { train: info.train, test: info.test, source: info.source, threads: faw.threads() });
   }],
-  [TO_WORKER.reset]: ['training', (m) => reset(m.seed, m.trainImages)],
+  [TO_WORKER.reset]: ['training', (m) => reset(m.seed, m.trainImages, m.handChosen)],
   [TO_WORKER.play]: ['training', () => { if (!playing) { playing = true; loop(); } }],
   [TO_WORKER.pause]: ['training', () => { playing = false; }],
   [TO_WORKER.step]: ['training', (m) => train(m.n || 1, m.show)],
@@ -223,6 +234,11 @@ const HANDLERS = {
     const bytes = session.model_file();
     post(TO_PAGE.modelFile, { bytes });
   }],
+  // A filter changed by the visitor: the model's, then shown.
+  [TO_WORKER.setFilter]: ['filter', (m) => { session.set_filter(m.index, Float32Array.from(m.values)); update([], 0, false); }],
+  [TO_WORKER.classicFilter]: ['filter', (m) => { session.set_filter_classic(m.index, m.kernel); update([], 0, false); }],
+  [TO_WORKER.randomFilter]: ['filter', (m) => { session.randomise_filter(m.index, BigInt(m.seed)); update([], 0, false); }],
+  [TO_WORKER.freeze]: ['filter', (m) => { session.set_frozen(m.index, m.frozen); update([], 0, false); }],
   [TO_WORKER.openModel]: ['model', (m) => {
     playing = false;
     session.open_model(m.name, m.bytes);
@@ -239,7 +255,7 @@ onmessage = async ({ data: m }) => {
   }
   const [kind, handle] = handler;
   try {
-    if (!session && m.type !== TO_WORKER.load) throw new Error('MNIST is not loaded yet');
+    if (!session && m.type !== TO_WORKER.load) throw new Error('the data is not loaded yet');
     await handle(m);
   } catch (e) {
     playing = false;

@@ -98,6 +98,28 @@ impl Arm {
     pub fn frozen(self) -> bool {
         matches!(self, Arm::HandFrozen | Arm::RandomFrozen)
     }
+
+    /// A trainer of this arm from `seed`, with the settings of `train`
+    /// (its seed and frozen filters replaced): the seed's glorot start, its
+    /// first layer the hand-chosen bank where the arm starts from it, and
+    /// frozen where the arm freezes it.
+    pub fn trainer(self, seed: u64, train: &TrainConfig, device: &Device) -> Result<Trainer> {
+        let model = MnistCnn::new(seed, device)?;
+        if self.starts_hand_chosen() {
+            model.set_conv1_filters(&hand_chosen_filters(&model)?)?;
+        }
+        let frozen = if self.frozen() {
+            (0..crate::model::PARAMETER_SHAPES[1][0]).collect()
+        } else {
+            Vec::new()
+        };
+        let config = TrainConfig {
+            seed,
+            frozen_filters: frozen,
+            ..train.clone()
+        };
+        Trainer::new(model, config)
+    }
 }
 
 impl std::fmt::Display for Arm {
@@ -153,20 +175,6 @@ impl ExperimentConfig {
             ));
         }
         self.train.validate()
-    }
-
-    /// The training settings of one run.
-    fn run_config(&self, arm: Arm, seed: u64) -> TrainConfig {
-        let frozen = if arm.frozen() {
-            (0..crate::model::PARAMETER_SHAPES[1][0]).collect()
-        } else {
-            Vec::new()
-        };
-        TrainConfig {
-            seed,
-            frozen_filters: frozen,
-            ..self.train.clone()
-        }
     }
 }
 
@@ -245,12 +253,8 @@ impl Experiment {
 
     /// Trains one arm with one seed.
     fn run_one(&self, arm: Arm, seed: u64, data: &Mnist, device: &Device) -> Result<ArmRun> {
-        let model = MnistCnn::new(seed, device)?;
-        if arm.starts_hand_chosen() {
-            model.set_conv1_filters(&hand_chosen_filters(&model)?)?;
-        }
-        let start = model.conv1_filter_values()?;
-        let mut trainer = Trainer::new(model, self.config.run_config(arm, seed))?;
+        let mut trainer = arm.trainer(seed, &self.config.train, device)?;
+        let start = trainer.model.conv1_filter_values()?;
         let clock = Instant::now();
         trainer.run(data)?;
         Ok(ArmRun {

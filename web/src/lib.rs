@@ -15,10 +15,12 @@
 use filters_are_weights::analysis;
 use filters_are_weights::candle::{DType, Device, Tensor};
 use filters_are_weights::data::{idx, parquet, Dataset, Mnist, IDX_FILES, IMAGE_SIDE};
+use filters_are_weights::experiment::Arm;
 use filters_are_weights::image;
-use filters_are_weights::kernels::{Kernel, CLASSIC};
-use filters_are_weights::model::{MnistCnn, PARAMETER_SHAPES};
+use filters_are_weights::kernels::{scaled_to, Kernel, CLASSIC};
+use filters_are_weights::model::{glorot_uniform, MnistCnn, PARAMETER_SHAPES};
 use filters_are_weights::picture::{self, WORKING_SIDE};
+use filters_are_weights::rng::Rng;
 use filters_are_weights::train::{BatchStats, EpochInProgress, Progress, TrainConfig, Trainer};
 use filters_are_weights::viz;
 use std::path::Path;
@@ -66,10 +68,48 @@ pub struct Constants {
     pub post_epochs: Vec<u32>,
     /// The four IDX files' names, without `.gz`.
     pub idx_files: Vec<String>,
-    /// The Hub's address for MNIST's parquet files.
+    /// The data sets the page can train on, MNIST first.
+    pub datasets: Vec<DatasetInfo>,
+}
+
+/// One data set the page can load: its names, where the Hub keeps it, and
+/// what its classes are called.
+#[wasm_bindgen(getter_with_clone)]
+#[derive(Clone)]
+pub struct DatasetInfo {
+    /// Its name in `?dataset=` ("mnist", "fashion-mnist").
+    pub id: String,
+    /// Its name as people write it ("MNIST", "Fashion-MNIST").
+    pub name: String,
+    /// The Hub dataset ("ylecun/mnist").
+    pub repo: String,
+    /// The Hub's address for its parquet files.
     pub hub_url: String,
     /// The training and test files under a folder in the Hub's layout.
     pub parquet_files: Vec<String>,
+    /// The ten classes' names, label 0 first.
+    pub class_names: Vec<String>,
+    /// The same, short enough for a bar's label.
+    pub short_class_names: Vec<String>,
+    /// What one image is: "digit", "picture".
+    pub image_noun: String,
+}
+
+impl From<Dataset> for DatasetInfo {
+    fn from(d: Dataset) -> Self {
+        let hub = d.hub();
+        let strings = |names: [&str; 10]| names.iter().map(|n| n.to_string()).collect();
+        DatasetInfo {
+            id: d.id().into(),
+            name: d.name().into(),
+            repo: hub.repo.into(),
+            hub_url: hub.resolve_url.into(),
+            parquet_files: vec![hub.train_file.into(), hub.test_file.into()],
+            class_names: strings(d.class_names()),
+            short_class_names: strings(d.short_class_names()),
+            image_noun: d.image_noun().into(),
+        }
+    }
 }
 
 /// The crate's numbers the page needs.
@@ -90,11 +130,7 @@ pub fn constants() -> Constants {
             .map(|&e| e as u32)
             .collect(),
         idx_files: IDX_FILES.iter().map(|n| n.to_string()).collect(),
-        hub_url: Dataset::Mnist.hub().resolve_url.to_string(),
-        parquet_files: vec![
-            Dataset::Mnist.hub().train_file.into(),
-            Dataset::Mnist.hub().test_file.into(),
-        ],
+        datasets: Dataset::ALL.into_iter().map(DatasetInfo::from).collect(),
     }
 }
 
@@ -195,25 +231,85 @@ pub struct StepShown {
     pub after: Vec<f32>,
 }
 
-/// Training in the page: MNIST, Keras' model and the crate's trainer.
+/// One model trained in the page: its trainer and the epoch in progress.
+struct Run {
+    trainer: Trainer,
+    epoch: Option<EpochInProgress>,
+}
+
+impl Run {
+    fn new(trainer: Trainer) -> Run {
+        Run {
+            trainer,
+            epoch: None,
+        }
+    }
+
+    /// Trains the next batch of `data` with `train`, beginning an epoch
+    /// first or closing it after its last batch (then `true`).
+    fn next_batch<T>(
+        &mut self,
+        data: &Mnist,
+        train: impl FnOnce(
+            &mut Trainer,
+            &mut EpochInProgress,
+        ) -> filters_are_weights::Result<Option<(BatchStats, T)>>,
+    ) -> Result<(T, bool), JsError> {
+        let mut epoch = match self.epoch.take() {
+            Some(e) => e,
+            None => self.trainer.begin_epoch(data).map_err(js)?,
+        };
+        let Some((_, out)) = train(&mut self.trainer, &mut epoch).map_err(js)? else {
+            unreachable!("an epoch in progress has a batch left")
+        };
+        let ended = epoch.batches_done() == epoch.steps();
+        if ended {
+            self.trainer.end_epoch(data, epoch, 0.0).map_err(js)?;
+        } else {
+            self.epoch = Some(epoch);
+        }
+        Ok((out, ended))
+    }
+
+    /// One plain batch: its loss, and whether it closed an epoch.
+    fn batch(&mut self, data: &Mnist) -> Result<(f32, bool), JsError> {
+        self.next_batch(data, |t, e| Ok(t.train_batch(e)?.map(|s| (s, s.loss))))
+    }
+}
+
+/// Training in the page: the data, Keras' model and the crate's trainer;
+/// with the hand-chosen comparison on, a second model beside it (the same
+/// network and seed, its first layer the hand-chosen bank, frozen: the
+/// `hand-vs-learned` experiment's `HandFrozen` arm), trained on the same
+/// batches, one batch of each in turn.
 #[wasm_bindgen]
 pub struct Session {
     all: Mnist,
     data: Mnist,
-    trainer: Trainer,
-    epoch: Option<EpochInProgress>,
-    losses: Vec<f32>,
+    run: Run,
+    hand: Option<Run>,
+    hand_losses: Vec<f32>,
 }
 
-/// One split of MNIST from the bytes of a parquet file in the Hub's layout.
+/// One split of a data set from the bytes of a parquet file in the Hub's layout.
 fn parquet_split(name: &str, bytes: Vec<u8>) -> Result<(idx::IdxImages, Vec<u8>), JsError> {
     parquet::read_parquet_from(Path::new(name), bytes::Bytes::from(bytes)).map_err(js)
 }
 
+fn dataset_of(id: &str) -> Result<Dataset, JsError> {
+    id.parse().map_err(js)
+}
+
 #[wasm_bindgen]
 impl Session {
-    /// MNIST from the Hub's two parquet files (train, test).
-    pub fn from_parquet(train: Vec<u8>, test: Vec<u8>, source: &str) -> Result<Session, JsError> {
+    /// The data set `dataset` ("mnist", "fashion-mnist") from the Hub's two
+    /// parquet files (train, test).
+    pub fn from_parquet(
+        train: Vec<u8>,
+        test: Vec<u8>,
+        source: &str,
+        dataset: &str,
+    ) -> Result<Session, JsError> {
         let (train_images, train_labels) = parquet_split("train/0000.parquet", train)?;
         let (test_images, test_labels) = parquet_split("test/0000.parquet", test)?;
         let names = [
@@ -223,7 +319,7 @@ impl Session {
             "test/0000.parquet",
         ];
         let data = Mnist::from_parts(
-            Dataset::Mnist,
+            dataset_of(dataset)?,
             (&train_images, &train_labels),
             (&test_images, &test_labels),
             names,
@@ -233,34 +329,35 @@ impl Session {
         Session::with(data)
     }
 
-    /// MNIST from the four IDX files (gzipped or not), in the order train
-    /// images, train labels, test images, test labels.
+    /// The data set `dataset` from the four IDX files (gzipped or not), in
+    /// the order train images, train labels, test images, test labels.
     pub fn from_idx(
         train_images: Vec<u8>,
         train_labels: Vec<u8>,
         test_images: Vec<u8>,
         test_labels: Vec<u8>,
         source: &str,
+        dataset: &str,
     ) -> Result<Session, JsError> {
         let names = filters_are_weights::data::IDX_FILES;
         let ti = idx::decode_images(Path::new(names[0]), train_images).map_err(js)?;
         let tl = idx::decode_labels(Path::new(names[1]), train_labels).map_err(js)?;
         let vi = idx::decode_images(Path::new(names[2]), test_images).map_err(js)?;
         let vl = idx::decode_labels(Path::new(names[3]), test_labels).map_err(js)?;
-        let data =
-            Mnist::from_parts(Dataset::Mnist, (&ti, &tl), (&vi, &vl), names, source).map_err(js)?;
+        let dataset = dataset_of(dataset)?;
+        let data = Mnist::from_parts(dataset, (&ti, &tl), (&vi, &vl), names, source).map_err(js)?;
         Session::with(data)
     }
 
     fn with(all: Mnist) -> Result<Session, JsError> {
         let data = all.clone();
-        let trainer = new_trainer(42)?;
+        let run = Run::new(new_trainer(42)?);
         Ok(Session {
             all,
             data,
-            trainer,
-            epoch: None,
-            losses: Vec::new(),
+            run,
+            hand: None,
+            hand_losses: Vec::new(),
         })
     }
 
@@ -275,27 +372,44 @@ impl Session {
 
     /// Starts afresh: a new model from `seed`, trained on the first
     /// `train_images` training images per epoch and scored on the first
-    /// `test_images` test images.
-    pub fn reset(&mut self, seed: u64, train_images: u32, test_images: u32) -> Result<(), JsError> {
+    /// `test_images` test images; with `hand_chosen`, the hand-chosen,
+    /// frozen model beside it from the same seed.
+    pub fn reset(
+        &mut self,
+        seed: u64,
+        train_images: u32,
+        test_images: u32,
+        hand_chosen: bool,
+    ) -> Result<(), JsError> {
         self.data = self
             .all
             .subset(train_images as usize, test_images as usize)
             .map_err(js)?;
-        self.trainer = new_trainer(seed)?;
-        self.epoch = None;
-        self.losses.clear();
+        self.run = Run::new(new_trainer(seed)?);
+        self.hand = if hand_chosen {
+            let trainer = Arm::HandFrozen
+                .trainer(seed, &self.run.trainer.config, &Device::Cpu)
+                .map_err(js)?;
+            Some(Run::new(trainer))
+        } else {
+            None
+        };
+        self.hand_losses.clear();
         Ok(())
     }
 
     /// Trains up to `n` batches (fewer at the end of an epoch) and returns
-    /// their losses. When an epoch's last batch is done the epoch is closed:
-    /// the test subset is scored (see [`Session::test_accuracy`]).
+    /// their losses; the hand-chosen model, when there is one, trains the
+    /// same batches in turn (its losses: [`Session::hand_losses`]). When an
+    /// epoch's last batch is done the epoch is closed: the test subset is
+    /// scored (see [`Session::test_accuracy`]).
     pub fn train(&mut self, n: u32) -> Result<Vec<f32>, JsError> {
         let mut losses = Vec::new();
+        self.hand_losses.clear();
         for _ in 0..n {
-            let (stats, epoch_ended) =
-                self.next_batch(|t, e| Ok(t.train_batch(e)?.map(|s| (s, s))))?;
-            losses.push(stats.loss);
+            let (loss, epoch_ended) = self.run.batch(&self.data)?;
+            losses.push(loss);
+            self.hand_batch()?;
             if epoch_ended {
                 break;
             }
@@ -303,11 +417,23 @@ impl Session {
         Ok(losses)
     }
 
+    /// The hand-chosen model's batch, beside the learned one's.
+    fn hand_batch(&mut self) -> Result<(), JsError> {
+        if let Some(hand) = &mut self.hand {
+            let (loss, _) = hand.batch(&self.data)?;
+            self.hand_losses.push(loss);
+        }
+        Ok(())
+    }
+
     /// Trains one batch and shows its step, as the notebooks' section 3
     /// does (`Trainer::filter_step`): the filters before, the gradient of
     /// the loss with respect to them, Adadelta's update, the filters after.
     pub fn train_shown(&mut self) -> Result<StepShown, JsError> {
-        let (step, _) = self.next_batch(|t, e| t.train_batch_shown(e))?;
+        let (step, _) = self
+            .run
+            .next_batch(&self.data, |t, e| t.train_batch_shown(e))?;
+        self.hand_batch()?;
         let values = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1()).map_err(js);
         Ok(StepShown {
             loss: step.loss,
@@ -318,53 +444,111 @@ impl Session {
         })
     }
 
-    /// Trains the next batch with `train`, beginning an epoch first or
-    /// closing it after its last batch (then `true`).
-    fn next_batch<T>(
-        &mut self,
-        train: impl FnOnce(
-            &mut Trainer,
-            &mut EpochInProgress,
-        ) -> filters_are_weights::Result<Option<(BatchStats, T)>>,
-    ) -> Result<(T, bool), JsError> {
-        let mut epoch = match self.epoch.take() {
-            Some(e) => e,
-            None => self.trainer.begin_epoch(&self.data).map_err(js)?,
+    /// Whether the hand-chosen model trains beside the learned one.
+    pub fn hand_chosen(&self) -> bool {
+        self.hand.is_some()
+    }
+
+    /// The hand-chosen model's losses in the last [`Session::train`] or
+    /// [`Session::train_shown`] (empty without it).
+    pub fn hand_losses(&self) -> Vec<f32> {
+        self.hand_losses.clone()
+    }
+
+    /// The hand-chosen model's accuracy on the test subset now, and after
+    /// each completed epoch (empty without it).
+    pub fn hand_score(&self) -> Result<Vec<f32>, JsError> {
+        let Some(hand) = &self.hand else {
+            return Ok(Vec::new());
         };
-        let Some((stats, out)) = train(&mut self.trainer, &mut epoch).map_err(js)? else {
-            unreachable!("an epoch in progress has a batch left")
-        };
-        self.losses.push(stats.loss);
-        let ended = epoch.batches_done() == epoch.steps();
-        if ended {
-            self.trainer.end_epoch(&self.data, epoch, 0.0).map_err(js)?;
-        } else {
-            self.epoch = Some(epoch);
+        let now = filters_are_weights::train::evaluate(&hand.trainer.model, &self.data)
+            .map_err(js)?
+            .1;
+        let mut scores = vec![now];
+        scores.extend(hand.trainer.history.epochs.iter().map(|e| e.test_accuracy));
+        Ok(scores)
+    }
+
+    /// Sets filter `i` to the nine numbers `values` (row-major), exactly.
+    pub fn set_filter(&mut self, i: u32, values: &[f32]) -> Result<(), JsError> {
+        let kernel = kernel_of(values)?;
+        let model = &self.run.trainer.model;
+        model.set_conv1_filter(i as usize, &kernel).map_err(js)
+    }
+
+    /// Sets filter `i` to classic kernel `k` (its index in
+    /// [`classic_names`]), scaled to filter `i`'s length now (the mean
+    /// filter's where it is all zeros), so that the layer after it gets
+    /// inputs of the size it expects: the rule the hand-chosen bank follows.
+    pub fn set_filter_classic(&mut self, i: u32, k: u32) -> Result<(), JsError> {
+        let kernel = CLASSIC
+            .get(k as usize)
+            .ok_or_else(|| JsError::new("no such classic kernel"))?;
+        let values = self.filters()?;
+        let length = |f: &[f32]| f.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let lengths: Vec<f32> = values.chunks(9).map(length).collect();
+        let mean = lengths.iter().sum::<f32>() / lengths.len().max(1) as f32;
+        let own = lengths.get(i as usize).copied().unwrap_or(0.0);
+        let norm = if own > 1e-6 { own } else { mean };
+        let scaled = &scaled_to(std::slice::from_ref(kernel), norm)[0];
+        let model = &self.run.trainer.model;
+        model.set_conv1_filter(i as usize, scaled).map_err(js)
+    }
+
+    /// Draws filter `i` again from the glorot-uniform start Keras gives the
+    /// whole layer, with the random stream of `seed`.
+    pub fn randomise_filter(&mut self, i: u32, seed: u64) -> Result<(), JsError> {
+        let shape = PARAMETER_SHAPES[0]; // conv1.kernel [3, 3, 1, 32]
+        let layer = glorot_uniform(shape, &mut Rng::new(seed));
+        let n = shape[3];
+        let i = i as usize;
+        if i >= n {
+            return Err(JsError::new(&format!("there is no filter {i} of {n}")));
         }
-        Ok((out, ended))
+        // [3, 3, 1, 32]: filter i is every 32nd number from i.
+        let values: Vec<f32> = (0..9).map(|j| layer[j * n + i]).collect();
+        self.set_filter(i as u32, &values)
+    }
+
+    /// Freezes filter `i` (training leaves its nine weights and its bias
+    /// as they are) or lets it train again.
+    pub fn set_frozen(&mut self, i: u32, frozen: bool) -> Result<(), JsError> {
+        let mut which = self.run.trainer.config.frozen_filters.clone();
+        which.retain(|&f| f != i as usize);
+        if frozen {
+            which.push(i as usize);
+        }
+        self.run.trainer.freeze_filters(&which).map_err(js)
+    }
+
+    /// The frozen filters' indices, in order.
+    pub fn frozen(&self) -> Vec<u32> {
+        let frozen = &self.run.trainer.config.frozen_filters;
+        frozen.iter().map(|&i| i as u32).collect()
     }
 
     /// Optimizer steps taken so far.
     pub fn step(&self) -> u32 {
-        let done = self.epoch.as_ref().map_or(0, |e| e.batches_done());
-        (self.trainer.epochs_done() * self.trainer.history.steps_per_epoch + done) as u32
+        let done = self.run.epoch.as_ref().map_or(0, |e| e.batches_done());
+        (self.run.trainer.epochs_done() * self.run.trainer.history.steps_per_epoch + done) as u32
     }
 
     /// Epochs completed.
     pub fn epochs_done(&self) -> u32 {
-        self.trainer.epochs_done() as u32
+        self.run.trainer.epochs_done() as u32
     }
 
     /// Batches per epoch.
     pub fn steps_per_epoch(&self) -> u32 {
         self.data
             .train_len()
-            .div_ceil(self.trainer.config.batch_size) as u32
+            .div_ceil(self.run.trainer.config.batch_size) as u32
     }
 
     /// Test accuracy after each completed epoch.
     pub fn test_accuracy(&self) -> Vec<f32> {
-        self.trainer
+        self.run
+            .trainer
             .history
             .epochs
             .iter()
@@ -375,7 +559,7 @@ impl Session {
     /// Accuracy on the test subset now (between epochs too).
     pub fn score(&self) -> Result<f32, JsError> {
         Ok(
-            filters_are_weights::train::evaluate(&self.trainer.model, &self.data)
+            filters_are_weights::train::evaluate(&self.run.trainer.model, &self.data)
                 .map_err(js)?
                 .1,
         )
@@ -383,13 +567,13 @@ impl Session {
 
     /// The 32 first-layer filters now: `[32, 1, 3, 3]`, 288 numbers.
     pub fn filters(&self) -> Result<Vec<f32>, JsError> {
-        self.trainer.model.conv1_filter_values().map_err(js)
+        self.run.trainer.model.conv1_filter_values().map_err(js)
     }
 
     /// Each filter's nearest classic kernel (its index in the classic list)
     /// and the centred cosine similarity, as pairs `[index, score, ...]`.
     pub fn nearest(&self) -> Result<Vec<f32>, JsError> {
-        let filters = self.trainer.model.conv1_filters().map_err(js)?;
+        let filters = self.run.trainer.model.conv1_filters().map_err(js)?;
         let matches = analysis::nearest_classic(&filters).map_err(js)?;
         Ok(matches
             .iter()
@@ -407,14 +591,14 @@ impl Session {
     /// row): ten numbers, before the softmax.
     pub fn logits(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
         let x = digit_tensor(digit)?;
-        let logits = self.trainer.model.forward_t(&x, false).map_err(js)?;
+        let logits = self.run.trainer.model.forward_t(&x, false).map_err(js)?;
         logits.flatten_all().and_then(|t| t.to_vec1()).map_err(js)
     }
 
     /// The model's probabilities for one drawn digit: ten numbers.
     pub fn predict(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
         let x = digit_tensor(digit)?;
-        let logits = self.trainer.model.forward_t(&x, false).map_err(js)?;
+        let logits = self.run.trainer.model.forward_t(&x, false).map_err(js)?;
         let p = filters_are_weights::candle_nn::ops::softmax(&logits, 1).map_err(js)?;
         p.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(js)
     }
@@ -422,7 +606,7 @@ impl Session {
     /// The model now, as the bytes of a `model.safetensors` file (what
     /// `filters-are-weights analyze` reads).
     pub fn model_file(&self) -> Result<Vec<u8>, JsError> {
-        self.trainer.model.to_safetensors_bytes().map_err(js)
+        self.run.trainer.model.to_safetensors_bytes().map_err(js)
     }
 
     /// Replaces the model with one from a `model.safetensors` file (written
@@ -430,16 +614,17 @@ impl Session {
     /// it with a fresh optimizer, counting steps from 0.
     pub fn open_model(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsError> {
         let model = MnistCnn::from_safetensors_bytes(name, bytes, &Device::Cpu).map_err(js)?;
-        self.trainer = Trainer::new(model, self.trainer.config.clone()).map_err(js)?;
-        self.epoch = None;
-        self.losses.clear();
+        let trainer = Trainer::new(model, self.run.trainer.config.clone()).map_err(js)?;
+        self.run = Run::new(trainer);
+        self.hand = None;
+        self.hand_losses.clear();
         Ok(())
     }
 
     /// The digit through each of the 32 filters: `[32, 26, 26]` raw sums.
     pub fn feature_maps(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
         let x = digit_tensor(digit)?.reshape((28, 28)).map_err(js)?;
-        let filters = self.trainer.model.conv1_filters().map_err(js)?;
+        let filters = self.run.trainer.model.conv1_filters().map_err(js)?;
         let maps = analysis::feature_maps(&x, &filters).map_err(js)?;
         maps.flatten_all()
             .and_then(|t| t.to_vec1::<f32>())

@@ -6,6 +6,8 @@
 //        [--download FILE] [--native-model FILE --digits JSON] [--soak EPOCHS]
 //        [--threads-batches N] [--pages-like URL]
 //        [--parquet-page URL --parquet DATA] [--missing DATA] [--truncated DATA]
+//        [--hand-batches N [--hand-screenshot FILE]]
+//        [--fashion-page URL --fashion DATA [--fashion-screenshot FILE]]
 //        [--huge DATA] [--cross-origin DATA] [--plain-page URL --unreachable DATA]
 //   node web/tests/page.mjs --page URL --idx DATA --bench SECONDS [--bench-query threads=N]
 //
@@ -315,6 +317,94 @@ try {
         status: document.getElementById('load-status').textContent,
       }));
       await plain.close();
+    }
+
+    // 12. Filters set by hand: filter 0 set to top sobel and frozen, 10
+    // batches, it is still top sobel and the others moved; filter 1 typed in
+    // and randomised. Then the hand-chosen model beside the learned one.
+    if (args['hand-batches']) {
+      const n = Number(args['hand-batches']);
+      const hand = await open(args.page, args.idx, 'idx');
+      await ready(hand);
+      await hand.waitForFunction(() => window.faw.state.snapshots.length > 0);
+      const filters = () => hand.evaluate(() => Array.from(window.faw.state.filters));
+      const at = async (step) => hand.waitForFunction((k) => window.faw.state.step >= k, step, { timeout: 300000 });
+      const changed = (before) => hand.waitForFunction(
+        (b) => window.faw.state.filters.some((v, i) => v !== b[i]), before);
+      const start = await filters();
+      await hand.click('#filters .filter:nth-child(1)');
+      const editorShown = await hand.isVisible('#filter-editor');
+      await hand.selectOption('#editor-kernel', { label: 'top sobel' });
+      await changed(start);
+      const set = await filters();
+      await hand.check('#editor-frozen');
+      await hand.waitForFunction(() => window.faw.state.frozen.includes(0));
+      const frozenLook = await hand.evaluate(() => {
+        const cell = document.querySelector('#filters .filter');
+        return { marked: cell.classList.contains('frozen'), label: cell.querySelector('div').textContent };
+      });
+      for (let i = 0; i < n; i++) await hand.click('#one-batch');
+      await at(n);
+      const trained = await filters();
+      const label = await hand.$eval('#filters .filter div', (d) => d.textContent);
+      // Filter 1: nine numbers typed in, then a random draw.
+      await hand.click('#filters .filter:nth-child(2)');
+      const typed = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+      const boxes = await hand.$$('#editor-grid input');
+      for (const [k, box] of boxes.entries()) await box.fill(String(typed[k] / 10));
+      let before = await filters();
+      await hand.click('#editor-set');
+      await changed(before);
+      const afterTyped = await filters();
+      before = afterTyped;
+      await hand.click('#editor-random');
+      await changed(before);
+      const afterRandom = await filters();
+      await hand.click('#editor-close');
+      result.hand = {
+        editorShown, start, set, frozenLook, trained, label, afterTyped, afterRandom,
+        editorHidden: !(await hand.isVisible('#filter-editor')),
+        frozenAfter: await hand.evaluate(() => window.faw.state.frozen),
+      };
+      // The hand-chosen model beside: two sets of curves, trained together.
+      await hand.check('#hand-chosen');
+      await hand.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.hand);
+      for (let i = 0; i < n; i++) await hand.click('#one-batch');
+      await at(n);
+      result.beside = await hand.evaluate(() => {
+        const { state } = window.faw;
+        return {
+          step: state.step, losses: state.losses, handLosses: state.hand.losses,
+          accuracy: state.accuracy, handAccuracy: state.hand.accuracy, frozen: state.frozen,
+          filters: Array.from(state.filters),
+        };
+      });
+      if (args['hand-screenshot']) {
+        await hand.click('#filters .filter:nth-child(4)');
+        await hand.screenshot({ path: args['hand-screenshot'], fullPage: true });
+      }
+      await hand.close();
+    }
+
+    // 13. Fashion-MNIST: the picker, its class names on the bars.
+    if (args.fashion) {
+      const fashion = await open(args['fashion-page'] || args.page, args.fashion, 'idx', { query: 'dataset=fashion-mnist' });
+      await ready(fashion);
+      await drawStroke(fashion, 140, 50, 230);
+      result.fashion = await fashion.evaluate(() => ({
+        dataset: window.faw.state.dataset,
+        picker: document.getElementById('dataset').value,
+        options: Array.from(document.querySelectorAll('#dataset option'), (o) => o.value),
+        status: document.getElementById('data-status').textContent,
+        heading: document.querySelector('#digit h2').textContent,
+        reads: window.faw.state.reads,
+      }));
+      if (args['fashion-screenshot']) await fashion.screenshot({ path: args['fashion-screenshot'], fullPage: true });
+      await fashion.close();
+      const unknown = await open(args['fashion-page'] || args.page, args.fashion, 'idx', { failing: true, query: 'dataset=kmnist' });
+      await unknown.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
+      result.unknownDataset = await unknown.textContent('#load-status');
+      await unknown.close();
     }
 
     // 10. Browsers that cannot run it: no WebAssembly, no SIMD128, its
