@@ -2,8 +2,10 @@
 //! second over a fixed number of optimizer steps (batch 128) after warm-up,
 //! and the process's peak resident memory. Prints one JSON line.
 //!
-//! `MNIST_DIR=... cargo bench --bench train_throughput -- [STEPS] [WARMUP]`
-//! (defaults 60 and 5). `benches/compare.py` runs it against Keras.
+//! `MNIST_DIR=... cargo bench --bench train_throughput -- [STEPS] [WARMUP]
+//! [--allocator-as-it-comes]` (defaults 60 and 5; the flag leaves glibc's
+//! allocator settings as they come, without `keep_freed_memory`).
+//! `benches/compare.py` runs it against Keras.
 
 use candle_core::Device;
 use filters_are_weights::data::Mnist;
@@ -28,8 +30,11 @@ fn main() -> filters_are_weights::Result<()> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    // As the command-line program does.
-    filters_are_weights::train::keep_freed_memory();
+    // As the command-line program does, unless asked not to.
+    let as_it_comes = std::env::args().any(|a| a == "--allocator-as-it-comes");
+    if !as_it_comes {
+        filters_are_weights::train::keep_freed_memory();
+    }
     let steps = args.first().copied().unwrap_or(60);
     let warmup = args.get(1).copied().unwrap_or(5);
     let batch = 128;
@@ -55,9 +60,14 @@ fn main() -> filters_are_weights::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "{{\"name\": \"filters-are-weights\", \"images_per_s\": {:.1}, \"steps\": {steps}, \
-         \"seconds\": {seconds:.2}, \"peak_rss_mib\": {:.0}}}",
+         \"seconds\": {seconds:.2}, \"peak_rss_mib\": {:.0}, \"allocator\": \"{}\"}}",
         (steps * batch) as f64 / seconds,
-        peak_rss_mib()
+        peak_rss_mib(),
+        if as_it_comes {
+            "as it comes"
+        } else {
+            "keep_freed_memory"
+        }
     );
     Ok(())
 }

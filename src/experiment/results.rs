@@ -116,7 +116,9 @@ pub struct Drift {
     pub start: &'static str,
     /// Centred cosine of the trained filter with its start, -1..1.
     pub with_start: f32,
-    /// The bank's kernel the trained filter is most like.
+    /// The bank's kernel the trained filter is most like: its start where
+    /// the start is as like it as the best (within 1e-6), else the first of
+    /// the bank's best.
     pub nearest: &'static str,
     /// Its centred cosine.
     pub nearest_score: f32,
