@@ -494,6 +494,9 @@ fn hf_hubs_variables_reach_the_command_line() {
     };
     let offline = run(&[("HF_HUB_OFFLINE", "1")]);
     assert!(offline.contains("offline mode is on"), "{offline}");
+    // An empty MNIST_DIR is no directory: as if it were not set.
+    let empty = run(&[("HF_HUB_OFFLINE", "1"), ("MNIST_DIR", "")]);
+    assert!(empty.contains("offline mode is on"), "{empty}");
     let elsewhere = run(&[("HF_ENDPOINT", "http://127.0.0.1:9")]);
     assert!(
         // Refused by that port (the Hub itself would not be found here).

@@ -119,10 +119,10 @@ pub fn local_dir() -> Option<PathBuf> {
 }
 
 /// The local directory [`Mnist::load_dataset`] would use for `dataset`, if
-/// any: its variable ([`Dataset::dir_env`]) when set, else the first of
-/// [`Dataset::local_dirs`] that holds the four files.
+/// any: its variable ([`Dataset::dir_env`]) when set and not empty, else the
+/// first of [`Dataset::local_dirs`] that holds the four files.
 pub fn local_dir_of(dataset: Dataset) -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(dataset.dir_env()) {
+    if let Some(dir) = std::env::var_os(dataset.dir_env()).filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
     dataset.local_dirs().into_iter().find(|d| has_idx_files(d))
