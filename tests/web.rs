@@ -771,6 +771,11 @@ fn the_page_teaches_the_lesson_in_chromium() {
         assert!((a - b).abs() < 1e-5, "learned batch {}: {a} vs {b}", i + 1);
     }
     assert_ne!(learned, hand_losses);
+    // A model opened with it on: both count from 0 again, side by side.
+    assert_eq!(
+        r["besideOpened"],
+        serde_json::json!({"step": 1, "losses": 1, "handLosses": 1, "checked": true})
+    );
 
     // Fashion-MNIST: the picker, the words, the class names.
     let fashion = &r["fashion"];

@@ -390,9 +390,9 @@ function restart() {
 
 function onUpdate(m) {
   if (m.step < state.step) {
-    // A model opened from a file: a new history (and no hand-chosen one).
-    Object.assign(state, { ...newCurves(), snapshots: [], postEpochs: {}, hand: null });
-    $('hand-chosen').checked = false;
+    // A model opened from a file: a new history (the hand-chosen model
+    // beside, if on, starts again with it).
+    Object.assign(state, { ...newCurves(), snapshots: [], postEpochs: {}, hand: state.hand && newCurves() });
     drawPostFigure();
   }
   state.step = m.step;

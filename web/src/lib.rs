@@ -611,12 +611,16 @@ impl Session {
 
     /// Replaces the model with one from a `model.safetensors` file (written
     /// by `reproduce`, or downloaded from this page); training goes on from
-    /// it with a fresh optimizer, counting steps from 0.
+    /// it with a fresh optimizer, counting steps from 0. The hand-chosen
+    /// model beside it, if on, starts again too, so that both count from 0.
     pub fn open_model(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsError> {
         let model = MnistCnn::from_safetensors_bytes(name, bytes, &Device::Cpu).map_err(js)?;
-        let trainer = Trainer::new(model, self.run.trainer.config.clone()).map_err(js)?;
-        self.run = Run::new(trainer);
-        self.hand = None;
+        let config = self.run.trainer.config.clone();
+        if self.hand.is_some() {
+            let hand = Arm::HandFrozen.trainer(config.seed, &config, &Device::Cpu);
+            self.hand = Some(Run::new(hand.map_err(js)?));
+        }
+        self.run = Run::new(Trainer::new(model, config).map_err(js)?);
         self.hand_losses.clear();
         Ok(())
     }

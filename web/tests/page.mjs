@@ -379,6 +379,20 @@ try {
           filters: Array.from(state.filters),
         };
       });
+      // A model opened now: both start again from step 0, side by side.
+      if (args['native-model']) {
+        await hand.setInputFiles('#open-model', args['native-model']);
+        await hand.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.snapshots.length === 1);
+        await hand.click('#one-batch');
+        await at(1);
+        result.besideOpened = await hand.evaluate(() => {
+          const { state } = window.faw;
+          return {
+            step: state.step, losses: state.losses.length, handLosses: state.hand && state.hand.losses.length,
+            checked: document.getElementById('hand-chosen').checked,
+          };
+        });
+      }
       if (args['hand-screenshot']) {
         await hand.click('#filters .filter:nth-child(4)');
         await hand.screenshot({ path: args['hand-screenshot'], fullPage: true });
