@@ -114,9 +114,8 @@ struct Inputs {
 struct Reproduce {
     #[command(flatten)]
     inputs: Inputs,
-    /// Epochs to train.
-    #[arg(long, value_name = "N", default_value_t = 15, value_parser = number::<usize>)]
-    epochs: usize,
+    #[command(flatten)]
+    run: RunLength,
     /// Epochs after which the filters are kept [default: all].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = number::<usize>)]
     snapshot_epochs: Option<Vec<usize>>,
@@ -126,9 +125,6 @@ struct Reproduce {
     /// Also keep them after these batches [default: 1,2,5,10,20,50,100,200].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = number::<usize>)]
     snapshot_steps: Option<Vec<usize>>,
-    /// Seed of initialisation, shuffling and dropout.
-    #[arg(long, value_name = "S", default_value_t = 42, value_parser = number::<u64>)]
-    seed: u64,
     /// Where to write figures, model and history.
     #[arg(long, value_name = "DIR", default_value = "out")]
     out: PathBuf,
@@ -164,14 +160,21 @@ struct HandVsLearned {
     training: Training,
 }
 
-#[derive(Args)]
-struct CompareDatasets {
-    /// Epochs to train on each data set.
+/// How long one training run is, and its seed: the post's 15 epochs from 42.
+#[derive(Args, Clone, Copy)]
+struct RunLength {
+    /// Epochs to train.
     #[arg(long, value_name = "N", default_value_t = 15, value_parser = number::<usize>)]
     epochs: usize,
-    /// Seed of initialisation, shuffling and dropout (the same for both).
+    /// Seed of initialisation, shuffling and dropout.
     #[arg(long, value_name = "S", default_value_t = 42, value_parser = number::<u64>)]
     seed: u64,
+}
+
+#[derive(Args)]
+struct CompareDatasets {
+    #[command(flatten)]
+    run: RunLength,
     /// MNIST's IDX files [default: $MNIST_DIR, else data/mnist/, else the Hub].
     #[arg(long, value_name = "DIR")]
     mnist_dir: Option<PathBuf>,
@@ -235,11 +238,13 @@ impl Training {
     }
 }
 
-/// Says so when `trainer` goes on from `checkpoint`.
-fn say_resumed(checkpoint: &Path, trainer: &Trainer) {
-    if trainer.epochs_done() > 0 {
-        let (path, epochs) = (checkpoint.display(), trainer.epochs_done());
-        println!("resuming from {path} after epoch {epochs}");
+/// Says so when a run goes on from `checkpoint`, where `epochs` were done.
+fn say_resumed(checkpoint: &Path, epochs: usize) {
+    if epochs > 0 {
+        println!(
+            "resuming from {} after epoch {epochs}",
+            checkpoint.display()
+        );
     }
 }
 
@@ -253,13 +258,14 @@ fn number<T: std::str::FromStr>(text: &str) -> std::result::Result<T, String> {
 impl Reproduce {
     /// The run these options describe, checked.
     fn config(&self) -> Result<TrainConfig> {
+        let RunLength { epochs, seed } = self.run;
         let config = TrainConfig {
-            epochs: self.epochs,
-            seed: self.seed,
+            epochs,
+            seed,
             // Every epoch by default (for the animation); the post's ones get
             // their own figures.
             snapshot_epochs: (self.snapshot_epochs.clone())
-                .unwrap_or_else(|| (0..=self.epochs).collect()),
+                .unwrap_or_else(|| (0..=epochs).collect()),
             snapshot_every_batches: self.snapshot_every,
             snapshot_steps: (self.snapshot_steps.clone()).unwrap_or_else(|| EARLY_STEPS.to_vec()),
             progress: self.training.progress(),
@@ -295,7 +301,7 @@ fn reproduce(o: &Reproduce) -> Result<()> {
     let data = (o.training).data(choice.dataset, choice.data_dir.as_deref(), everything)?;
     let checkpoint = o.out.join(CHECKPOINT_FILE);
     let mut trainer = Trainer::resume_or_new(&checkpoint, o.resume, &config, &data, &device)?;
-    say_resumed(&checkpoint, &trainer);
+    say_resumed(&checkpoint, trainer.epochs_done());
     let parameters = trainer.model.parameter_count();
     println!("model: Keras' mnist_cnn, {parameters} parameters; {config}");
     trainer.run_saving(&data, &o.out)?;
@@ -346,9 +352,9 @@ fn hand_vs_learned(o: &HandVsLearned) -> Result<()> {
 
 fn compare_datasets(o: &CompareDatasets) -> Result<()> {
     let config = TrainConfig {
-        epochs: o.epochs,
-        seed: o.seed,
-        snapshot_epochs: (0..=o.epochs).collect(),
+        epochs: o.run.epochs,
+        seed: o.run.seed,
+        snapshot_epochs: (0..=o.run.epochs).collect(),
         progress: o.training.progress(),
         ..TrainConfig::default()
     };
@@ -361,10 +367,7 @@ fn compare_datasets(o: &CompareDatasets) -> Result<()> {
         let data = o.training.data(dataset, dir, everything)?;
         let run_dir = o.out.join(dataset.id());
         let run = DatasetRun::train(&data, &config, &run_dir, o.resume, &device)?;
-        if run.resumed_after > 0 {
-            let (path, epochs) = (run_dir.join(CHECKPOINT_FILE), run.resumed_after);
-            println!("resumed from {} after epoch {epochs}", path.display());
-        }
+        say_resumed(&run_dir.join(CHECKPOINT_FILE), run.resumed_after);
         println!("{dataset}: {}", run.history);
         runs.push(run);
     }

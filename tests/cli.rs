@@ -25,33 +25,31 @@ fn reproduce_writes_every_figure_then_plot_and_analyze_redo_them() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    for file in [
-        "kernel-gallery.png",
-        "filters-epoch-00.png",
-        "filters-epoch-01.png",
-        "filters-epoch-02.png",
-        "filters-evolution.png",
-        "filters-first-steps.png",
-        "filters-steps.png",
-        "filters-change.png",
-        "filters-animation.gif",
-        "curves.png",
-        "curves.svg",
-        "model.safetensors",
-        "history.json",
-        "nearest-kernels.png",
-        "nearest-kernels.tsv",
-        "feature-maps-digit.png",
-        "classic-maps-digit.png",
-        "feature-maps-picture.png",
-        "confusion.png",
-    ] {
-        let path = out.join(file);
-        assert!(
-            path.is_file() && path.metadata().unwrap().len() > 0,
-            "{file} missing"
-        );
-    }
+    common::assert_files(
+        &out,
+        &[
+            "kernel-gallery.png",
+            "filters-epoch-00.png",
+            "filters-epoch-01.png",
+            "filters-epoch-02.png",
+            "filters-evolution.png",
+            "filters-first-steps.png",
+            "filters-steps.png",
+            "filters-change.png",
+            "filters-animation.gif",
+            "curves.png",
+            "curves.svg",
+            "model.safetensors",
+            "history.json",
+            "nearest-kernels.png",
+            "nearest-kernels.tsv",
+            "feature-maps-digit.png",
+            "classic-maps-digit.png",
+            "feature-maps-picture.png",
+            "confusion.png",
+        ],
+        0,
+    );
     let tsv = std::fs::read_to_string(out.join("nearest-kernels.tsv")).unwrap();
     assert_eq!(tsv.lines().count(), 33, "{tsv}");
     let gif = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
@@ -194,21 +192,19 @@ fn hand_vs_learned_writes_its_tables_and_figures_and_resumes() {
         first.contains("8 runs: 4 first layers x seeds [42, 43]"),
         "{first}"
     );
-    for file in [
-        "hand-vs-learned.json",
-        "hand-vs-learned.png",
-        "hand-vs-learned.svg",
-        "hand-vs-learned.tsv",
-        "hand-vs-learned-epochs.tsv",
-        "hand-vs-learned-drift.tsv",
-        "hand-vs-learned-filters.png",
-    ] {
-        let path = out.join(file);
-        assert!(
-            path.is_file() && path.metadata().unwrap().len() > 0,
-            "{file} missing"
-        );
-    }
+    common::assert_files(
+        &out,
+        &[
+            "hand-vs-learned.json",
+            "hand-vs-learned.png",
+            "hand-vs-learned.svg",
+            "hand-vs-learned.tsv",
+            "hand-vs-learned-epochs.tsv",
+            "hand-vs-learned-drift.tsv",
+            "hand-vs-learned-filters.png",
+        ],
+        0,
+    );
     let table = std::fs::read_to_string(out.join("hand-vs-learned.tsv")).unwrap();
     assert_eq!(table.lines().count(), 5, "{table}");
     assert!(
@@ -309,15 +305,17 @@ fn fashion_mnist_runs_name_their_classes_and_compare_datasets_trains_both() {
         &path(&both),
     ]);
     assert!(ok, "{stdout}\n{stderr}");
-    for file in [
-        "datasets.png",
-        "datasets.tsv",
-        "mnist/history.json",
-        "fashion-mnist/history.json",
-        "fashion-mnist/model.safetensors",
-    ] {
-        assert!(both.join(file).is_file(), "{file} missing");
-    }
+    common::assert_files(
+        &both,
+        &[
+            "datasets.png",
+            "datasets.tsv",
+            "mnist/history.json",
+            "fashion-mnist/history.json",
+            "fashion-mnist/model.safetensors",
+        ],
+        0,
+    );
     let table = std::fs::read_to_string(both.join("datasets.tsv")).unwrap();
     assert!(
         table.starts_with("measure\tmnist\tfashion-mnist\n"),

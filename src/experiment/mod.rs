@@ -45,7 +45,7 @@ pub use results::{likeness_to_bank, ArmRun, ArmSummary, Drift, Results, Spread};
 
 use crate::data::Mnist;
 use crate::error::{Error, Result};
-use crate::kernels::{as_filters, hand_chosen, scaled_to};
+use crate::kernels::{as_filters, filter_lengths, hand_chosen, scaled_to};
 use crate::model::MnistCnn;
 use crate::train::{Progress, TrainConfig, Trainer};
 use candle_core::Device;
@@ -332,11 +332,7 @@ impl Experiment {
 /// The hand-chosen bank as `model`'s first layer: [`hand_chosen`]'s 32
 /// kernels, each scaled to the mean length of `model`'s random filters.
 pub fn hand_chosen_filters(model: &MnistCnn) -> Result<candle_core::Tensor> {
-    let random = model.conv1_filter_values()?;
-    let lengths: Vec<f32> = random
-        .chunks(9)
-        .map(|f| f.iter().map(|v| v * v).sum::<f32>().sqrt())
-        .collect();
+    let lengths = filter_lengths(&model.conv1_filter_values()?);
     let mean = lengths.iter().sum::<f32>() / lengths.len().max(1) as f32;
     as_filters(&scaled_to(&hand_chosen(), mean))
 }

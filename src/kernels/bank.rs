@@ -137,19 +137,20 @@ pub fn hand_chosen() -> Vec<Kernel> {
     bank
 }
 
+/// The Euclidean length of each filter of `values` (nine numbers a filter,
+/// row-major): the size [`scaled_to`] sets.
+pub fn filter_lengths(values: &[f32]) -> Vec<f32> {
+    let length = |f: &[f32]| f.iter().map(|v| v * v).sum::<f32>().sqrt();
+    values.chunks(9).map(length).collect()
+}
+
 /// `kernels`, each multiplied so that its nine numbers have Euclidean
 /// length `norm` (the pattern kept, the size chosen).
 pub fn scaled_to(kernels: &[Kernel], norm: f32) -> Vec<Kernel> {
     kernels
         .iter()
         .map(|k| {
-            let length = k
-                .weights
-                .iter()
-                .flatten()
-                .map(|v| v * v)
-                .sum::<f32>()
-                .sqrt();
+            let length = filter_lengths(&k.weights.concat())[0];
             let factor = if length > 0.0 { norm / length } else { 0.0 };
             Kernel::new(k.name, k.weights.map(|row| row.map(|v| v * factor)))
         })

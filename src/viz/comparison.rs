@@ -112,16 +112,7 @@ pub fn arm_comparison(results: &Results) -> Result<Figure> {
             "no run of the experiment has an epoch yet".into(),
         ));
     }
-    let (w, h) = (1000u32, 420u32);
-    let mut fig = render(w, h, |area| draw_comparison(area, results))?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        draw_comparison(&root, results)?;
-        root.present().map_err(plot_err)?;
-    }
-    fig.svg = Some(svg);
-    Ok(fig)
+    png_and_svg!((1000, 420), draw_comparison, results)
 }
 
 /// The first seed's first-layer filters, one row each, on one colour scale:

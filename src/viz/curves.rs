@@ -128,14 +128,5 @@ pub fn curves(history: &History) -> Result<Figure> {
     if history.epochs.is_empty() {
         return Err(Error::Plot("no epochs in the history yet".into()));
     }
-    let (w, h) = (960u32, 400u32);
-    let mut fig = render(w, h, |area| draw_curves(area, history))?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        draw_curves(&root, history)?;
-        root.present().map_err(plot_err)?;
-    }
-    fig.svg = Some(svg);
-    Ok(fig)
+    png_and_svg!((960, 400), draw_curves, history)
 }

@@ -21,17 +21,8 @@ pub fn confusion(matrix: &[[usize; 10]; 10], dataset: Dataset) -> Result<Figure>
         left,
         top: 70,
     };
-    let (w, h) = ((left + 10 * cell + 20) as u32, (70 + 10 * cell + 40) as u32);
-    let mut fig = render(w, h, |area| draw_confusion(area, matrix, dataset, &layout))?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        draw_confusion(&root, matrix, dataset, &layout)?;
-        root.present().map_err(plot_err)?;
-    }
-    fig.svg = Some(svg);
-    Ok(fig)
+    let size = ((left + 10 * cell + 20) as u32, (70 + 10 * cell + 40) as u32);
+    png_and_svg!(size, draw_confusion, matrix, dataset, &layout)
 }
 
 /// Where a confusion matrix's cells go: their side, and the margins left of
@@ -48,6 +39,7 @@ fn draw_confusion<DB: DrawingBackend>(
     dataset: Dataset,
     &ConfusionLayout { cell, left, top }: &ConfusionLayout,
 ) -> Result<()> {
+    area.fill(&WHITE).map_err(plot_err)?;
     let (names, short) = (dataset.class_names(), dataset.short_class_names());
     let noun = dataset.class_noun();
     let title = format!("Confusion matrix: true {noun} (rows) read as (columns)");

@@ -35,6 +35,23 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
+/// A figure of `$size` (`(w, h)` pixels) drawn by `$draw(area, args...)`,
+/// a function generic over the drawing backend, twice: as PNG and as SVG.
+macro_rules! png_and_svg {
+    ($size:expr, $draw:path $(, $arg:expr)*) => {{
+        let (w, h): (u32, u32) = $size;
+        let mut fig = render(w, h, |area| $draw(area $(, $arg)*))?;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+            $draw(&root $(, $arg)*)?;
+            root.present().map_err(plot_err)?;
+        }
+        fig.svg = Some(svg);
+        Ok(fig)
+    }};
+}
+
 mod comparison;
 mod curves;
 mod digits;

@@ -153,3 +153,15 @@ impl Drop for SmallDisk {
             .status();
     }
 }
+
+/// Asserts that each of `files` is in `dir` and holds more than `min_bytes`.
+pub fn assert_files(dir: &Path, files: &[&str], min_bytes: u64) {
+    for file in files {
+        let len = dir.join(file).metadata().map_or(0, |m| m.len());
+        assert!(
+            len > min_bytes,
+            "{file} missing from {} (or too small: {len} bytes)",
+            dir.display()
+        );
+    }
+}

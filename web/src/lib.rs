@@ -17,7 +17,7 @@ use filters_are_weights::candle::{DType, Device, Tensor};
 use filters_are_weights::data::{idx, parquet, Dataset, Mnist, IDX_FILES, IMAGE_SIDE};
 use filters_are_weights::experiment::Arm;
 use filters_are_weights::image;
-use filters_are_weights::kernels::{scaled_to, Kernel, CLASSIC};
+use filters_are_weights::kernels::{filter_lengths, scaled_to, Kernel, CLASSIC};
 use filters_are_weights::model::{glorot_uniform, MnistCnn, PARAMETER_SHAPES};
 use filters_are_weights::picture::{self, WORKING_SIDE};
 use filters_are_weights::rng::Rng;
@@ -484,9 +484,7 @@ impl Session {
         let kernel = CLASSIC
             .get(k as usize)
             .ok_or_else(|| JsError::new("no such classic kernel"))?;
-        let values = self.filters()?;
-        let length = |f: &[f32]| f.iter().map(|v| v * v).sum::<f32>().sqrt();
-        let lengths: Vec<f32> = values.chunks(9).map(length).collect();
+        let lengths = filter_lengths(&self.filters()?);
         let mean = lengths.iter().sum::<f32>() / lengths.len().max(1) as f32;
         let own = lengths.get(i as usize).copied().unwrap_or(0.0);
         let norm = if own > 1e-6 { own } else { mean };
