@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "notebooks"))
 
 CELLS = [
     ':dep filters-are-weights = { path = "..", default-features = false }',
-    "use filters_are_weights::prelude::*;\nkeep_freed_memory();",
+    "use filters_are_weights::prelude::*;",
     """let seconds: f32 = {
     let data = Mnist::load()?;
     let config = TrainConfig {

@@ -100,8 +100,7 @@ pub mod prelude {
     pub use crate::report::{self, Report};
     pub use crate::rng::Rng;
     pub use crate::train::{
-        keep_freed_memory, FilterStep, History, Progress, Snapshot, TrainConfig, Trainer,
-        EARLY_STEPS,
+        FilterStep, History, Progress, Snapshot, TrainConfig, Trainer, EARLY_STEPS,
     };
     pub use crate::viz::{self, ColourScale, Figure};
     pub use crate::{quick_mode, Error, Result};

@@ -400,8 +400,6 @@ fn demo(path: &Path) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Training allocates the same big buffers at every step: keep them.
-    filters_are_weights::train::keep_freed_memory();
     let done = match &cli.command {
         Some(Command::Reproduce(o)) => reproduce(o),
         Some(Command::HandVsLearned(o)) => hand_vs_learned(o),

@@ -188,6 +188,25 @@ impl Adadelta {
 impl Adadelta {
     /// The same optimizer state, copied onto `vars` (the variables of a
     /// `MnistCnn::copy`, in the same order).
+    /// One step with the gradients as plain numbers, `grads[i]` for the
+    /// `i`-th variable (the fused training step's buffers; CPU, f32, in
+    /// place, the same arithmetic as [`Optimizer::step`]).
+    pub(crate) fn step_from(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+        if grads.len() != self.slots.len() {
+            candle_core::bail!(
+                "Adadelta: {} gradients for {} variables",
+                grads.len(),
+                self.slots.len()
+            )
+        }
+        let AdadeltaConfig { lr, rho, eps } = self.config;
+        for (slot, g) in self.slots.iter().zip(grads) {
+            let (a, d) = (&slot.avg_sq_grad, &slot.avg_sq_update);
+            ops::adadelta_in_place_from(&slot.var, g, a, d, (lr, rho, eps))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn rebind(&self, vars: Vec<Var>) -> Result<Self> {
         if vars.len() != self.slots.len() {
             candle_core::bail!(

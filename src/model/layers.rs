@@ -241,6 +241,13 @@ impl Dropout {
         let mask = dropout_mask(x, self.rate, &mut rng)?;
         Ok(self.backend.mul_mask(x, mask)?) // x · mask
     }
+
+    /// Fills `mask` with a fresh mask for `b` images (what
+    /// [`Dropout::forward_t`] draws in training, the same numbers).
+    pub(crate) fn mask_into(&self, b: usize, mask: &mut [f32]) {
+        let mut rng = self.stream.lock().unwrap_or_else(|e| e.into_inner());
+        fill_dropout_mask(mask, b, self.rate, &mut rng)
+    }
 }
 
 /// Multiplies `x` `[b, ...]` by a fresh dropout mask (see [`dropout_mask`]).
@@ -254,11 +261,16 @@ pub fn dropout(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
 /// in order, so the masks are made in parallel and still depend on nothing
 /// but `rng`.
 pub fn dropout_mask(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Vec<f32>> {
-    let scale = 1.0 / (1.0 - p);
-    let b = x.dim(0)?;
-    let per_image = x.elem_count() / b.max(1);
-    let seeds: Vec<u64> = (0..b).map(|_| rng.next_u64()).collect();
     let mut mask = vec![0f32; x.elem_count()];
+    fill_dropout_mask(&mut mask, x.dim(0)?, p, rng);
+    Ok(mask)
+}
+
+/// [`dropout_mask`] for `b` images into `mask` (every entry written).
+fn fill_dropout_mask(mask: &mut [f32], b: usize, p: f32, rng: &mut Rng) {
+    let scale = 1.0 / (1.0 - p);
+    let per_image = mask.len() / b.max(1);
+    let seeds: Vec<u64> = (0..b).map(|_| rng.next_u64()).collect();
     mask.par_chunks_mut(per_image.max(1))
         .zip(&seeds)
         .for_each(|(m, &seed)| {
@@ -268,7 +280,6 @@ pub fn dropout_mask(x: &Tensor, p: f32, rng: &mut Rng) -> Result<Vec<f32>> {
                 *v = ((*v >= p) as u8 as f32) * scale;
             }
         });
-    Ok(mask)
 }
 
 /// Glorot-uniform initial values for a weight of `shape` (Keras' rule for

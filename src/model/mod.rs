@@ -48,6 +48,7 @@
 
 mod file;
 mod filters;
+pub(crate) mod fused_step;
 mod layers;
 mod sequential;
 

@@ -88,7 +88,8 @@ pub mod generic;
 mod reference;
 
 pub use backend::Backend;
-pub(crate) use fused::adadelta_in_place;
+pub(crate) use fused::{adadelta_in_place, adadelta_in_place_from, into, matmul_as_candle, Dims};
+pub(crate) use reference::relu_grad;
 
 /// Valid, stride-1 cross-correlation of `x` `[b, h, w, c]` with `w`
 /// `[kh, kw, c, o]`, giving `[b, h - kh + 1, w - kw + 1, o]`.

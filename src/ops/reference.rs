@@ -336,7 +336,7 @@ fn num_zero<T: WithDType>(_v: T) -> T {
 /// The gradient through a ReLU whose output is `y`: `dy` where `y > 0`, else
 /// zero (at exactly 0 too, as in TensorFlow).
 #[inline(always)]
-pub(super) fn relu_grad<T: WithDType>(y: T, dy: T) -> T {
+pub(crate) fn relu_grad<T: WithDType>(y: T, dy: T) -> T {
     if y > T::zero() {
         dy
     } else {

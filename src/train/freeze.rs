@@ -6,7 +6,7 @@
 //! eps)`): those filters stay bit for bit what they were, while every other
 //! weight trains as before, around them.
 
-use super::{TrainConfig, Trainer};
+use super::{Gradients, TrainConfig, Trainer};
 use crate::error::Result;
 use candle_core::backprop::GradStore;
 use candle_core::Tensor;
@@ -29,7 +29,29 @@ impl Trainer {
 
     /// One optimizer step from `grads`, the frozen filters' gradients
     /// (kernel and bias) zeroed first.
-    pub(super) fn optimizer_step(&mut self, mut grads: GradStore) -> Result<()> {
+    pub(super) fn optimizer_step(&mut self, grads: Gradients) -> Result<()> {
+        match grads {
+            Gradients::Autograd(grads) => self.optimizer_step_from_store(grads),
+            Gradients::Fused => {
+                let frozen = &self.config.frozen_filters;
+                let filters = self.model.conv1.weights().1.dim(0)?;
+                let grads = self.fused.gradients();
+                if !frozen.is_empty() {
+                    // conv1.kernel [3, 3, 1, 32] and conv1.bias [32]: filter i % 32.
+                    for g in &mut grads[..2] {
+                        for (i, v) in g.iter_mut().enumerate() {
+                            if frozen.contains(&(i % filters)) {
+                                *v *= 0.0; // as the tensors' `g · keep` below
+                            }
+                        }
+                    }
+                }
+                Ok(self.optimizer.step_from(&grads[..])?)
+            }
+        }
+    }
+
+    fn optimizer_step_from_store(&mut self, mut grads: GradStore) -> Result<()> {
         if !self.config.frozen_filters.is_empty() {
             let vars = self.model.vars(); // conv1.kernel [3, 3, 1, 32], conv1.bias [32]
             for var in &vars[..2] {

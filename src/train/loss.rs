@@ -2,6 +2,7 @@
 
 use crate::data::Mnist;
 use crate::error::{Error, Result};
+use crate::model::fused_step::FusedStep;
 use crate::model::MnistCnn;
 use candle_core::{DType, Tensor};
 
@@ -49,10 +50,24 @@ pub(super) fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize> {
 
 /// Test loss and accuracy of `model` on `data`'s test set.
 pub fn evaluate(model: &MnistCnn, data: &Mnist) -> Result<(f32, f32)> {
+    evaluate_with(model, data, &mut FusedStep::default())
+}
+
+/// [`evaluate`], on the CPU in `step`'s buffers (the same logits as
+/// [`MnistCnn::forward_t`], without its graph), kept for the next time.
+pub(super) fn evaluate_with(
+    model: &MnistCnn,
+    data: &Mnist,
+    step: &mut FusedStep,
+) -> Result<(f32, f32)> {
     let (mut total, mut hits, mut n) = (0.0f64, 0usize, 0usize);
     for batch in data.test_batches(1000)? {
         let (x, y) = batch?;
-        let logits = model.forward_t(&x, false)?;
+        let logits = if FusedStep::fits(model) {
+            step.forward(model, &x, false)?
+        } else {
+            model.forward_t(&x, false)?
+        };
         let b = y.dim(0)?;
         total += loss(&logits, &y)?.to_scalar::<f32>()? as f64 * b as f64;
         hits += correct(&logits, &y)?;

@@ -37,9 +37,11 @@ pub(crate) use notebook::this_copy;
 
 use crate::data::Mnist;
 use crate::error::{Error, Result};
+use crate::model::fused_step::FusedStep;
 use crate::model::MnistCnn;
 use crate::optim::Adadelta;
 use crate::rng::Rng;
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor};
 use candle_nn::Optimizer;
 use loss::correct;
@@ -121,6 +123,16 @@ pub struct Trainer {
     /// What has been measured so far.
     pub history: History,
     optimizer: Adadelta,
+    /// The buffers of a step on the CPU (see [`FusedStep`]).
+    fused: FusedStep,
+}
+
+/// The gradient of a batch's loss with respect to every weight.
+enum Gradients {
+    /// candle's autograd's: any device, any dtype, and the reference.
+    Autograd(GradStore),
+    /// In the trainer's [`FusedStep`] (on the CPU, in f32).
+    Fused,
 }
 
 /// The random stream of one epoch: fixed by the seed and the epoch alone, so
@@ -128,32 +140,6 @@ pub struct Trainer {
 fn epoch_rng(seed: u64, epoch: usize) -> Rng {
     let mut mix = Rng::new(seed ^ (epoch as u64).wrapping_mul(0xA24B_AED4_963E_E407));
     mix.fork()
-}
-
-/// Asks glibc's allocator to keep freed memory for reuse instead of handing
-/// big blocks back to the kernel: each training step allocates the same
-/// large buffers again, and fresh pages from the kernel must be zeroed
-/// first. Blocks are then never served by `mmap` (whose threshold cannot be
-/// raised past 32 MB) and the heap is never trimmed. Measured on a 2-core
-/// machine, a full epoch of `reproduce` took 15.1 s with it and 35.5 s
-/// without.
-///
-/// This changes the whole process, so the library never calls it by
-/// itself: programs opt in (the `filters-are-weights` command does, first
-/// thing). Elsewhere than glibc it does nothing.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: mallopt only changes allocator settings, which glibc
-            // allows at any time.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_MAX, 0);
-                libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-            }
-        });
-    }
 }
 
 impl Trainer {
@@ -166,6 +152,7 @@ impl Trainer {
             config,
             history: History::default(),
             optimizer,
+            fused: FusedStep::default(),
         })
     }
     /// Epochs completed so far.
@@ -231,21 +218,53 @@ impl Trainer {
     /// ```
     pub fn filter_step(&mut self, images: &Tensor, labels: &Tensor) -> Result<FilterStep> {
         self.follow_notebook_cell()?;
-        let logits = self.model.forward_t(images, true)?;
-        self.step_shown(&loss(&logits, labels)?)
+        let logits = self.forward_for_training(images)?;
+        let loss = loss(&logits, labels)?;
+        self.step_shown(&logits, &loss)
+    }
+
+    /// The logits `[b, 10]` of a training batch (dropout on): on the CPU by
+    /// the trainer's [`FusedStep`], which keeps what its backward pass
+    /// needs; elsewhere by the model, recorded by candle's autograd.
+    fn forward_for_training(&mut self, images: &Tensor) -> Result<Tensor> {
+        if FusedStep::fits(&self.model) {
+            let logits = self.fused.forward(&self.model, images, true)?;
+            return Ok(candle_core::Var::from_tensor(&logits)?.as_tensor().clone());
+        }
+        self.model.forward_t(images, true)
+    }
+
+    /// The gradient of `loss`, computed from `logits` (the last
+    /// [`Trainer::forward_for_training`]'s), with respect to every weight.
+    fn gradients(&mut self, logits: &Tensor, loss: &Tensor) -> Result<Gradients> {
+        let grads = loss.backward()?;
+        if !FusedStep::fits(&self.model) {
+            return Ok(Gradients::Autograd(grads));
+        }
+        let d_logits = grads
+            .get(logits)
+            .ok_or_else(|| Error::Internal("the logits got no gradient".into()))?;
+        self.fused.backward(&self.model, d_logits)?;
+        Ok(Gradients::Fused)
     }
 
     /// The gradient of `loss` and the Adadelta step it leads to, with the
     /// filters before and after it.
-    fn step_shown(&mut self, loss: &Tensor) -> Result<FilterStep> {
+    fn step_shown(&mut self, logits: &Tensor, loss: &Tensor) -> Result<FilterStep> {
         let before = self.model.conv1_filters()?;
-        let grads = loss.backward()?;
+        let grads = self.gradients(logits, loss)?;
         let kernel = self.model.vars()[0].as_tensor().clone(); // conv1.kernel [3, 3, 1, 32]
-        let gradient = grads
-            .get(&kernel)
-            .ok_or_else(|| Error::Internal("the filters got no gradient".into()))?
-            .permute((3, 2, 0, 1))? // [32, 1, 3, 3]
-            .contiguous()?;
+        let gradient = match &grads {
+            Gradients::Autograd(grads) => grads
+                .get(&kernel)
+                .ok_or_else(|| Error::Internal("the filters got no gradient".into()))?
+                .clone(),
+            Gradients::Fused => {
+                let g = &self.fused.gradients()[0];
+                Tensor::from_slice(g, kernel.shape(), kernel.device())?
+            }
+        };
+        let gradient = gradient.permute((3, 2, 0, 1))?.contiguous()?; // [32, 1, 3, 3]
         self.optimizer_step(grads)?;
         let after = self.model.conv1_filters()?;
         Ok(FilterStep {
@@ -291,7 +310,10 @@ impl Trainer {
     /// gradient with respect to every weight and one Adadelta step. `None`
     /// when the epoch has no batch left.
     pub fn train_batch(&mut self, epoch: &mut EpochInProgress) -> Result<Option<BatchStats>> {
-        let step = |t: &mut Self, loss: &Tensor| t.optimizer_step(loss.backward()?);
+        let step = |t: &mut Self, logits: &Tensor, loss: &Tensor| {
+            let grads = t.gradients(logits, loss)?;
+            t.optimizer_step(grads)
+        };
         Ok(self.train_batch_with(epoch, step)?.map(|(stats, ())| stats))
     }
 
@@ -307,14 +329,14 @@ impl Trainer {
     fn train_batch_with<T>(
         &mut self,
         epoch: &mut EpochInProgress,
-        step: impl FnOnce(&mut Self, &Tensor) -> Result<T>,
+        step: impl FnOnce(&mut Self, &Tensor, &Tensor) -> Result<T>,
     ) -> Result<Option<(BatchStats, T)>> {
         let Some(batch) = epoch.batches.next() else {
             return Ok(None);
         };
         self.follow_notebook_cell()?;
         let (x, y) = batch?;
-        let logits = self.model.forward_t(&x, true)?;
+        let logits = self.forward_for_training(&x)?;
         let loss = loss(&logits, &y)?;
         let value = loss.to_scalar::<f32>()?;
         if !value.is_finite() {
@@ -324,7 +346,7 @@ impl Trainer {
                 loss: value,
             });
         }
-        let shown = step(self, &loss)?;
+        let shown = step(self, &logits, &loss)?;
         let size = y.dim(0)?;
         let hits = correct(&logits, &y)?;
         epoch.done += 1;
@@ -359,7 +381,7 @@ impl Trainer {
                 epoch.epoch
             )));
         }
-        let (test_loss, test_accuracy) = evaluate(&self.model, data)?;
+        let (test_loss, test_accuracy) = loss::evaluate_with(&self.model, data, &mut self.fused)?;
         let stats = EpochStats {
             epoch: epoch.epoch,
             train_loss: epoch.mean_loss(),

@@ -4,7 +4,9 @@
 //! [`crate::optim`].
 
 use crate::simd::wide;
-use candle_core::{bail, CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor};
+use candle_core::{
+    bail, CpuStorage, DType, InplaceOp1, InplaceOp2, InplaceOp3, Layout, Result, Tensor,
+};
 use num_traits::Float;
 use rayon::prelude::*;
 
@@ -23,6 +25,25 @@ pub(crate) fn adadelta_in_place(
     a.inplace_op2(g, &InPlace(Pass::AvgSqGrad, h))?;
     p.inplace_op3(g, a, &InPlace(Pass::Weight(d.clone()), h))?;
     d.inplace_op3(g, a, &InPlace(Pass::AvgSqUpdate, h))
+}
+
+/// [`adadelta_in_place`] with the gradient `g` as plain numbers: the fused
+/// training step's own buffer, which stays from step to step.
+pub(crate) fn adadelta_in_place_from(
+    p: &Tensor,
+    g: &[f32],
+    a: &Tensor,
+    d: &Tensor,
+    h: Hyper,
+) -> Result<()> {
+    let pass = |pass, others| FromSlice {
+        pass: InPlace(pass, h),
+        g,
+        others,
+    };
+    a.inplace_op1(&pass(Pass::AvgSqGrad, vec![]))?;
+    p.inplace_op1(&pass(Pass::Weight(d.clone()), vec![a.clone(), d.clone()]))?;
+    d.inplace_op1(&pass(Pass::AvgSqUpdate, vec![a.clone()]))
 }
 
 /// The update `u = g · sqrt(d + eps) / sqrt(a + eps)`, computed the same way
@@ -101,6 +122,35 @@ fn slice<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((start, end)) => Ok(&v[start..end]),
         None => bail!("Adadelta: tensors must be contiguous"),
+    }
+}
+
+/// One pass of [`InPlace`] with the gradient as a slice and the other
+/// vectors it reads (`a`, then `d`) as tensors.
+struct FromSlice<'g> {
+    pass: InPlace,
+    g: &'g [f32],
+    others: Vec<Tensor>,
+}
+
+impl InplaceOp1 for FromSlice<'_> {
+    fn name(&self) -> &'static str {
+        "adadelta"
+    }
+
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> Result<()> {
+        let (CpuStorage::F32(x), Some((start, end))) = (s, l.contiguous_offsets()) else {
+            bail!("Adadelta: contiguous f32 tensors expected")
+        };
+        let guards: Vec<_> = self.others.iter().map(|t| t.storage_and_layout()).collect();
+        let mut srcs = vec![self.g];
+        for (storage, layout) in &guards {
+            let candle_core::Storage::Cpu(CpuStorage::F32(v)) = &**storage else {
+                bail!("Adadelta: state on another device or dtype")
+            };
+            srcs.push(slice(v, layout)?);
+        }
+        self.pass.run(&mut x[start..end], &srcs)
     }
 }
 

@@ -69,7 +69,8 @@ mod relu_block;
 mod sums;
 mod winograd;
 
-pub(crate) use adadelta::adadelta_in_place;
+pub(crate) use adadelta::{adadelta_in_place, adadelta_in_place_from};
+pub(crate) use matmul::matmul_as_candle;
 use pool_block::ConvReluPool;
 use relu_block::ConvRelu;
 use sums::add_assign;
@@ -107,9 +108,61 @@ pub(super) fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tenso
         .apply_op3(&w.contiguous()?, &b.contiguous()?, op)
 }
 
-/// The sizes of one convolution.
+/// The blocks on plain slices, into buffers the caller keeps from step to
+/// step (the fused training step, `model::fused_step`): the very kernels of
+/// the operations above, so the very same numbers.
+pub(crate) mod into {
+    use super::{ConvRelu, ConvReluPool, Dims};
+
+    /// [`super::conv_relu`]: `y` `[b, oh, ow, o]`, every entry written.
+    pub(crate) fn conv_relu(x: &[f32], w: &[f32], b: &[f32], d: Dims, y: &mut [f32]) {
+        ConvRelu::forward_into(x, w, b, d, y)
+    }
+
+    /// The kernel's and bias's gradients of [`conv_relu`], `[kh·kw·c + 1, o]`.
+    pub(crate) fn conv_relu_weight_grad(x: &[f32], y: &[f32], dy: &[f32], d: Dims) -> Vec<f32> {
+        ConvRelu::weight_grad(x, y, dy, d)
+    }
+
+    /// [`super::conv_relu_pool`]: `y` `[b, oh / 2, ow / 2, o]` and which
+    /// position won each window, every entry written.
+    pub(crate) fn conv_relu_pool(
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        d: Dims,
+        (y, won): (&mut [f32], &mut [u8]),
+    ) {
+        ConvReluPool::forward_into(x, w, b, d, y, won)
+    }
+
+    /// The kernel's and bias's gradients of [`conv_relu_pool`], `[kh·kw·c + 1, o]`.
+    pub(crate) fn conv_relu_pool_weight_grad(
+        x: &[f32],
+        (y, won): (&[f32], &[u8]),
+        dy: &[f32],
+        d: Dims,
+    ) -> Vec<f32> {
+        ConvReluPool::weight_grad(x, y, dy, won, d)
+    }
+
+    /// The input's gradient of [`conv_relu_pool`], `dx` `[b, h, w, c]`,
+    /// every entry written.
+    pub(crate) fn conv_relu_pool_input_grad(
+        w: &[f32],
+        (y, won): (&[f32], &[u8]),
+        dy: &[f32],
+        d: Dims,
+        dx: &mut [f32],
+    ) {
+        ConvReluPool::input_grad_into(w, y, dy, won, d, dx)
+    }
+}
+
+/// The sizes of one convolution: the input `[b, h, w, c]`, the kernel
+/// `[kh, kw, c, o]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Dims {
+pub(crate) struct Dims {
     b: usize,
     h: usize,
     w: usize,
@@ -120,6 +173,22 @@ struct Dims {
 }
 
 impl Dims {
+    /// The convolution of an input `(b, h, w, c)` by a kernel `(kh, kw, o)`.
+    pub(crate) fn new(
+        (b, h, w, c): (usize, usize, usize, usize),
+        (kh, kw, o): (usize, usize, usize),
+    ) -> Self {
+        Self {
+            b,
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            o,
+        }
+    }
+
     fn of(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Self> {
         Self::from_shapes(x.shape(), w.shape(), b.shape())
     }
@@ -140,11 +209,13 @@ impl Dims {
         })
     }
 
-    fn oh(&self) -> usize {
+    /// Output rows, `h - kh + 1`.
+    pub(crate) fn oh(&self) -> usize {
         self.h - self.kh + 1
     }
 
-    fn ow(&self) -> usize {
+    /// Output columns, `w - kw + 1`.
+    pub(crate) fn ow(&self) -> usize {
         self.w - self.kw + 1
     }
 

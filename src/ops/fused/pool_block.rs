@@ -17,11 +17,19 @@ pub(super) struct ConvReluPool {
 }
 
 impl ConvReluPool {
-    fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims) -> (Vec<T>, Vec<u8>) {
+    /// Writes every entry of `y` `[b, oh / 2, ow / 2, o]` and of `won`
+    /// (its windows' winners).
+    pub(super) fn forward_into<T: WithDType>(
+        x: &[T],
+        w: &[T],
+        bias: &[T],
+        d: Dims,
+        y: &mut [T],
+        won: &mut [u8],
+    ) {
         let (oh, ow, o) = (d.oh(), d.ow(), d.o);
         let (ph, pw) = (oh / 2, ow / 2);
-        let mut y = zeros(d.b * ph * pw * o);
-        let mut won = vec![0u8; d.b * ph * pw * o];
+        assert!(y.len() == d.b * ph * pw * o && won.len() == y.len());
         let outputs = y
             .par_chunks_mut(ph * pw * o)
             .zip(won.par_chunks_mut(ph * pw * o))
@@ -41,7 +49,7 @@ impl ConvReluPool {
                     })
                 },
             );
-            return (y, won);
+            return;
         }
         // Row `i·w + j` of z is output pixel (i, j); rows with j >= ow are
         // computed and ignored. For a fixed kernel row ky, the patches of all
@@ -73,11 +81,16 @@ impl ConvReluPool {
                 })
             },
         );
-        (y, won)
     }
 
     /// `[kh·kw·c + 1, o]`: the kernel's gradient, then the bias's.
-    fn weight_grad<T: WithDType>(x: &[T], y: &[T], dy: &[T], won: &[u8], d: Dims) -> Vec<T> {
+    pub(super) fn weight_grad<T: WithDType>(
+        x: &[T],
+        y: &[T],
+        dy: &[T],
+        won: &[u8],
+        d: Dims,
+    ) -> Vec<T> {
         let (o, patch, run) = (d.o, d.patch(), d.kw * d.c);
         let (ph, pw) = (d.oh() / 2, d.ow() / 2);
         let (windows, per_image) = (ph * pw, ph * pw * o);
@@ -127,8 +140,15 @@ impl ConvReluPool {
         out
     }
 
-    /// `[b, h, w, c]`: the input's gradient.
-    fn input_grad<T: WithDType>(w: &[T], y: &[T], dy: &[T], won: &[u8], d: Dims) -> Vec<T> {
+    /// Writes the input's gradient `[b, h, w, c]` into every entry of `dx`.
+    pub(super) fn input_grad_into<T: WithDType>(
+        w: &[T],
+        y: &[T],
+        dy: &[T],
+        won: &[u8],
+        d: Dims,
+        dx: &mut [T],
+    ) {
         let (o, patch, run) = (d.o, d.patch(), d.kw * d.c);
         let (ph, pw) = (d.oh() / 2, d.ow() / 2);
         let per_image = ph * pw * o;
@@ -138,7 +158,7 @@ impl ConvReluPool {
                 wt[ch * patch + k] = w[k * o + ch];
             }
         }
-        let mut dx = zeros(d.b * d.image());
+        assert_eq!(dx.len(), d.b * d.image());
         dx.par_chunks_mut(d.image())
             .enumerate()
             .with_min_len(MIN_IMAGES_PER_TASK)
@@ -146,6 +166,7 @@ impl ConvReluPool {
                 // Per corner of a window, the channels it won with a gradient: (row of wt, g).
                 || vec![(0, T::zero()); 4 * o],
                 |lists, (n, img)| {
+                    img.fill(T::zero()); // zeroed here, while in the cache
                     wide!({
                         for p in 0..ph {
                             for q in 0..pw {
@@ -178,7 +199,6 @@ impl ConvReluPool {
                     })
                 },
             );
-        dx
     }
 }
 
@@ -220,7 +240,9 @@ impl CustomOp3 for ConvReluPool {
         let d = Dims::from_shapes(l1.shape(), l2.shape(), l3.shape())?;
         let winners: Vec<u8>;
         let out = float_dispatch!(self.name(), [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b], {
-            let (y, won) = Self::forward(x, w, b, d);
+            let mut y = zeros(d.b * (d.oh() / 2) * (d.ow() / 2) * d.o);
+            let mut won = vec![0u8; y.len()];
+            Self::forward_into(x, w, b, d, &mut y, &mut won);
             winners = won;
             y
         });
@@ -301,7 +323,9 @@ impl CustomOp3 for PoolGrad {
             ),
             Part::Input => (
                 float_dispatch!(self.name(), [(s1, l1) => w, (s2, l2) => y, (s3, l3) => dy], {
-                    ConvReluPool::input_grad(w, y, dy, &won, d)
+                    let mut dx = zeros(d.b * d.image());
+                    ConvReluPool::input_grad_into(w, y, dy, &won, d, &mut dx);
+                    dx
                 }),
                 Shape::from((d.b, d.h, d.w, d.c)),
             ),

@@ -8,9 +8,10 @@ use crate::simd::wide;
 pub(super) struct ConvRelu;
 
 impl ConvRelu {
-    fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims) -> Vec<T> {
+    /// Writes every entry of `y` `[b, oh, ow, o]`.
+    pub(super) fn forward_into<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims, y: &mut [T]) {
         let (oh, ow, o, patch) = (d.oh(), d.ow(), d.o, d.patch());
-        let mut y = zeros(d.b * oh * ow * o);
+        assert_eq!(y.len(), d.b * oh * ow * o);
         y.par_chunks_mut(oh * ow * o)
             .enumerate()
             .with_min_len(MIN_IMAGES_PER_TASK)
@@ -33,11 +34,10 @@ impl ConvRelu {
                     })
                 },
             );
-        y
     }
 
     /// `[kh·kw·c + 1, o]`: the kernel's gradient, then the bias's.
-    fn weight_grad<T: WithDType>(x: &[T], y: &[T], dy: &[T], d: Dims) -> Vec<T> {
+    pub(super) fn weight_grad<T: WithDType>(x: &[T], y: &[T], dy: &[T], d: Dims) -> Vec<T> {
         let (oh, ow, o, patch) = (d.oh(), d.ow(), d.o, d.patch());
         let (pixels, per_image) = (oh * ow, oh * ow * o);
         // Per kernel entry k, the pixels whose input there is non-zero:
@@ -97,7 +97,9 @@ impl CustomOp3 for ConvRelu {
     ) -> Result<(CpuStorage, Shape)> {
         let d = Dims::from_shapes(l1.shape(), l2.shape(), l3.shape())?;
         let out = float_dispatch!(self.name(), [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b], {
-            Self::forward(x, w, b, d)
+            let mut y = zeros(d.b * d.oh() * d.ow() * d.o);
+            Self::forward_into(x, w, b, d, &mut y);
+            y
         });
         Ok((out, Shape::from((d.b, d.oh(), d.ow(), d.o))))
     }
