@@ -29,6 +29,7 @@ use super::MnistCnn;
 use crate::error::{Error, Result};
 use crate::ops::{into, matmul_as_candle, relu_grad, Backend, Dims};
 use candle_core::{CpuStorage, DType, Layout, Storage, Tensor, Var};
+use rayon::prelude::*;
 
 /// The buffers of one training step on the CPU (see the module docs): the
 /// activations the backward pass needs, and the gradients, in the order of
@@ -124,6 +125,22 @@ impl FusedStep {
         )?)
     }
 
+    /// The logits `[b, 10]` of images `[b, 1, 28, 28]` outside training,
+    /// [`SCORING_IMAGES`] at a time: each image's logits depend on that
+    /// image alone, so they are those of the whole batch at once (tested),
+    /// and the buffers stay the size of a training batch.
+    pub(crate) fn score(&mut self, model: &MnistCnn, images: &Tensor) -> Result<Tensor> {
+        let b = images.dim(0)?;
+        let mut logits = Vec::new();
+        for start in (0..b).step_by(SCORING_IMAGES) {
+            let part = images.narrow(0, start, SCORING_IMAGES.min(b - start))?;
+            self.forward(model, &part, false)?;
+            logits.extend_from_slice(&self.logits);
+        }
+        let classes = logits.len() / b.max(1);
+        Ok(Tensor::from_vec(logits, (b, classes), model.device())?)
+    }
+
     /// The gradient of the loss with respect to every weight, from its
     /// gradient `d_logits` `[b, 10]` with respect to the logits of the last
     /// [`FusedStep::forward`]: into [`FusedStep::gradients`].
@@ -149,9 +166,7 @@ impl FusedStep {
                 k4,
                 d_h2,
             );
-            for (g, &m) in d_h2.iter_mut().zip(&self.mask2) {
-                *g *= m; // dropout2
-            }
+            times_in_place(d_h2, &self.mask2); // dropout2
             for (g, &y) in d_h2.iter_mut().zip(&self.dense1) {
                 *g = relu_grad(y, *g); // dense1's ReLU
             }
@@ -163,9 +178,7 @@ impl FusedStep {
                 k3,
                 d_h1,
             );
-            for (g, &m) in d_h1.iter_mut().zip(&self.mask1) {
-                *g *= m; // dropout1: now the pooled output's gradient [b, 12, 12, 64]
-            }
+            times_in_place(d_h1, &self.mask1); // dropout1: the pooled output's gradient now
             let pooled = (&self.pooled[..], &self.winners[..]);
             let g2 = into::conv_relu_pool_weight_grad(&self.conv1, pooled, d_h1, d2);
             split(&g2, (sized(gk2, k2.len()), sized(gb2, b2.len())));
@@ -184,6 +197,9 @@ impl FusedStep {
     }
 }
 
+/// Images per forward pass when scoring (Keras' default training batch).
+pub(crate) const SCORING_IMAGES: usize = 128;
+
 /// `v` with exactly `n` entries, its memory kept from earlier steps (new
 /// entries, where `v` grows, are zero).
 fn sized<T: Clone + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
@@ -191,11 +207,30 @@ fn sized<T: Clone + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
     v
 }
 
-/// `out = x · mask`, elementwise, as the dropout operation computes it.
+/// Values per parallel task of the elementwise passes.
+const CHUNK: usize = 1 << 14;
+
+/// `out = x · mask`, elementwise, in parallel, as the dropout operation
+/// computes it.
 fn times(x: &[f32], mask: &[f32], out: &mut [f32]) {
-    for ((o, &v), &m) in out.iter_mut().zip(x).zip(mask) {
-        *o = v * m;
-    }
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(mask.par_chunks(CHUNK)))
+        .for_each(|(out, (x, mask))| {
+            for ((o, &v), &m) in out.iter_mut().zip(x).zip(mask) {
+                *o = v * m;
+            }
+        });
+}
+
+/// `g = g · mask`, elementwise, in parallel: dropout's backward pass.
+fn times_in_place(g: &mut [f32], mask: &[f32]) {
+    g.par_chunks_mut(CHUNK)
+        .zip(mask.par_chunks(CHUNK))
+        .for_each(|(g, mask)| {
+            for (g, &m) in g.iter_mut().zip(mask) {
+                *g *= m;
+            }
+        });
 }
 
 /// `out = x · k + b` `[m, n]` (then ReLU where `relu`), for `x` `[m, kin]`,
@@ -280,7 +315,7 @@ mod tests {
     use candle_nn::Optimizer;
 
     /// `b` pictures like MNIST's: mostly black, strokes in (0, 1]; labels 0..10.
-    fn batch(b: usize, seed: u64) -> (Tensor, Tensor) {
+    pub(super) fn batch(b: usize, seed: u64) -> (Tensor, Tensor) {
         let mut rng = Rng::new(seed);
         let pixels: Vec<f32> = (0..b * 784)
             .map(|_| match rng.next_f32() {
@@ -369,5 +404,20 @@ mod tests {
                 assert!(values(a) == values(&b), "weights differ after step {i}");
             }
         }
+    }
+
+    #[test]
+    fn scoring_in_parts_gives_the_logits_of_the_whole_batch() {
+        let model = MnistCnn::new(3, &Device::Cpu).unwrap();
+        let (images, _) = batch(1000, 5);
+        let mut step = FusedStep::default();
+        let whole = values(&step.forward(&model, &images, false).unwrap());
+        let parts = values(&step.score(&model, &images).unwrap());
+        let differ = whole
+            .iter()
+            .zip(&parts)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!((whole.len(), differ), (10_000, 0), "logits differ");
     }
 }

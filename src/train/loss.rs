@@ -54,7 +54,7 @@ pub fn evaluate(model: &MnistCnn, data: &Mnist) -> Result<(f32, f32)> {
 }
 
 /// [`evaluate`], on the CPU in `step`'s buffers (the same logits as
-/// [`MnistCnn::forward_t`], without its graph), kept for the next time.
+/// [`MnistCnn::forward_t`], without its graph, a training batch at a time).
 pub(super) fn evaluate_with(
     model: &MnistCnn,
     data: &Mnist,
@@ -64,7 +64,7 @@ pub(super) fn evaluate_with(
     for batch in data.test_batches(1000)? {
         let (x, y) = batch?;
         let logits = if FusedStep::fits(model) {
-            step.forward(model, &x, false)?
+            step.score(model, &x)?
         } else {
             model.forward_t(&x, false)?
         };

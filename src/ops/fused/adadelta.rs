@@ -1,5 +1,6 @@
 //! Adadelta's step on the CPU, in place: three parallel passes over memory
-//! and no new buffers (each pass recomputes the update `u` the same way).
+//! and no new buffers (each pass recomputes the update `u` the same way),
+//! or, for the fused training step's gradients, one pass.
 //! The algorithm, and the same step from tensor operations, are in
 //! [`crate::optim`].
 
@@ -27,8 +28,11 @@ pub(crate) fn adadelta_in_place(
     d.inplace_op3(g, a, &InPlace(Pass::AvgSqUpdate, h))
 }
 
-/// [`adadelta_in_place`] with the gradient `g` as plain numbers: the fused
-/// training step's own buffer, which stays from step to step.
+/// [`adadelta_in_place`] with the gradient `g` as plain numbers (the fused
+/// training step's own buffer), in one parallel pass: each value of `a`,
+/// `p` and `d` is read and written once, by the three passes' arithmetic in
+/// their order (`a`, then `p` from the new `a` and the old `d`, then `d`),
+/// so the numbers are theirs.
 pub(crate) fn adadelta_in_place_from(
     p: &Tensor,
     g: &[f32],
@@ -36,14 +40,55 @@ pub(crate) fn adadelta_in_place_from(
     d: &Tensor,
     h: Hyper,
 ) -> Result<()> {
-    let pass = |pass, others| FromSlice {
-        pass: InPlace(pass, h),
-        g,
-        others,
-    };
-    a.inplace_op1(&pass(Pass::AvgSqGrad, vec![]))?;
-    p.inplace_op1(&pass(Pass::Weight(d.clone()), vec![a.clone(), d.clone()]))?;
-    d.inplace_op1(&pass(Pass::AvgSqUpdate, vec![a.clone()]))
+    with_mut(p, |p| {
+        with_mut(a, |a| with_mut(d, |d| one_pass(p, a, d, g, h)))
+    })
+}
+
+/// Runs `f` on the data of `t` (contiguous, f32, on the CPU), in place.
+fn with_mut(t: &Tensor, f: impl FnOnce(&mut [f32]) -> Result<()>) -> Result<()> {
+    struct Op<F>(std::cell::Cell<Option<F>>);
+    impl<F: FnOnce(&mut [f32]) -> Result<()>> InplaceOp1 for Op<F> {
+        fn name(&self) -> &'static str {
+            "adadelta"
+        }
+
+        fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> Result<()> {
+            let (CpuStorage::F32(x), Some((start, end))) = (s, l.contiguous_offsets()) else {
+                bail!("Adadelta: contiguous f32 tensors expected")
+            };
+            match self.0.take() {
+                Some(f) => f(&mut x[start..end]),
+                None => bail!("Adadelta: a pass ran twice"),
+            }
+        }
+    }
+    t.inplace_op1(&Op(std::cell::Cell::new(Some(f))))
+}
+
+/// `a = rho·a + (1 - rho)·g²`, `p -= lr·u`, `d = rho·d + (1 - rho)·u²`,
+/// value by value.
+fn one_pass(p: &mut [f32], a: &mut [f32], d: &mut [f32], g: &[f32], h: Hyper) -> Result<()> {
+    if [a.len(), d.len(), g.len()].iter().any(|&n| n != p.len()) {
+        bail!("Adadelta: state and gradient sizes differ")
+    }
+    let c = |v: f64| <f32 as num_traits::NumCast>::from(v).expect("f32 holds the config");
+    let (lr, rho, eps) = (c(h.0), c(h.1), c(h.2));
+    let one = 1.0f32;
+    p.par_chunks_mut(CHUNK)
+        .zip(a.par_chunks_mut(CHUNK))
+        .zip(d.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)))
+        .for_each(|((p, a), (d, g))| {
+            wide!({
+                for (((p, a), d), &g) in p.iter_mut().zip(a).zip(d).zip(g) {
+                    *a = rho * *a + (one - rho) * g * g;
+                    let u = update(g, *a, *d, eps);
+                    *p -= lr * u;
+                    *d = rho * *d + (one - rho) * u * u;
+                }
+            })
+        });
+    Ok(())
 }
 
 /// The update `u = g · sqrt(d + eps) / sqrt(a + eps)`, computed the same way
@@ -122,35 +167,6 @@ fn slice<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((start, end)) => Ok(&v[start..end]),
         None => bail!("Adadelta: tensors must be contiguous"),
-    }
-}
-
-/// One pass of [`InPlace`] with the gradient as a slice and the other
-/// vectors it reads (`a`, then `d`) as tensors.
-struct FromSlice<'g> {
-    pass: InPlace,
-    g: &'g [f32],
-    others: Vec<Tensor>,
-}
-
-impl InplaceOp1 for FromSlice<'_> {
-    fn name(&self) -> &'static str {
-        "adadelta"
-    }
-
-    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> Result<()> {
-        let (CpuStorage::F32(x), Some((start, end))) = (s, l.contiguous_offsets()) else {
-            bail!("Adadelta: contiguous f32 tensors expected")
-        };
-        let guards: Vec<_> = self.others.iter().map(|t| t.storage_and_layout()).collect();
-        let mut srcs = vec![self.g];
-        for (storage, layout) in &guards {
-            let candle_core::Storage::Cpu(CpuStorage::F32(v)) = &**storage else {
-                bail!("Adadelta: state on another device or dtype")
-            };
-            srcs.push(slice(v, layout)?);
-        }
-        self.pass.run(&mut x[start..end], &srcs)
     }
 }
 
