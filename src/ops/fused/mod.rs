@@ -250,6 +250,31 @@ impl Dims {
         count
     }
 
+    /// Lists all inputs of patch `(i, j)` of `img` in `taps` as `(k·o,
+    /// value)` for kernel entry `k`, zeros too, and returns how many there
+    /// are (`kh·kw·c`). Where the sum goes on to a ReLU, adding the zeros'
+    /// products changes nothing (`v + 0·w` is `v`, and a sum that stays
+    /// zero is cut to zero either way), and a fixed number of taps keeps
+    /// the loop's length predictable.
+    #[inline(always)]
+    fn patch_all<T: WithDType>(
+        &self,
+        img: &[T],
+        i: usize,
+        j: usize,
+        taps: &mut [(usize, T)],
+    ) -> usize {
+        let mut count = 0;
+        for ky in 0..self.kh {
+            let src = ((i + ky) * self.w + j) * self.c;
+            for (t, &v) in img[src..src + self.kw * self.c].iter().enumerate() {
+                taps[count] = (((ky * self.kw) * self.c + t) * self.o, v);
+                count += 1;
+            }
+        }
+        count
+    }
+
     /// The sum over images of `f(n, partial, scratch)`, each `f` adding
     /// image `n`'s share into a zeroed `[len]` buffer (with `scratch` from
     /// `init`, reused); images run in parallel, partial sums are added in a

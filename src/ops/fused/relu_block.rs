@@ -22,7 +22,7 @@ impl ConvRelu {
                     let img = &x[n * d.image()..(n + 1) * d.image()];
                     wide!({
                         for (p, acc) in out.chunks_exact_mut(o).enumerate() {
-                            let count = d.patch_taps(img, p / ow, p % ow, taps);
+                            let count = d.patch_all(img, p / ow, p % ow, taps);
                             acc.copy_from_slice(bias);
                             gather_axpy(acc, &taps[..count], w, 0);
                             for a in acc.iter_mut() {
