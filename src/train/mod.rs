@@ -3,7 +3,9 @@
 //! One epoch shuffles the training set (seeded), and for each batch of 128
 //! computes the logits, Keras 2's cross-entropy loss
 //! `L = -mean_i log clip(softmax(logits_i)[label_i], 1e-7, 1 - 1e-7)` (see
-//! [`loss`]), its gradient with respect to every weight, and an Adadelta step. After each epoch the test set is
+//! [`loss`]), its gradient with respect to every weight, and an Adadelta step
+//! (on the CPU all in buffers the trainer keeps from step to step, see
+//! `model::fused_step`; elsewhere through candle's autograd). After each epoch the test set is
 //! scored. Snapshots of the first layer's 32 filters `[32, 1, 3, 3]` are kept
 //! at chosen epochs (epoch 0 is the random start) and, optionally, every N
 //! batches: the pictures of the lesson.
