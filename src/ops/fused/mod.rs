@@ -228,48 +228,28 @@ impl Dims {
         self.h * self.w * self.c
     }
 
-    /// Lists the non-zero inputs of patch `(i, j)` of `img` in `taps` as
-    /// `(k·o, value)` for kernel entry `k`, and returns how many there are.
+    /// Lists the inputs of patch `(i, j)` of `img` in `taps` as `(k·o,
+    /// value)` for kernel entry `k`, and returns how many there are: with
+    /// `skip_zeros`, the non-zero ones alone; otherwise all `kh·kw·c` of
+    /// them. Where the sum goes on to a ReLU, adding the zeros' products
+    /// changes nothing (`v + 0·w` is `v`, and a sum that stays zero is cut
+    /// to zero either way), and a fixed number of taps keeps the loop's
+    /// length predictable.
     #[inline(always)]
     fn patch_taps<T: WithDType>(
         &self,
         img: &[T],
-        i: usize,
-        j: usize,
+        (i, j): (usize, usize),
         taps: &mut [(usize, T)],
+        skip_zeros: bool,
     ) -> usize {
         let mut count = 0;
         for ky in 0..self.kh {
             let src = ((i + ky) * self.w + j) * self.c;
             for (t, &v) in img[src..src + self.kw * self.c].iter().enumerate() {
-                // Written always, kept only if v != 0: no branch to mispredict.
+                // Written always, kept only if wanted: no branch to mispredict.
                 taps[count] = (((ky * self.kw) * self.c + t) * self.o, v);
-                count += (v != T::zero()) as usize;
-            }
-        }
-        count
-    }
-
-    /// Lists all inputs of patch `(i, j)` of `img` in `taps` as `(k·o,
-    /// value)` for kernel entry `k`, zeros too, and returns how many there
-    /// are (`kh·kw·c`). Where the sum goes on to a ReLU, adding the zeros'
-    /// products changes nothing (`v + 0·w` is `v`, and a sum that stays
-    /// zero is cut to zero either way), and a fixed number of taps keeps
-    /// the loop's length predictable.
-    #[inline(always)]
-    fn patch_all<T: WithDType>(
-        &self,
-        img: &[T],
-        i: usize,
-        j: usize,
-        taps: &mut [(usize, T)],
-    ) -> usize {
-        let mut count = 0;
-        for ky in 0..self.kh {
-            let src = ((i + ky) * self.w + j) * self.c;
-            for (t, &v) in img[src..src + self.kw * self.c].iter().enumerate() {
-                taps[count] = (((ky * self.kw) * self.c + t) * self.o, v);
-                count += 1;
+                count += (!skip_zeros || v != T::zero()) as usize;
             }
         }
         count

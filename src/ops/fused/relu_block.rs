@@ -22,7 +22,7 @@ impl ConvRelu {
                     let img = &x[n * d.image()..(n + 1) * d.image()];
                     wide!({
                         for (p, acc) in out.chunks_exact_mut(o).enumerate() {
-                            let count = d.patch_all(img, p / ow, p % ow, taps);
+                            let count = d.patch_taps(img, (p / ow, p % ow), taps, false);
                             acc.copy_from_slice(bias);
                             gather_axpy(acc, &taps[..count], w, 0);
                             for a in acc.iter_mut() {
@@ -62,7 +62,7 @@ impl ConvRelu {
                 }
                 counts.fill(0);
                 for p in 0..pixels {
-                    let count = d.patch_taps(img, p / ow, p % ow, taps);
+                    let count = d.patch_taps(img, (p / ow, p % ow), taps, true);
                     for &(row, v) in &taps[..count] {
                         let k = row / o;
                         lists[k * pixels + counts[k]] = (p * o, v);
