@@ -103,18 +103,7 @@ fn every_arm_trains_from_the_same_start_and_the_frozen_ones_keep_their_filters()
     let dir = tempfile::tempdir().unwrap();
     let mut report = Report::new(dir.path());
     report.hand_vs_learned(&results).unwrap();
-    common::assert_files(
-        dir.path(),
-        &[
-            "hand-vs-learned.png",
-            "hand-vs-learned.svg",
-            "hand-vs-learned.tsv",
-            "hand-vs-learned-epochs.tsv",
-            "hand-vs-learned-drift.tsv",
-            "hand-vs-learned-filters.png",
-        ],
-        100,
-    );
+    common::assert_files(dir.path(), &common::HAND_VS_LEARNED_FILES, 100);
 }
 
 #[test]

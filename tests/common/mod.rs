@@ -154,6 +154,16 @@ impl Drop for SmallDisk {
     }
 }
 
+/// What `Report::hand_vs_learned` writes: the figures and the tables.
+pub const HAND_VS_LEARNED_FILES: [&str; 6] = [
+    "hand-vs-learned.png",
+    "hand-vs-learned.svg",
+    "hand-vs-learned.tsv",
+    "hand-vs-learned-epochs.tsv",
+    "hand-vs-learned-drift.tsv",
+    "hand-vs-learned-filters.png",
+];
+
 /// Asserts that each of `files` is in `dir` and holds more than `min_bytes`.
 pub fn assert_files(dir: &Path, files: &[&str], min_bytes: u64) {
     for file in files {
