@@ -186,8 +186,6 @@ impl Adadelta {
 }
 
 impl Adadelta {
-    /// The same optimizer state, copied onto `vars` (the variables of a
-    /// `MnistCnn::copy`, in the same order).
     /// One step with the gradients as plain numbers, `grads[i]` for the
     /// `i`-th variable (the fused training step's buffers; CPU, f32, in
     /// place, the same arithmetic as [`Optimizer::step`]).
@@ -207,6 +205,8 @@ impl Adadelta {
         Ok(())
     }
 
+    /// The same optimizer state, copied onto `vars` (the variables of a
+    /// `MnistCnn::copy`, in the same order).
     pub(crate) fn rebind(&self, vars: Vec<Var>) -> Result<Self> {
         if vars.len() != self.slots.len() {
             candle_core::bail!(
