@@ -175,3 +175,34 @@ fn checkpoints_keep_which_filters_are_frozen() {
     assert_eq!(filter(&after, 7), filter(&before, 7));
     assert_ne!(filter(&after, 5), filter(&before, 5));
 }
+
+#[test]
+fn frozen_filters_stay_on_the_autograd_path_too() {
+    // The generic backend trains through candle's autograd (as a GPU
+    // does), where the frozen filters' gradients are zeroed in its
+    // gradient store rather than in the fused step's buffers.
+    let data = common::real_mnist().subset(4 * 32, 10).unwrap();
+    let model = MnistCnn::new(4, &Device::Cpu)
+        .unwrap()
+        .with_backend(filters_are_weights::ops::Backend::Generic)
+        .unwrap();
+    model.set_conv1_filter(5, &CLASSIC[0]).unwrap();
+    let config = TrainConfig {
+        batch_size: 32,
+        ..config(vec![5])
+    };
+    let mut trainer = Trainer::new(model, config).unwrap();
+    let start = trainer.model.conv1_filter_values().unwrap();
+    trainer.run(&data).unwrap();
+    let end = trainer.model.conv1_filter_values().unwrap();
+    assert_eq!(
+        filter(&start, 5),
+        filter(&end, 5),
+        "the frozen filter moved"
+    );
+    assert_ne!(
+        filter(&start, 4),
+        filter(&end, 4),
+        "the other filters did not train"
+    );
+}
