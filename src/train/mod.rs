@@ -328,29 +328,37 @@ impl Trainer {
         self.train_batch_with(epoch, Self::step_shown)
     }
 
-    fn train_batch_with<T>(
+    fn train_batch_with<T: Send>(
         &mut self,
         epoch: &mut EpochInProgress,
-        step: impl FnOnce(&mut Self, &Tensor, &Tensor) -> Result<T>,
+        step: impl FnOnce(&mut Self, &Tensor, &Tensor) -> Result<T> + Send,
     ) -> Result<Option<(BatchStats, T)>> {
         let Some(batch) = epoch.batches.next() else {
             return Ok(None);
         };
         self.follow_notebook_cell()?;
         let (x, y) = batch?;
-        let logits = self.forward_for_training(&x)?;
-        let loss = loss(&logits, &y)?;
-        let value = loss.to_scalar::<f32>()?;
-        if !value.is_finite() {
-            return Err(Error::NonFiniteLoss {
-                epoch: epoch.epoch,
-                batch: epoch.done + 1,
-                loss: value,
-            });
-        }
-        let shown = step(self, &logits, &loss)?;
+        let at = (epoch.epoch, epoch.done + 1);
+        // The step runs on one of rayon's threads, so that each of its many
+        // parallel passes starts from inside the pool; from this thread, each
+        // would be handed over to the pool while this thread sleeps until a
+        // pool thread wakes it at the pass's end.
+        let (value, shown, hits) = rayon::scope(|_| -> Result<_> {
+            let logits = self.forward_for_training(&x)?;
+            let loss = loss(&logits, &y)?;
+            let value = loss.to_scalar::<f32>()?;
+            if !value.is_finite() {
+                let (epoch, batch) = at;
+                return Err(Error::NonFiniteLoss {
+                    epoch,
+                    batch,
+                    loss: value,
+                });
+            }
+            let shown = step(self, &logits, &loss)?;
+            Ok((value, shown, correct(&logits, &y)?))
+        })?;
         let size = y.dim(0)?;
-        let hits = correct(&logits, &y)?;
         epoch.done += 1;
         epoch.total_loss += value as f64 * size as f64;
         epoch.hits += hits;
@@ -383,7 +391,9 @@ impl Trainer {
                 epoch.epoch
             )));
         }
-        let (test_loss, test_accuracy) = loss::evaluate_with(&self.model, data, &mut self.fused)?;
+        // On one of rayon's threads, as a training step is (`train_batch_with`).
+        let (model, fused) = (&self.model, &mut self.fused);
+        let (test_loss, test_accuracy) = rayon::scope(|_| loss::evaluate_with(model, data, fused))?;
         let stats = EpochStats {
             epoch: epoch.epoch,
             train_loss: epoch.mean_loss(),
