@@ -5,8 +5,9 @@
 //!
 //!   `y[n, i, j, o] = max(0, b[o] + Σ_{ky, kx, c} x[n, i + ky, j + kx, c] · w[ky, kx, c, o])`
 //!
-//!   computed directly, pixel by pixel (with one input channel a patch has
-//!   only nine entries, too few for a matrix product to pay). Its weight
+//!   computed directly, six pixels of a row at a time (with one input
+//!   channel a patch has only nine entries, too few for a matrix product
+//!   to pay). Its weight
 //!   gradient skips the zero pixels of the input, most of an MNIST digit.
 //!   No gradient flows to the input unless the input itself needs one.
 //!
@@ -228,28 +229,22 @@ impl Dims {
         self.h * self.w * self.c
     }
 
-    /// Lists the inputs of patch `(i, j)` of `img` in `taps` as `(k·o,
-    /// value)` for kernel entry `k`, and returns how many there are: with
-    /// `skip_zeros`, the non-zero ones alone; otherwise all `kh·kw·c` of
-    /// them. Where the sum goes on to a ReLU, adding the zeros' products
-    /// changes nothing (`v + 0·w` is `v`, and a sum that stays zero is cut
-    /// to zero either way), and a fixed number of taps keeps the loop's
-    /// length predictable.
+    /// Lists the non-zero inputs of patch `(i, j)` of `img` in `taps` as
+    /// `(k·o, value)` for kernel entry `k`, and returns how many there are.
     #[inline(always)]
     fn patch_taps<T: WithDType>(
         &self,
         img: &[T],
         (i, j): (usize, usize),
         taps: &mut [(usize, T)],
-        skip_zeros: bool,
     ) -> usize {
         let mut count = 0;
         for ky in 0..self.kh {
             let src = ((i + ky) * self.w + j) * self.c;
             for (t, &v) in img[src..src + self.kw * self.c].iter().enumerate() {
-                // Written always, kept only if wanted: no branch to mispredict.
+                // Written always, kept only if non-zero: no branch to mispredict.
                 taps[count] = (((ky * self.kw) * self.c + t) * self.o, v);
-                count += (!skip_zeros || v != T::zero()) as usize;
+                count += (v != T::zero()) as usize;
             }
         }
         count

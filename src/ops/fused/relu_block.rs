@@ -10,30 +10,26 @@ pub(super) struct ConvRelu;
 impl ConvRelu {
     /// Writes every entry of `y` `[b, oh, ow, o]`.
     pub(super) fn forward_into<T: WithDType>(x: &[T], w: &[T], bias: &[T], d: Dims, y: &mut [T]) {
-        let (oh, ow, o, patch) = (d.oh(), d.ow(), d.o, d.patch());
+        let (oh, ow, o) = (d.oh(), d.ow(), d.o);
         assert_eq!(y.len(), d.b * oh * ow * o);
         y.par_chunks_mut(oh * ow * o)
             .enumerate()
             .with_min_len(MIN_IMAGES_PER_TASK)
-            .for_each_init(
-                // The patch's non-zero inputs: (row of w, value).
-                || vec![(0, T::zero()); patch],
-                |taps, (n, out)| {
-                    let img = &x[n * d.image()..(n + 1) * d.image()];
-                    wide!({
-                        for (p, acc) in out.chunks_exact_mut(o).enumerate() {
-                            let count = d.patch_taps(img, (p / ow, p % ow), taps, false);
-                            acc.copy_from_slice(bias);
-                            gather_axpy(acc, &taps[..count], w, 0);
-                            for a in acc.iter_mut() {
-                                if *a < T::zero() {
-                                    *a = T::zero();
-                                }
-                            }
+            .for_each(|(n, out)| {
+                let img = &x[n * d.image()..(n + 1) * d.image()];
+                wide!({
+                    for i in 0..oh {
+                        let mut j = 0;
+                        while j + PIXELS <= ow {
+                            pixels::<T, PIXELS>(img, w, bias, d, (i, j), out);
+                            j += PIXELS;
                         }
-                    })
-                },
-            );
+                        for j in j..ow {
+                            pixels::<T, 1>(img, w, bias, d, (i, j), out);
+                        }
+                    }
+                })
+            });
     }
 
     /// `[kh·kw·c + 1, o]`: the kernel's gradient, then the bias's.
@@ -62,7 +58,7 @@ impl ConvRelu {
                 }
                 counts.fill(0);
                 for p in 0..pixels {
-                    let count = d.patch_taps(img, (p / ow, p % ow), taps, true);
+                    let count = d.patch_taps(img, (p / ow, p % ow), taps);
                     for &(row, v) in &taps[..count] {
                         let k = row / o;
                         lists[k * pixels + counts[k]] = (p * o, v);
@@ -78,6 +74,75 @@ impl ConvRelu {
                 }
             })
         })
+    }
+}
+
+/// Pixels of a row computed together: each kernel entry is loaded once for
+/// all of them, and their sums stay in vector registers (six pixels of 16
+/// channels: twelve of the sixteen 8-float registers; measured faster than
+/// 2, 4 or 8 pixels).
+const PIXELS: usize = 6;
+
+/// Output channels summed together: two 8-float registers a pixel.
+const CHANNELS: usize = 16;
+
+/// `out` at pixels `(i, j..j + P)`: `max(0, b + Σ_k x_k · w_k)` for every
+/// output channel, each sum starting from the bias and adding the kernel's
+/// entries `k` in order (row, column, input channel), so the numbers are
+/// those of one pixel and one channel at a time, bit for bit.
+#[inline(always)]
+fn pixels<T: WithDType, const P: usize>(
+    img: &[T],
+    w: &[T],
+    bias: &[T],
+    d: Dims,
+    (i, j): (usize, usize),
+    out: &mut [T],
+) {
+    let mut co = 0;
+    while co + CHANNELS <= d.o {
+        channels::<T, P, CHANNELS>(img, w, bias, d, (i, j, co), out);
+        co += CHANNELS;
+    }
+    for co in co..d.o {
+        channels::<T, P, 1>(img, w, bias, d, (i, j, co), out);
+    }
+}
+
+/// [`pixels`] for output channels `co..co + N`.
+#[inline(always)]
+fn channels<T: WithDType, const P: usize, const N: usize>(
+    img: &[T],
+    w: &[T],
+    bias: &[T],
+    d: Dims,
+    (i, j, co): (usize, usize, usize),
+    out: &mut [T],
+) {
+    let bias: &[T; N] = bias[co..co + N].try_into().expect("N channels");
+    let mut acc = [*bias; P];
+    for ky in 0..d.kh {
+        for kx in 0..d.kw {
+            for ci in 0..d.c {
+                let k = (ky * d.kw + kx) * d.c + ci;
+                let wk: &[T; N] = w[k * d.o + co..k * d.o + co + N]
+                    .try_into()
+                    .expect("N channels");
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    let v = img[((i + ky) * d.w + j + p + kx) * d.c + ci];
+                    for (a, &wk) in acc.iter_mut().zip(wk) {
+                        *a += v * wk;
+                    }
+                }
+            }
+        }
+    }
+    let ow = d.ow();
+    for (p, acc) in acc.iter().enumerate() {
+        let at = ((i * ow) + j + p) * d.o + co;
+        for (y, &a) in out[at..at + N].iter_mut().zip(acc) {
+            *y = if a < T::zero() { T::zero() } else { a };
+        }
     }
 }
 
