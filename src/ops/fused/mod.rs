@@ -229,27 +229,6 @@ impl Dims {
         self.h * self.w * self.c
     }
 
-    /// Lists the non-zero inputs of patch `(i, j)` of `img` in `taps` as
-    /// `(k·o, value)` for kernel entry `k`, and returns how many there are.
-    #[inline(always)]
-    fn patch_taps<T: WithDType>(
-        &self,
-        img: &[T],
-        (i, j): (usize, usize),
-        taps: &mut [(usize, T)],
-    ) -> usize {
-        let mut count = 0;
-        for ky in 0..self.kh {
-            let src = ((i + ky) * self.w + j) * self.c;
-            for (t, &v) in img[src..src + self.kw * self.c].iter().enumerate() {
-                // Written always, kept only if non-zero: no branch to mispredict.
-                taps[count] = (((ky * self.kw) * self.c + t) * self.o, v);
-                count += (v != T::zero()) as usize;
-            }
-        }
-        count
-    }
-
     /// The sum over images of `f(n, partial, scratch)`, each `f` adding
     /// image `n`'s share into a zeroed `[len]` buffer (with `scratch` from
     /// `init`, reused); images run in parallel, partial sums are added in a

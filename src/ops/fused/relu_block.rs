@@ -35,18 +35,18 @@ impl ConvRelu {
     /// `[kh·kw·c + 1, o]`: the kernel's gradient, then the bias's.
     pub(super) fn weight_grad<T: WithDType>(x: &[T], y: &[T], dy: &[T], d: Dims) -> Vec<T> {
         let (oh, ow, o, patch) = (d.oh(), d.ow(), d.o, d.patch());
-        let (pixels, per_image) = (oh * ow, oh * ow * o);
-        // Per kernel entry k, the pixels whose input there is non-zero:
-        // (row of g, input value); and g, the gradient where y > 0.
+        let per_image = oh * ow * o;
+        // The image's non-zero inputs in order, (row, column, channel,
+        // value); for one kernel entry, the pixels that see one of them
+        // there, (row of g, value); and g, the gradient where y > 0.
         let init = || {
             (
-                vec![(0, T::zero()); patch * pixels],
-                vec![0usize; patch],
+                Vec::with_capacity(d.image()),
+                Vec::with_capacity(oh * ow),
                 vec![T::zero(); per_image],
-                vec![(0, T::zero()); patch],
             )
         };
-        d.sum_over_images((patch + 1) * o, init, |n, acc, (lists, counts, g, taps)| {
+        d.sum_over_images((patch + 1) * o, init, |n, acc, (inputs, entries, g)| {
             let img = &x[n * d.image()..(n + 1) * d.image()];
             let (y, dy) = (
                 &y[n * per_image..(n + 1) * per_image],
@@ -56,18 +56,28 @@ impl ConvRelu {
                 for ((g, &y), &dy) in g.iter_mut().zip(y).zip(dy) {
                     *g = relu_grad(y, dy);
                 }
-                counts.fill(0);
-                for p in 0..pixels {
-                    let count = d.patch_taps(img, (p / ow, p % ow), taps);
-                    for &(row, v) in &taps[..count] {
-                        let k = row / o;
-                        lists[k * pixels + counts[k]] = (p * o, v);
-                        counts[k] += 1;
+                inputs.clear();
+                for (at, &v) in img.iter().enumerate() {
+                    if v != T::zero() {
+                        inputs.push((at / (d.w * d.c), at / d.c % d.w, at % d.c, v));
                     }
                 }
-                for k in 0..patch {
-                    let entries = &lists[k * pixels..k * pixels + counts[k]];
-                    gather_axpy(&mut acc[k * o..(k + 1) * o], entries, g, 0);
+                // Kernel entry (ky, kx, ci) meets input (r, s, ci) at pixel
+                // (r - ky, s - kx): the inputs' order is the pixels' order.
+                for ky in 0..d.kh {
+                    for kx in 0..d.kw {
+                        for ci in 0..d.c {
+                            entries.clear();
+                            for &(r, s, c, v) in inputs.iter() {
+                                let (i, j) = (r.wrapping_sub(ky), s.wrapping_sub(kx));
+                                if c == ci && i < oh && j < ow {
+                                    entries.push(((i * ow + j) * o, v));
+                                }
+                            }
+                            let k = (ky * d.kw + kx) * d.c + ci;
+                            gather_axpy(&mut acc[k * o..(k + 1) * o], entries, g, 0);
+                        }
+                    }
                 }
                 for g in g.chunks_exact(o) {
                     add_assign(&mut acc[patch * o..], g);
