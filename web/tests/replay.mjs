@@ -48,6 +48,10 @@ try {
   result.played = await state();
   await page.click('.faw-replay button');
   result.paused = await state();
+  // Paused, it stays where it is (a frame may have come between reading
+  // `played` and the click).
+  await page.waitForTimeout(1000);
+  result.stillPaused = await state();
   if (args.screenshot) await page.locator('.faw-replay').screenshot({ path: args.screenshot });
 
   if (args['no-scripts']) {
