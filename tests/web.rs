@@ -7,10 +7,13 @@
 //! `hand-vs-learned` arm, Fashion-MNIST is named as such, and data
 //! that cannot be had (missing, truncated, not MNIST, on another origin
 //! without CORS, on a port where nothing answers) is explained on the page.
+//! Then Firefox and WebKit train as Chromium does, bit for bit; the page
+//! fits every screen; and it works from the keyboard alone.
 //!
 //! Enabled by the `web-tests` feature. Needs Node.js and Chromium (Debian's
-//! `chromium`, or `CHROMIUM=/path/to/chrome`); builds the page with
-//! `web/build.sh` and installs playwright-core with npm if it is missing.
+//! `chromium`, or `CHROMIUM=/path/to/chrome`), Firefox ESR, WebKitWebDriver
+//! and Xvfb (`firefox-esr`, `webkit2gtk-driver`, `xvfb`); builds the page
+//! with `web/build.sh` and installs its npm packages if one is missing.
 #![cfg(feature = "web-tests")]
 
 mod common;
@@ -143,6 +146,17 @@ fn serve(site: PathBuf, data: PathBuf) -> String {
     addr
 }
 
+/// Builds the page once for all the tests here (they run side by side,
+/// and build.sh starts by emptying web/dist).
+fn build_page(web: &Path) {
+    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !*built {
+        run(&mut Command::new(web.join("build.sh")), "web/build.sh");
+        *built = true;
+    }
+}
+
 fn run(cmd: &mut Command, what: &str) {
     let status = cmd
         .status()
@@ -249,8 +263,6 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
         .collect()
 }
 
-/// Checks that Chromium is there and installs playwright-core (npm ci in
-/// web/) if it is missing; returns web/ and the Chromium binary.
 /// The frame of a replay's label: "epoch 3 (4 of 5)" is frame 4.
 fn frame(label: &str) -> usize {
     label
@@ -261,6 +273,8 @@ fn frame(label: &str) -> usize {
         .unwrap_or_else(|| panic!("not a replay's label: {label}"))
 }
 
+/// Checks that Chromium is there and installs the page's npm packages
+/// (npm ci in web/) if one is missing; returns web/ and the Chromium binary.
 fn browser_tools() -> (PathBuf, String) {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
@@ -271,7 +285,10 @@ fn browser_tools() -> (PathBuf, String) {
     let web = Path::new(ROOT).join("web");
     static NPM: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = NPM.lock().unwrap_or_else(|e| e.into_inner());
-    if !web.join("node_modules/playwright-core").is_dir() {
+    let installed = ["playwright-core", "puppeteer-core", "axe-core"]
+        .iter()
+        .all(|p| web.join("node_modules").join(p).is_dir());
+    if !installed {
         run(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
@@ -371,7 +388,7 @@ fn a_replay_plays_in_chromium_and_shows_its_gif_without_scripts() {
 #[test]
 fn the_page_teaches_the_lesson_in_chromium() {
     let (web, chromium) = browser_tools();
-    run(&mut Command::new(web.join("build.sh")), "web/build.sh");
+    build_page(&web);
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path());
     let idx_server = ServePy::start(&dir.path().join("idx"));
@@ -817,5 +834,226 @@ fn the_page_teaches_the_lesson_in_chromium() {
     assert!(
         unknown.contains("kmnist") && unknown.contains("mnist, fashion-mnist"),
         "{unknown}"
+    );
+}
+
+/// Batches trained in each engine.
+const ENGINE_BATCHES: usize = 20;
+
+/// Runs `web/tests/<script>` with node (under `xvfb-run` when `display`)
+/// and returns the JSON object it prints last.
+fn node_script(
+    web: &Path,
+    chromium: &str,
+    display: bool,
+    script: &str,
+    args: &[&str],
+) -> serde_json::Value {
+    let mut cmd = if display {
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", "-s", "-screen 0 1920x1200x24", "node"]);
+        c
+    } else {
+        Command::new("node")
+    };
+    let out = cmd
+        .arg(web.join("tests").join(script))
+        .args(args)
+        .env("CHROMIUM", chromium)
+        .output()
+        .unwrap_or_else(|e| panic!("{script}: node could not be started ({e})"));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("no result from {script} ({e}):\n{stdout}\n{stderr}"))
+}
+
+/// Firefox ESR, WebKitWebDriver and Xvfb (Debian's `firefox-esr`,
+/// `webkit2gtk-driver`, `xvfb`), or a panic that says what to install.
+fn other_engines() {
+    for (binary, package) in [
+        ("/usr/bin/firefox-esr", "firefox-esr"),
+        ("/usr/bin/WebKitWebDriver", "webkit2gtk-driver"),
+        ("/usr/bin/xvfb-run", "xvfb"),
+    ] {
+        assert!(
+            Path::new(binary).is_file(),
+            "the page's tests in other engines need {binary}: apt install {package}"
+        );
+    }
+}
+
+/// The same wasm gives the same numbers in Chromium, Firefox and WebKit:
+/// `ENGINE_BATCHES` batches, every loss and every filter weight bit for bit,
+/// and the first batches as the native trainer's. WebKit (Safari's engine)
+/// trains by default, on threads or, where it cannot start them, on one
+/// thread with the reason on the page. At 360, 768, 1280 and 1920 CSS
+/// pixels the page is no wider than the window, with a screenshot each,
+/// and axe-core finds no violation (in Chromium; Firefox checks the widths
+/// too).
+#[test]
+fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
+    let (web, chromium) = browser_tools();
+    other_engines();
+    build_page(&web);
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_data(dir.path());
+    let server = ServePy::start(&dir.path().join("idx"));
+    let (native_losses, _) = native_training(&data);
+    let shots = std::env::var("FAW_KEEP_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.path().to_path_buf());
+    let shots = shots.to_str().unwrap();
+    let batches = ENGINE_BATCHES.to_string();
+    let common = [
+        "--page",
+        server.base(),
+        "--idx",
+        "data/",
+        "--batches",
+        &batches,
+    ];
+    let widths = "360,768,1280,1920";
+    let seen: Vec<serde_json::Value> = [
+        (
+            "chromium",
+            vec!["--widths", widths, "--shots", shots, "--axe", "1"],
+        ),
+        ("firefox", vec!["--widths", widths]),
+        ("webkit", vec![]),
+    ]
+    .into_iter()
+    .map(|(engine, more)| {
+        let mut args = vec!["--engine", engine];
+        args.extend(common);
+        args.extend(more);
+        let r = node_script(&web, &chromium, engine == "webkit", "engines.mjs", &args);
+        println!(
+            "{engine}: {} thread(s), {:?} s for {ENGINE_BATCHES} batches; {}",
+            r["threads"], r["trainSeconds"], r["userAgent"]
+        );
+        println!("{engine}: {}", r["status"]);
+        assert_eq!(r["ready"], true, "{engine}: {}", r["status"]);
+        assert_eq!(r["step"], ENGINE_BATCHES, "{engine}");
+        assert_eq!(r["isolated"], true, "{engine}: served by web/serve.py");
+        r
+    })
+    .collect();
+    let (chromium, firefox, webkit) = (&seen[0], &seen[1], &seen[2]);
+    let losses = floats(&chromium["losses"]);
+    assert_eq!(losses.len(), ENGINE_BATCHES);
+    for (i, (a, b)) in losses.iter().zip(&native_losses).take(10).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "batch {}: loss {a} in Chromium, {b} natively",
+            i + 1
+        );
+    }
+    for other in [firefox, webkit] {
+        let engine = &other["engine"];
+        assert_eq!(other["losses"], chromium["losses"], "{engine}'s losses");
+        assert_eq!(other["filters"], chromium["filters"], "{engine}'s filters");
+    }
+    assert!(chromium["threads"].as_u64() >= Some(2), "{chromium}");
+    assert!(firefox["threads"].as_u64() >= Some(2), "{firefox}");
+    // WebKit trains on threads, or says in one line why it does not.
+    let status = webkit["status"].as_str().unwrap();
+    if webkit["threads"] == 1 {
+        assert!(
+            status.contains("would not start WebAssembly threads"),
+            "{status}"
+        );
+    }
+    assert!(!status.contains("Safari or"), "{status}");
+    // Every width: no wider than the window; no axe violation.
+    for r in [chromium, firefox] {
+        let engine = &r["engine"];
+        let widths = r["widths"].as_array().unwrap();
+        assert_eq!(widths.len(), 4, "{engine}");
+        for w in widths {
+            println!("{engine}: {w}");
+            assert!(
+                w["document"].as_u64() <= w["window"].as_u64(),
+                "{engine}: the page is wider than the window: {w}"
+            );
+        }
+    }
+    for w in chromium["widths"].as_array().unwrap() {
+        assert_eq!(w["axe"], serde_json::json!([]), "axe-core: {w}");
+        let shot = Path::new(shots).join(format!("page-chromium-{}.png", w["width"]));
+        assert!(shot.is_file(), "{}", shot.display());
+    }
+}
+
+/// The page from the keyboard alone (Tab, Enter, Space, arrows), in
+/// Chromium: a picture opened, the products read, a filter set by hand and
+/// frozen, a batch trained, a test digit read and announced; focus drawn;
+/// a cleared pad stays clear; numbers typed while training stay.
+#[test]
+fn the_page_works_from_the_keyboard_alone() {
+    let (web, chromium) = browser_tools();
+    build_page(&web);
+    let dir = tempfile::tempdir().unwrap();
+    write_data(dir.path());
+    let server = ServePy::start(&dir.path().join("idx"));
+    let picture = dir.path().join("picture.png");
+    image::GrayImage::from_fn(40, 30, |x, y| image::Luma([((x * 6 + y * 3) % 256) as u8]))
+        .save(&picture)
+        .unwrap();
+    let r = node_script(
+        &web,
+        &chromium,
+        false,
+        "keyboard.mjs",
+        &[
+            "--page",
+            server.base(),
+            "--idx",
+            "data/",
+            "--picture",
+            picture.to_str().unwrap(),
+        ],
+    );
+    println!("reached by Tab: {}", r["reached"]);
+    assert_eq!(r["console"], serde_json::json!([]));
+    assert_eq!(r["pageErrors"], serde_json::json!([]));
+    assert!(r["picture"].as_str().unwrap().contains("40×30"), "{r}");
+    assert_eq!(r["pickerOutlined"], true, "focus on a file picker is drawn");
+    assert!(
+        r["products"].as_str().unwrap().contains("pixel (3, 2)"),
+        "{r}"
+    );
+    assert!(r["productsSaid"].as_str().unwrap().contains("sum to"));
+    assert_eq!(r["filterRole"], "button");
+    let name = r["filterName"].as_str().unwrap();
+    assert!(
+        name.starts_with("filter 0: nearest kernel ") && name.contains("similarity"),
+        "{name}"
+    );
+    assert_eq!(r["filterOutlined"], true);
+    assert_eq!(r["buttonOutlined"], true);
+    assert_eq!(r["editorShown"], true);
+    assert!(
+        r["frozenName"].as_str().unwrap().contains(", frozen"),
+        "{r}"
+    );
+    assert!(r["step"].as_u64() >= Some(1));
+    assert_eq!(r["frozenKept"], true);
+    let reads = r["reads"].as_str().unwrap();
+    assert!(r["said"].as_str().unwrap().starts_with("it reads"), "{r}");
+    assert!(r["predictionName"].as_str().unwrap().contains(reads));
+    assert!(r["padName"].as_str().unwrap().contains("labelled"), "{r}");
+    assert_eq!(
+        r["afterClear"],
+        serde_json::json!({"prediction": false, "maps": false}),
+        "a prediction asked for before the pad was cleared was shown after it"
+    );
+    assert_eq!(
+        r["typedKept"],
+        serde_json::json!(["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]),
+        "numbers typed while training were overwritten"
     );
 }

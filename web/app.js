@@ -3,7 +3,7 @@
 // file draws and wires the controls. `window.faw.state` is what the page
 // shows, for the tests.
 import {
-  datasetOf, explain, isDataFailure, ONE_THREAD, PKG, SIMD_PROBE, TO_PAGE, TO_WORKER, UNKNOWN_DATASET,
+  datasetOf, explain, isDataFailure, memoryUnshareable, oneThread, PKG, SIMD_PROBE, TO_PAGE, TO_WORKER, UNKNOWN_DATASET,
   UNSUPPORTED,
 } from './messages.js';
 
@@ -69,26 +69,37 @@ function drawGray(canvas, w, h, pixels) {
   // Small pictures are shown bigger, with square pixels.
   const k = Math.max(1, Math.floor(192 / Math.max(w, h)));
   canvas.style.width = `${w * k}px`;
-  canvas.style.height = `${h * k}px`;
 }
 
 // A canvas for lines and text, as sharp on a high-density screen as on any:
-// its pixels are the screen's, its drawing units CSS pixels. Returns the
-// context and the size in CSS pixels.
+// its pixels are the screen's. It is drawn in the units of its width and
+// height in index.html, and shown as wide as its figure allows (up to a
+// quarter more than that width, on a projector): on a phone, smaller.
+// Returns the context and the size in drawing units.
 function sharp(canvas) {
   const w = Number(canvas.dataset.width || (canvas.dataset.width = canvas.width));
   const h = Number(canvas.dataset.height || (canvas.dataset.height = canvas.height));
+  const room = canvas.parentElement.clientWidth - 2; // its border
+  const css = Math.max(120, Math.floor(Math.min(1.25 * w, room > 0 ? room : w)));
+  const scale = css / w;
   const dpr = window.devicePixelRatio || 1;
-  if (canvas.width !== Math.round(w * dpr)) {
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-    canvas.style.width = `${w}px`;
-    canvas.style.height = `${h}px`;
+  if (canvas.width !== Math.round(css * dpr)) {
+    canvas.width = Math.round(css * dpr);
+    canvas.height = Math.round(h * scale * dpr);
+    canvas.style.width = `${css}px`;
   }
   const ctx = canvas.getContext('2d');
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.setTransform(dpr * scale, 0, 0, dpr * scale, 0, 0);
   ctx.clearRect(0, 0, w, h);
   return { ctx, W: w, H: h };
+}
+
+// Says `text` to a screen reader, once (the page's one live region).
+function announce(text) {
+  const region = $('announce');
+  region.textContent = '';
+  // A new node, so that the same words twice are said twice.
+  requestAnimationFrame(() => { region.textContent = text; });
 }
 
 // ---- 1. Kernels -----------------------------------------------------------
@@ -161,19 +172,43 @@ function setupKernels() {
       error.hidden = false;
     }
   });
-  $('kernel-output').addEventListener('mousemove', showProducts);
+  // A mouse, a pen or a finger on the output; or the arrow keys.
+  const output = $('kernel-output');
+  const at = (e) => {
+    const r = output.getBoundingClientRect();
+    showProducts(Math.floor(((e.clientX - r.left) / r.width) * picture.width),
+      Math.floor(((e.clientY - r.top) / r.height) * picture.height));
+  };
+  output.addEventListener('pointermove', at);
+  output.addEventListener('pointerdown', at);
+  output.addEventListener('keydown', (e) => {
+    const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    const move = moves[e.key];
+    if (!move) return;
+    e.preventDefault();
+    const step = e.shiftKey ? 10 : 1;
+    cursor.x = Math.max(0, Math.min(picture.width - 1, cursor.x + step * move[0]));
+    cursor.y = Math.max(0, Math.min(picture.height - 1, cursor.y + step * move[1]));
+    announce(showProducts(cursor.x, cursor.y));
+  });
+  output.addEventListener('focus', () => {
+    cursor.x = Math.min(cursor.x, picture.width - 2);
+    cursor.y = Math.min(cursor.y, picture.height - 2);
+    showProducts(cursor.x, cursor.y);
+  });
 }
 
-// The nine products under the mouse, and their sum (setosa's hover).
-function showProducts(e) {
-  const canvas = e.target;
-  const r = canvas.getBoundingClientRect();
-  const x = Math.floor(((e.clientX - r.left) / r.width) * picture.width);
-  const y = Math.floor(((e.clientY - r.top) / r.height) * picture.height);
+// The pixel the arrow keys move over the kernel's output.
+const cursor = { x: 1, y: 1 };
+
+// The nine products at output pixel (x, y), and their sum (setosa's
+// hover), shown in the products panel; returns one line to announce.
+function showProducts(x, y) {
   const { width: w, height: h, pixels } = picture;
   if (x < 1 || y < 1 || x > w - 2 || y > h - 2) {
-    $('products').textContent = `(${x}, ${y}): the border, where the 3×3 window does not fit: black`;
-    return;
+    const text = `(${x}, ${y}): the border, where the 3×3 window does not fit: black`;
+    $('products').textContent = text;
+    return text;
   }
   const lines = [];
   let sum = 0;
@@ -190,6 +225,7 @@ function showProducts(e) {
   const shown = state.kernelOutput[y * w + x];
   lines.push('', `sum ${+sum.toFixed(3)} → pixel ${shown}`, '(truncated, clamped to 0..255)');
   $('products').textContent = `pixel (${x}, ${y}):\n` + lines.join('\n');
+  return `pixel ${x}, ${y}: the nine products sum to ${+sum.toFixed(3)}, shown as ${shown}`;
 }
 
 // ---- 2. Training ----------------------------------------------------------
@@ -197,7 +233,10 @@ function showProducts(e) {
 let worker = null;
 let playing = false;
 const send = (type, data = {}, transfer = []) => worker.postMessage({ type, ...data }, transfer);
-const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'hand-chosen', 'download-model', 'open-model'];
+// The controls that need the data, disabled until it is there (and again
+// if it cannot be had).
+const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'hand-chosen', 'download-model', 'open-model', 'seed',
+  'images-per-epoch', 'test-digit'];
 
 function filterCount() { return C.filters; }
 function filterSize() { return C.filter_side * C.filter_side; }
@@ -212,13 +251,20 @@ function drawFilterGrid(grid, values, scale, cellClass, labels, onClick) {
     for (let i = 0; i < n; i++) {
       const cell = document.createElement('div');
       cell.className = cellClass;
-      cell.append(document.createElement('canvas'));
+      const canvas = document.createElement('canvas');
+      canvas.setAttribute('aria-hidden', 'true');
+      cell.append(canvas);
       if (labels) cell.append(document.createElement('div'));
       if (onClick) {
         cell.tabIndex = 0;
+        cell.setAttribute('role', 'button');
         cell.title = `filter #${i}: click to set, freeze or randomise it`;
         cell.addEventListener('click', () => onClick(i));
-        cell.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') onClick(i); });
+        cell.addEventListener('keydown', (e) => {
+          if (e.key !== 'Enter' && e.key !== ' ') return;
+          e.preventDefault(); // Space would scroll the page
+          onClick(i);
+        });
       }
       grid.append(cell);
     }
@@ -240,11 +286,15 @@ function drawFilters(snapshot) {
   Array.from($('filters').children).forEach((cell, i) => {
     cell.classList.toggle('frozen', frozen(i));
     cell.classList.toggle('editing', state.editing === i);
+    cell.setAttribute('aria-label', `filter ${i}: nearest kernel ${names[snapshot.nearest[2 * i]]}, similarity ` +
+      `${snapshot.nearest[2 * i + 1].toFixed(2)}${frozen(i) ? ', frozen' : ''}; set it by hand`);
+    cell.setAttribute('aria-pressed', String(state.editing === i));
   });
   const e = snapshot.step / snapshot.stepsPerEpoch;
+  const start = state.opened ? `as opened from ${state.opened}` : 'at initialisation (random)';
   $('snapshot-label').textContent = snapshot.step === 0
-    ? 'at initialisation (random)'
-    : `after ${snapshot.step} batches (epoch ${e.toFixed(2)})`;
+    ? start
+    : `after ${snapshot.step} batches (epoch ${e.toFixed(2)})${state.opened ? `, from ${state.opened}` : ''}`;
 }
 
 function drawPostFigure() {
@@ -259,6 +309,8 @@ function drawPostFigure() {
     drawFilterGrid(grid, state.postEpochs[e], scale, 'cell');
     const cap = document.createElement('figcaption');
     cap.textContent = `after ${e} epoch${e > 1 ? 's' : ''}`;
+    grid.setAttribute('role', 'img');
+    grid.setAttribute('aria-label', `the 32 filters ${cap.textContent}`);
     figure.append(grid, cap);
     fig.append(figure);
   }
@@ -283,6 +335,8 @@ function drawStep(s) {
     drawFilterGrid(grid, values, k, 'cell');
     const cap = document.createElement('figcaption');
     cap.textContent = `${name} (largest ${k.toPrecision(2)})`;
+    grid.setAttribute('role', 'img');
+    grid.setAttribute('aria-label', `the 32 filters' ${name}, largest ${k.toPrecision(2)}`);
     figure.append(grid, cap);
     fig.append(figure);
   }
@@ -300,6 +354,11 @@ function drawCurves() {
   ctx.fillStyle = '#333';
   ctx.font = '11px sans-serif';
   ctx.fillText(`batches: ${batches}`, pad, H - 8);
+  const accuracy = state.accuracy.at(-1);
+  $('curves').setAttribute('aria-label', n
+    ? `the curves after ${batches} batches: the last batch's loss ${state.losses.at(-1).toFixed(3)}` +
+      (accuracy ? `, test accuracy ${(100 * accuracy[1]).toFixed(1)}%` : '')
+    : 'the loss and accuracy curves: nothing trained yet');
   if (!n) return;
   const maxLoss = Math.max(2.5, ...state.losses.slice(0, 5));
   const x = (batch) => pad + ((W - pad - 8) * batch) / Math.max(1, batches - 1);
@@ -379,7 +438,7 @@ function restart() {
   const handChosen = $('hand-chosen').checked;
   Object.assign(state, {
     step: 0, ...newCurves(), snapshots: [], postEpochs: {}, trainMs: 0, frozen: [],
-    hand: handChosen ? newCurves() : null,
+    hand: handChosen ? newCurves() : null, opened: null,
   });
   drawPostFigure();
   closeEditor();
@@ -389,10 +448,12 @@ function restart() {
 }
 
 function onUpdate(m) {
-  if (m.step < state.step) {
+  if (m.opened) {
     // A model opened from a file: a new history (the hand-chosen model
     // beside, if on, starts again with it).
-    Object.assign(state, { ...newCurves(), snapshots: [], postEpochs: {}, hand: state.hand && newCurves() });
+    Object.assign(state, {
+      ...newCurves(), snapshots: [], postEpochs: {}, hand: state.hand && newCurves(), opened: m.opened,
+    });
     drawPostFigure();
   }
   state.step = m.step;
@@ -413,6 +474,10 @@ function onUpdate(m) {
   const following = Number(slider.value) >= Number(slider.max) - 1 || state.snapshots.length === 0;
   state.snapshots.push(snapshot);
   if (state.snapshots.length > limits.snapshots) state.snapshots = thin(state.snapshots);
+  if (m.epochEnded) {
+    const accuracy = m.testAccuracy === undefined ? '' : `: test accuracy ${(100 * m.testAccuracy).toFixed(1)}%`;
+    announce(`epoch ${m.epochsDone} done${accuracy}`);
+  }
   if (m.epochEnded && C.post_epochs.includes(m.epochsDone)) {
     state.postEpochs[m.epochsDone] = m.filters;
     drawPostFigure();
@@ -460,6 +525,7 @@ function showError(m) {
     $(id).textContent = what;
     $(id).classList.add('error');
   }
+  announce(what);
 }
 
 const ON_MESSAGE = {
@@ -474,14 +540,20 @@ const ON_MESSAGE = {
     state.threads = m.threads;
     const on = m.threads > 1 ? ` Training on ${m.threads} threads.` : ' Training on one thread.';
     $('load-status').textContent = `Ready: ${m.train} training and ${m.test} test images.${on}`;
-    if (!window.crossOriginIsolated) $('load-status').textContent += ` ${ONE_THREAD}`;
+    if (m.threads === 1 && threads > 1) {
+      const why = oneThread({
+        secure: window.isSecureContext, isolated: window.crossOriginIsolated, error: m.threadsError,
+      });
+      if (why) $('load-status').textContent += ` ${why}`;
+    }
     $('data-status').textContent = `${D.name}: ${m.train} training and ${m.test} test images, from ${m.source}.`;
     for (const id of TRAINING_CONTROLS) $(id).disabled = false;
     restart();
   },
   [TO_PAGE.update]: onUpdate,
   [TO_PAGE.stepShown]: drawStep,
-  [TO_PAGE.prediction]: (m) => drawPrediction(m),
+  [TO_PAGE.prediction]: (m) => { if (m.id > 0) onPrediction(m); },
+  [TO_PAGE.testDigit]: onTestDigit,
   [TO_PAGE.modelFile]: (m) => saveModel(m.bytes),
   [TO_PAGE.error]: showError,
 };
@@ -528,18 +600,24 @@ function setupTraining() {
 
 const editorInputs = [];
 let randomDraws = 0;
+let editorTyping = false;
 
 function openEditor(i) {
   if (!state.ready || !state.filters) return;
+  editorTyping = false;
   state.editing = i;
   $('filter-editor').hidden = false;
   fillEditor();
+  // Focus goes to the editor, and back to the filter when it closes.
+  $('editor-kernel').focus();
   $('snapshot').value = $('snapshot').max;
   drawFilters(state.snapshots.at(-1));
 }
 
 function closeEditor() {
+  const cell = state.editing === null ? null : $('filters').children[state.editing];
   state.editing = null;
+  if (cell && $('filter-editor').contains(document.activeElement)) cell.focus();
   $('filter-editor').hidden = true;
   if (state.snapshots.length) drawFilters(state.snapshots.at(Number($('snapshot').value)) || state.snapshots.at(-1));
 }
@@ -549,9 +627,8 @@ function fillEditor() {
   const i = state.editing;
   const values = state.filters.slice(filterSize() * i, filterSize() * (i + 1));
   $('editor-title').textContent = `filter #${i}`;
-  editorInputs.forEach((input, j) => {
-    if (document.activeElement !== input) input.value = String(+values[j].toFixed(4));
-  });
+  // Numbers being typed stay until they are used, or the editor closes.
+  if (!editorTyping) editorInputs.forEach((input, j) => { input.value = String(+values[j].toFixed(4)); });
   $('editor-frozen').checked = state.frozen.includes(i);
   $('editor-kernel').value = '';
 }
@@ -565,11 +642,13 @@ function setupEditor() {
     input.type = 'number';
     input.step = 'any';
     input.setAttribute('aria-label', `filter weight row ${Math.floor(j / 3) + 1}, column ${(j % 3) + 1}`);
+    input.addEventListener('input', () => { editorTyping = true; });
     editorInputs.push(input);
     $('editor-grid').append(input);
   }
   const index = () => state.editing;
   select.addEventListener('change', () => {
+    editorTyping = false;
     if (select.value !== '') send(TO_WORKER.classicFilter, { index: index(), kernel: Number(select.value) });
   });
   $('editor-set').addEventListener('click', () => {
@@ -579,11 +658,13 @@ function setupEditor() {
       return;
     }
     $('editor-note').textContent = '';
+    editorTyping = false;
     send(TO_WORKER.setFilter, { index: index(), values });
   });
   $('editor-random').addEventListener('click', () => {
     // Another draw each time, repeatable from the seed.
     randomDraws += 1;
+    editorTyping = false;
     const seed = Math.max(0, Math.floor(Number($('seed').value) || 0)) * 1000 + randomDraws;
     send(TO_WORKER.randomFilter, { index: index(), seed });
   });
@@ -597,6 +678,12 @@ function setupEditor() {
 
 let digit = null;
 let predictionPending = false;
+// The digit changed while its prediction was on its way: ask again.
+let predictAgain = false;
+// Predictions asked for, and the last one asked for before the pad was
+// cleared: an answer to an older one is not shown.
+let predictions = 0;
+let clearedAfter = 0;
 
 function drawPad() {
   const side = C.image_side;
@@ -629,13 +716,37 @@ function paint(e) {
 }
 
 function requestPrediction() {
-  if (predictionPending || !state.ready || !digit.some((v) => v > 0)) return;
+  if (!state.ready || !digit.some((v) => v > 0)) return;
+  if (predictionPending) {
+    predictAgain = true;
+    return;
+  }
   predictionPending = true;
-  send(TO_WORKER.predict, { digit: Float32Array.from(digit) });
+  predictAgain = false;
+  predictions += 1;
+  send(TO_WORKER.predict, { digit: Float32Array.from(digit), id: predictions });
+}
+
+// The worker's answer for prediction `m.id`: shown unless the pad was
+// cleared since it was asked for; asked again if the digit changed since.
+function onPrediction(m) {
+  predictionPending = false;
+  if (m.id > clearedAfter) drawPrediction(m);
+  if (predictAgain) requestPrediction();
+}
+
+// Blank bars and maps, for an empty pad.
+function clearPrediction() {
+  clearedAfter = predictions;
+  predictAgain = false;
+  Object.assign(state, { prediction: null, logits: null, maps: null, reads: null });
+  sharp($('prediction'));
+  $('prediction').setAttribute('aria-label', "the model's probabilities: nothing drawn yet");
+  for (const canvas of $('maps').children) canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
 }
 
 function drawPrediction({ logits, probabilities: p, maps }) {
-  predictionPending = false;
+  lastPrediction = { logits, probabilities: p, maps };
   state.prediction = Array.from(p);
   state.logits = Array.from(logits);
   state.maps = maps;
@@ -661,8 +772,13 @@ function drawPrediction({ logits, probabilities: p, maps }) {
       ctx.fillText(classes[d], 16 + 28 * d, 188);
     }
   }
-  state.reads = D.class_names[best];
-  ctx.fillText(`it reads ${words ? '' : 'a '}${state.reads} (${(100 * p[best]).toFixed(0)}%)`, 10, 14);
+  const reads = D.class_names[best];
+  const says = `it reads ${words ? '' : 'a '}${reads} (${(100 * p[best]).toFixed(0)}%)`;
+  ctx.fillText(says, 10, 14);
+  $('prediction').setAttribute('aria-label', `the model's probabilities: ${says}`);
+  // Said when the answer changes, not at every stroke or step.
+  if (reads !== state.reads) announce(says);
+  state.reads = reads;
   const grid = $('maps');
   const n = filterCount();
   const side = C.map_side;
@@ -687,28 +803,42 @@ function setupPad() {
   $('clear-pad').addEventListener('click', () => {
     digit.fill(0);
     drawPad();
-    state.prediction = null;
+    clearPrediction();
+  });
+  // A digit from the test set, for those who cannot draw one.
+  $('test-digit').addEventListener('click', () => {
+    testDigits += 1;
+    send(TO_WORKER.testDigit, { index: testDigits * 7919 });
   });
   drawPad();
 }
 
-// For the tests: the model's answer for an exact digit (784 floats). The
-// worker answers in order, so when the page's own request for the drawn
-// digit is still on its way (after each step), its answer comes first.
+let testDigits = 0;
+let lastPrediction = null;
+
+// A test digit from the worker, on the pad.
+function onTestDigit(m) {
+  digit.set(m.digit);
+  drawPad();
+  state.reads = null;
+  $('pad').setAttribute('aria-label', `the drawing pad, showing test ${D.image_noun} ${m.index}, labelled ` +
+    `${D.class_names[m.label]}`);
+  requestPrediction();
+}
+
+// For the tests: the model's answer for an exact digit (784 floats), told
+// from the page's own predictions by its id (a negative one).
+let testPredictions = 0;
 window.faw.predict = (pixels) => new Promise((resolve) => {
-  let before = predictionPending ? 1 : 0;
+  testPredictions -= 1;
+  const id = testPredictions;
   const listen = ({ data: m }) => {
-    if (m.type !== TO_PAGE.prediction && m.type !== TO_PAGE.error) return;
-    if (before > 0) {
-      before -= 1;
-      return;
-    }
+    if ((m.type !== TO_PAGE.prediction && m.type !== TO_PAGE.error) || m.id !== id) return;
     worker.removeEventListener('message', listen);
     resolve(m);
   };
   worker.addEventListener('message', listen);
-  predictionPending = true;
-  send(TO_WORKER.predict, { digit: Float32Array.from(pixels) });
+  send(TO_WORKER.predict, { digit: Float32Array.from(pixels), id });
 });
 
 // ---- Start: what the browser can run, then the crate -----------------------
@@ -717,7 +847,9 @@ async function main() {
   if (typeof WebAssembly !== 'object') return fail(UNSUPPORTED.webassembly);
   if (!WebAssembly.validate(SIMD_PROBE)) return fail(UNSUPPORTED.simd);
   try {
-    faw = await import(PKG(window.crossOriginIsolated === true, threads));
+    // The build the worker will train with: the one-thread build where
+    // threads cannot share memory here, so that a visitor downloads one.
+    faw = await import(PKG(window.crossOriginIsolated === true && !memoryUnshareable(), threads));
     await faw.default();
   } catch (e) {
     return fail(UNSUPPORTED.pkg(e));
@@ -737,6 +869,18 @@ async function main() {
   setupPad();
   $('load-status').textContent = `Fetching ${D.name}…`;
   setupTraining();
+  // The curves and the bars follow the width of the window.
+  let resizing = false;
+  window.addEventListener('resize', () => {
+    if (resizing) return;
+    resizing = true;
+    requestAnimationFrame(() => {
+      resizing = false;
+      drawCurves();
+      if (lastPrediction && state.prediction) drawPrediction(lastPrediction);
+      else sharp($('prediction'));
+    });
+  });
 }
 
 // The data set picker, and the words that name what the pictures are.

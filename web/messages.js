@@ -12,7 +12,9 @@
 //   play      {}                    train until paused
 //   pause     {}
 //   step      { n, show }           train `n` batches; `show`: the last one's step too
-//   predict   { digit }             784 floats, 0..1: logits, probabilities, feature maps
+//   predict   { digit, id }         784 floats, 0..1: logits, probabilities, feature maps;
+//                                   `id` comes back with the answer (or the error)
+//   testDigit { index }             test image `index` (modulo their number), for the pad
 //   model     {}                    the model now, as a model.safetensors file
 //   openModel { name, bytes }       go on from a model.safetensors file
 //   setFilter { index, values }     filter `index` (0..31) becomes these nine numbers
@@ -21,23 +23,28 @@
 //   freeze    { index, frozen }     training leaves filter `index` alone, or not
 // Worker -> page.
 //   progress   { label, loaded, total }   bytes fetched so far ('decoding' when done)
-//   ready      { train, test, source, threads }   the data decoded; training threads
-//   update     { step, epochsDone, stepsPerEpoch, losses, filters, nearest, frozen,
+//   ready      { train, test, source, threads, threadsError }   the data decoded; training
+//                threads; `threadsError`: why the build with threads did not start (null
+//                when it did, or was not tried), the one-thread build training instead
+//   update     { opened?, step, epochsDone, stepsPerEpoch, losses, filters, nearest, frozen,
 //                imagesPerSecond, trainMs, epochEnded, testAccuracy?,
 //                hand?: { losses, testAccuracy? } }   `frozen`: the frozen filters'
-//                indices; `hand`: the hand-chosen model's, when it trains beside
+//                indices; `hand`: the hand-chosen model's, when it trains beside;
+//                `opened`: the name of the model file just opened
 //   stepShown  { loss, before, gradient, update, after }   one batch's step (288 numbers each)
-//   prediction { logits, probabilities, maps }
+//   prediction { id, logits, probabilities, maps }
+//   testDigit  { index, digit, label }   784 floats, 0..1, and its class
 //   modelFile  { bytes }
-//   error      { kind, message, url?, origin?, status? }   `kind`: one of FAILURES' keys
+//   error      { kind, message, url?, origin?, status?, id? }   `kind`: one of FAILURES' keys;
+//                `id`: the prediction's that failed
 export const TO_WORKER = Object.freeze({
   load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step',
-  predict: 'predict', model: 'model', openModel: 'openModel',
+  predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel',
   setFilter: 'setFilter', classicFilter: 'classicFilter', randomFilter: 'randomFilter', freeze: 'freeze',
 });
 export const TO_PAGE = Object.freeze({
   progress: 'progress', ready: 'ready', update: 'update', stepShown: 'stepShown',
-  prediction: 'prediction', modelFile: 'modelFile', error: 'error',
+  prediction: 'prediction', testDigit: 'testDigit', modelFile: 'modelFile', error: 'error',
 });
 
 // The data set `id` names among the crate's (`c` is its constants()), or
@@ -85,8 +92,9 @@ const FAILURES = Object.freeze({
     `Could not read ${d.name} from ${m.url}: ${m.message}.\nWhat to do: check the address given ` +
     `with ?data= (${layout(c, d)}), or fetch the files again.`,
   'startup': (m) =>
-    `The training could not start in this browser: ${m.message}.\nWhat to do: use a current ` +
-    'Chrome, Edge, Firefox or Safari; the kernels above may still work.',
+    `The training could not start in this browser: ${m.message}.\nWhat to do: reload the page; if ` +
+    'it fails again, update this browser (the page is tested in current Chromium, Firefox and ' +
+    'WebKit, Safari\'s engine). The kernels above may still work.',
   'training': (m) => `Training stopped: ${m.message}. Start again to go on.`,
   'model': (m) =>
     `Could not open ${m.url}: ${m.message}.\nWhat to do: open a model.safetensors written by ` +
@@ -136,11 +144,43 @@ export const PKG = (isolated, threads) => (isolated && threads > 1
   ? './pkg-threads/filters_are_weights_web.js'
   : './pkg/filters_are_weights_web.js');
 
-// Why the page trains on one thread, when it does.
-export const ONE_THREAD = 'This page is not cross-origin isolated, which WebAssembly threads ' +
-  'need (its server sends no Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy ' +
-  'headers, and the service worker that adds them could not run here): training uses one ' +
-  'thread. web/serve.py sends them.';
+// Why this browser cannot hand a SharedArrayBuffer to another thread, or
+// null when it can. WebAssembly threads share their memory that way; a
+// browser may be cross-origin isolated and still refuse (WebKitGTK does:
+// "The object can not be cloned."), and then only the one-thread build runs.
+export function memoryUnshareable() {
+  if (typeof SharedArrayBuffer !== 'function') return 'it has no SharedArrayBuffer';
+  const channel = new MessageChannel();
+  try {
+    channel.port1.postMessage(new SharedArrayBuffer(8));
+    return null;
+  } catch (e) {
+    return `it cannot hand shared memory to another thread: ${e.message}`;
+  } finally {
+    channel.port1.close();
+  }
+}
+
+// Why the page trains on one thread when it could have had more, in one
+// line: `secure` and `isolated` are the page's isSecureContext and
+// crossOriginIsolated, `error` why the build with threads did not start.
+export function oneThread({ secure, isolated, error }) {
+  if (error) {
+    return `This browser would not start WebAssembly threads (${error}): training uses one thread, ` +
+      'the same numbers, more slowly.';
+  }
+  if (!secure) {
+    return 'This page comes over plain HTTP from another machine, which browsers do not trust with ' +
+      'WebAssembly threads (it is not a secure context): training uses one thread. For threads, open ' +
+      'it as http://localhost on the machine that serves it, or serve it over HTTPS.';
+  }
+  if (!isolated) {
+    return 'This page is not cross-origin isolated, which WebAssembly threads need (its server sends ' +
+      'no Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy headers, and the service worker ' +
+      'that adds them could not run here): training uses one thread. web/serve.py sends them.';
+  }
+  return '';
+}
 
 // The most the page reads of one file: MNIST's largest, the training
 // images unzipped, is 47 MB (Fashion-MNIST's too).

@@ -3,7 +3,7 @@
 // at a time, so that the page stays responsive; with the hand-chosen
 // comparison on, a second model beside it on the same batches. The
 // messages in and out are in messages.js.
-import { datasetOf, MAX_FILE_BYTES, PKG, TO_PAGE, TO_WORKER } from './messages.js';
+import { datasetOf, MAX_FILE_BYTES, memoryUnshareable, PKG, TO_PAGE, TO_WORKER } from './messages.js';
 
 let faw = null;              // the crate's module
 let C = null;                // its constants(), once it runs
@@ -131,9 +131,11 @@ async function load(base, format, set) {
   return decode(() => faw.Session.from_idx(...files, `IDX files at ${base}`, set.id), base);
 }
 
-function update(losses, ms, epochEnded) {
+// `opened`: the file name of a model just opened.
+function update(losses, ms, epochEnded, opened = undefined) {
   const step = session.step();
   const data = {
+    opened,
     step,
     epochsDone: session.epochs_done(),
     stepsPerEpoch: session.steps_per_epoch(),
@@ -194,15 +196,33 @@ function reset(seed, trainImages, handChosen) {
   update([], 0, false);
 }
 
+// Why the threaded build did not start, when it did not.
+let threadsError = null;
+
 // The crate's module, started once, on `threads` threads where the page
-// is cross-origin isolated; a failure is the browser's.
+// is cross-origin isolated. Where the build with threads cannot start (a
+// browser that will not share memory with its workers, say), the
+// one-thread build trains instead, and the page is told why; a failure of
+// that one is the browser's.
 async function start(threads) {
   if (C) return;
   const isolated = self.crossOriginIsolated === true;
+  if (isolated && threads > 1) threadsError = memoryUnshareable();
+  if (isolated && threads > 1 && !threadsError) {
+    try {
+      faw = await import(PKG(isolated, threads));
+      wasm = await faw.default();
+      await faw.initThreadPool(threads);
+    } catch (e) {
+      threadsError = e.message || String(e);
+      faw = null;
+    }
+  }
   try {
-    faw = await import(PKG(isolated, threads));
-    wasm = await faw.default();
-    if (faw.initThreadPool) await faw.initThreadPool(threads);
+    if (!faw) {
+      faw = await import(PKG(false, 1));
+      wasm = await faw.default();
+    }
   } catch (e) {
     throw new Failure('startup', `its WebAssembly would not start in the worker (${e.message})`);
   }
@@ -217,7 +237,9 @@ const HANDLERS = {
     if (!set) throw new Error(`there is no data set "${m.dataset}"`);
     session = await load(m.base, m.format, set);
     const info = session.info();
-    post(TO_PAGE.ready, { train: info.train, test: info.test, source: info.source, threads: faw.threads() });
+    post(TO_PAGE.ready, {
+      train: info.train, test: info.test, source: info.source, threads: faw.threads(), threadsError,
+    });
   }],
   [TO_WORKER.reset]: ['training', (m) => reset(m.seed, m.trainImages, m.handChosen)],
   [TO_WORKER.play]: ['training', () => { if (!playing) { playing = true; loop(); } }],
@@ -225,10 +247,15 @@ const HANDLERS = {
   [TO_WORKER.step]: ['training', (m) => train(m.n || 1, m.show)],
   [TO_WORKER.predict]: ['prediction', (m) => {
     post(TO_PAGE.prediction, {
+      id: m.id,
       logits: session.logits(m.digit),
       probabilities: session.predict(m.digit),
       maps: session.feature_maps(m.digit),
     });
+  }],
+  [TO_WORKER.testDigit]: ['prediction', (m) => {
+    const index = m.index % session.info().test;
+    post(TO_PAGE.testDigit, { index, digit: session.test_digit(index), label: session.test_label(index) });
   }],
   [TO_WORKER.model]: ['internal', () => {
     const bytes = session.model_file();
@@ -243,7 +270,7 @@ const HANDLERS = {
     playing = false;
     session.open_model(m.name, m.bytes);
     lastScoreStep = -1;
-    update([], 0, false);
+    update([], 0, false, m.name);
   }],
 };
 
@@ -260,7 +287,7 @@ onmessage = async ({ data: m }) => {
   } catch (e) {
     playing = false;
     post(TO_PAGE.error, {
-      kind: e.kind || kind, message: e.message, url: e.url || m.name, origin: e.origin, status: e.status,
+      kind: e.kind || kind, message: e.message, url: e.url || m.name, origin: e.origin, status: e.status, id: m.id,
     });
   }
 };

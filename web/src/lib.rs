@@ -623,6 +623,24 @@ impl Session {
         Ok(())
     }
 
+    /// Test image `i` (of all the test images, taken modulo their number):
+    /// its 784 pixels, 0..1, row by row, for the page's pad.
+    pub fn test_digit(&self, i: u32) -> Result<Vec<f32>, JsError> {
+        let i = i as usize % self.all.test_len().max(1);
+        let image = self.all.test_images.get(i).map_err(js)?;
+        image.flatten_all().and_then(|t| t.to_vec1()).map_err(js)
+    }
+
+    /// The label of test image `i` (taken modulo their number): its class.
+    pub fn test_label(&self, i: u32) -> Result<u32, JsError> {
+        let i = i as usize % self.all.test_len().max(1);
+        let label = self.all.test_labels.get(i).map_err(js)?;
+        label
+            .to_dtype(DType::U32)
+            .and_then(|t| t.to_scalar())
+            .map_err(js)
+    }
+
     /// The digit through each of the 32 filters: `[32, 26, 26]` raw sums.
     pub fn feature_maps(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
         let x = digit_tensor(digit)?.reshape((28, 28)).map_err(js)?;

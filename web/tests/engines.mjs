@@ -1,0 +1,199 @@
+// Drives the built page in one of three browser engines and prints what it
+// saw as one JSON object; tests/web.rs compares the engines with each other
+// and with the native crate. Usage:
+//
+//   node web/tests/engines.mjs --engine chromium|firefox|webkit --page URL --idx DATA
+//        [--batches 20] [--widths 360,768,1280,1920 [--shots DIR]] [--axe]
+//
+// chromium: Debian's headless Chromium through playwright-core (CHROMIUM
+// names another binary); firefox: Debian's firefox-esr, headless, over
+// WebDriver BiDi (puppeteer-core; FIREFOX names another binary); webkit:
+// Safari's engine, WebKitGTK's MiniBrowser through WebKitWebDriver (classic
+// WebDriver, spoken here over HTTP), which needs a display: run it under
+// xvfb-run. Each engine trains `batches` batches ("one batch" clicked that
+// many times) and reports the threads it trained on, the load status, every
+// loss and the filters; with --widths, whether the page is wider than the
+// window at each width (a screenshot each in --shots); with --axe,
+// axe-core's violations at each width.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
+);
+const batches = Number(args.batches || 20);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * What the script needs of a browser: open a page, evaluate an expression
+ * in it (its value as JSON), size the window, take a screenshot.
+ * @typedef {{ open(url: string): Promise<void>, eval(expr: string): Promise<any>,
+ *   size(width: number, height: number): Promise<void>, screenshot(file: string): Promise<void>,
+ *   close(): Promise<void> }} Engine
+ */
+
+/** @returns {Promise<Engine>} */
+async function chromium() {
+  const { chromium: launcher } = await import('playwright-core');
+  const browser = await launcher.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  return {
+    open: async (url) => { await page.goto(url); },
+    eval: (expr) => page.evaluate(expr),
+    size: (width, height) => page.setViewportSize({ width, height }),
+    screenshot: async (file) => { await page.screenshot({ path: file, fullPage: true }); },
+    close: () => browser.close(),
+  };
+}
+
+/** @returns {Promise<Engine>} */
+async function firefox() {
+  const puppeteer = (await import('puppeteer-core')).default;
+  const browser = await puppeteer.launch({
+    browser: 'firefox', executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr', headless: true,
+    // No updates, no telemetry, no network of its own.
+    extraPrefsFirefox: { 'app.update.enabled': false, 'network.captive-portal-service.enabled': false },
+  });
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  return {
+    open: async (url) => { await page.goto(url); },
+    eval: (expr) => page.evaluate(expr),
+    size: (width, height) => page.setViewport({ width, height }),
+    screenshot: async (file) => { await page.screenshot({ path: file, fullPage: true }); },
+    close: () => browser.close(),
+  };
+}
+
+// A free port on 127.0.0.1.
+const freePort = () => new Promise((resolve) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address();
+    server.close(() => resolve(port));
+  });
+});
+
+/** @returns {Promise<Engine>} */
+async function webkit() {
+  const port = await freePort();
+  const driver = spawn(process.env.WEBKIT_WEBDRIVER || 'WebKitWebDriver', [`--port=${port}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (method, path, body) => {
+    const response = await fetch(base + path, {
+      method, headers: { 'content-type': 'application/json' }, body: body && JSON.stringify(body),
+    });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(`WebDriver ${method} ${path}: ${JSON.stringify(answer.value)}`);
+    return answer.value;
+  };
+  let session = null;
+  for (let tries = 0; !session; tries++) {
+    try {
+      session = await call('POST', '/session', {
+        capabilities: {
+          alwaysMatch: {
+            browserName: 'MiniBrowser',
+            'webkitgtk:browserOptions': {
+              binary: process.env.MINIBROWSER || '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser',
+              args: ['--automation'],
+            },
+          },
+        },
+      });
+    } catch (e) {
+      // The driver takes a moment to listen.
+      if (tries > 50) throw e;
+      await sleep(200);
+    }
+  }
+  const s = `/session/${session.sessionId}`;
+  return {
+    open: async (url) => { await call('POST', `${s}/url`, { url }); },
+    eval: (expr) => call('POST', `${s}/execute/sync`, { script: `return (${expr});`, args: [] }),
+    size: async (width, height) => {
+      await call('POST', `${s}/window/rect`, { width, height });
+      // The window's outer size: make its inside `width` wide.
+      const inner = await call('POST', `${s}/execute/sync`, { script: 'return window.innerWidth;', args: [] });
+      if (inner !== width) await call('POST', `${s}/window/rect`, { width: 2 * width - inner, height });
+    },
+    screenshot: async (file) => {
+      writeFileSync(file, Buffer.from(await call('GET', `${s}/screenshot`), 'base64'));
+    },
+    close: async () => {
+      await call('DELETE', s).catch(() => {});
+      driver.kill();
+    },
+  };
+}
+
+const ENGINES = { chromium, firefox, webkit };
+
+/** Waits up to `ms` for `expr` to be truthy; returns its value. */
+async function waitFor(engine, expr, ms = 120000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    let value = null;
+    try {
+      value = await engine.eval(expr);
+    } catch (e) {
+      // A page that reloads itself (coi.js) loses its context once.
+      if (Date.now() > until) throw e;
+    }
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${expr}`);
+    await sleep(100);
+  }
+}
+
+const engine = await ENGINES[args.engine]();
+const result = { engine: args.engine };
+try {
+  const query = `?data=${encodeURIComponent(args.idx)}&format=idx${args.query ? `&${args.query}` : ''}`;
+  await engine.open(args.page + query);
+  await waitFor(engine, 'window.faw && (window.faw.state.ready || window.faw.state.dataError)');
+  Object.assign(result, await engine.eval(`({
+    isolated: window.crossOriginIsolated, ready: window.faw.state.ready, threads: window.faw.state.threads,
+    status: document.getElementById('load-status').textContent, userAgent: navigator.userAgent })`));
+  if (result.ready) {
+    await waitFor(engine, 'window.faw.state.snapshots.length > 0');
+    const t0 = Date.now();
+    await engine.eval(`(() => { for (let i = 0; i < ${batches}; i++) document.getElementById('one-batch').click();
+      return true; })()`);
+    await waitFor(engine, `window.faw.state.step >= ${batches}`, 300000);
+    result.trainSeconds = (Date.now() - t0) / 1000;
+    Object.assign(result, await engine.eval(`({ step: window.faw.state.step, losses: window.faw.state.losses,
+      filters: Array.from(window.faw.state.filters) })`));
+  }
+  if (args.widths) {
+    const axe = args.axe && readFileSync(join(createRequire(import.meta.url).resolve('axe-core'), '..', 'axe.min.js'), 'utf8');
+    result.widths = [];
+    for (const width of args.widths.split(',').map(Number)) {
+      await engine.size(width, Math.round(width * 0.6) + 200);
+      await sleep(300);
+      const seen = await engine.eval(`({ width: ${width}, window: window.innerWidth,
+        document: document.documentElement.scrollWidth })`);
+      if (args.shots) await engine.screenshot(join(args.shots, `page-${args.engine}-${width}.png`));
+      if (axe) {
+        await engine.eval(`(() => { if (!window.axe) { const s = document.createElement('script');
+          s.textContent = ${JSON.stringify(axe)}; document.head.append(s); } return true; })()`);
+        await engine.eval(`(() => { window.axeResult = null;
+          window.axe.run(document, { resultTypes: ['violations'] }).then((r) => { window.axeResult =
+            r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })); });
+          return true; })()`);
+        seen.axe = await waitFor(engine, 'window.axeResult', 60000);
+      }
+      result.widths.push(seen);
+    }
+  }
+} finally {
+  await engine.close();
+}
+console.log(JSON.stringify(result));

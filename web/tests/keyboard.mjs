@@ -1,0 +1,144 @@
+// The page from the keyboard alone, in Debian's headless Chromium
+// (playwright-core): Tab reaches each control, Enter and Space work them.
+// Prints what it saw as one JSON object for tests/web.rs. Usage:
+//
+//   node web/tests/keyboard.mjs --page URL --idx DATA --picture PNG
+//
+// It opens a picture (the file picker, reached by Tab), reads the nine
+// products at a pixel with the arrow keys, opens filter 0's editor with
+// Enter, sets it to a classic kernel and freezes it, trains a batch, takes
+// a test digit, and checks that focus is drawn where it is. Then, with the
+// mouse, the races a visitor can run into: the pad cleared while its
+// prediction is on its way, and nine numbers typed while the model trains.
+import { chromium } from 'playwright-core';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
+);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const result = { console: [], pageErrors: [], reached: [] };
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
+  page.on('pageerror', (e) => result.pageErrors.push(String(e)));
+  await page.goto(`${args.page}?data=${encodeURIComponent(args.idx)}&format=idx`);
+  await page.waitForFunction(() => window.faw?.state.ready && window.faw.state.snapshots.length > 0,
+    null, { timeout: 120000 });
+  const state = (expr, arg) => page.evaluate(expr, arg);
+
+  // Presses Tab until the focused element is `selector`'s (at most 300
+  // times, round the page), unless it is already; records what it passed
+  // through.
+  async function tabTo(selector) {
+    const here = () => page.evaluate((s) => document.activeElement === document.querySelector(s), selector);
+    if (await here()) return true;
+    for (let i = 0; i < 300; i++) {
+      await page.keyboard.press('Tab');
+      const [here, label] = await page.evaluate((s) => [
+        document.activeElement === document.querySelector(s),
+        document.activeElement.id || document.activeElement.getAttribute('aria-label') || document.activeElement.tagName,
+      ], selector);
+      if (!result.reached.includes(label)) result.reached.push(label);
+      if (here) return true;
+    }
+    throw new Error(`Tab never reached ${selector}`);
+  }
+  // Whether focus is drawn: the focused element's outline.
+  const outlined = () => page.evaluate(() => {
+    const style = getComputedStyle(document.activeElement);
+    return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+  });
+
+  // 1. A picture of one's own, through the file picker.
+  await tabTo('#picture-file');
+  result.pickerOutlined = await page.evaluate(() => {
+    const style = getComputedStyle(document.activeElement.closest('label'));
+    return style.outlineStyle !== 'none';
+  });
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  await chooser.setFiles(args.picture);
+  await page.waitForFunction(() => document.getElementById('kernel-caption').textContent.includes('40×30'));
+  result.picture = await state(() => document.getElementById('kernel-caption').textContent);
+
+  // 2. The nine products at a pixel, with the arrow keys.
+  await tabTo('#kernel-output');
+  for (const key of ['ArrowRight', 'ArrowRight', 'ArrowDown']) await page.keyboard.press(key);
+  result.products = await state(() => document.getElementById('products').textContent);
+  await page.waitForFunction(() => document.getElementById('announce').textContent.includes('sum to'));
+  result.productsSaid = await state(() => document.getElementById('announce').textContent);
+
+  // 3. Filter 0: its editor with Enter, a classic kernel, frozen.
+  await tabTo('#filters .filter:first-child');
+  result.filterOutlined = await outlined();
+  result.filterName = await state(() => document.activeElement.getAttribute('aria-label'));
+  result.filterRole = await state(() => document.activeElement.getAttribute('role'));
+  await page.keyboard.press('Enter');
+  result.editorShown = await page.isVisible('#filter-editor');
+  const before = await state(() => Array.from(window.faw.state.filters.slice(0, 9)));
+  await tabTo('#editor-kernel');
+  await page.keyboard.press('ArrowDown');
+  await page.waitForFunction((b) => window.faw.state.filters.slice(0, 9).some((v, i) => v !== b[i]), before);
+  await tabTo('#editor-frozen');
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => window.faw.state.frozen.includes(0));
+  result.frozenName = await state(() => document.querySelector('#filters .filter').getAttribute('aria-label'));
+  const set = await state(() => Array.from(window.faw.state.filters.slice(0, 9)));
+
+  // 4. One batch, by Enter on its button: filter 0 stays as it was set.
+  await tabTo('#one-batch');
+  result.buttonOutlined = await outlined();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.faw.state.step >= 1);
+  result.step = await state(() => window.faw.state.step);
+  result.frozenKept = await state((s) => window.faw.state.filters.slice(0, 9).every((v, i) => v === s[i]), set);
+
+  // 5. A test digit instead of drawing one: the model's answer, said once.
+  await tabTo('#test-digit');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.faw.state.prediction !== null);
+  await page.waitForFunction(() => document.getElementById('announce').textContent.startsWith('it reads'));
+  Object.assign(result, await state(() => ({
+    reads: window.faw.state.reads,
+    said: document.getElementById('announce').textContent,
+    predictionName: document.getElementById('prediction').getAttribute('aria-label'),
+    padName: document.getElementById('pad').getAttribute('aria-label'),
+  })));
+
+  // 6. Cleared while its prediction is on its way (behind a slice of
+  // training in the worker): the bars and maps stay blank.
+  await page.click('#play');
+  const pad = await page.$('#pad');
+  await pad.scrollIntoViewIfNeeded();
+  const box = await pad.boundingBox();
+  await page.mouse.move(box.x + 140, box.y + 40);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 140, box.y + 200);
+  await page.mouse.up();
+  await page.click('#clear-pad');
+  await page.waitForTimeout(1500);
+  await page.click('#play');
+  result.afterClear = await state(() => ({
+    prediction: window.faw.state.prediction !== null, maps: window.faw.state.maps !== null,
+  }));
+
+  // 7. Nine numbers typed while it trains: they stay until they are used.
+  await page.click('#filters .filter:nth-child(2)');
+  await page.click('#play');
+  const boxes = await page.$$('#editor-grid input');
+  for (const [k, box] of boxes.entries()) {
+    await box.fill(String((k + 1) / 10));
+    await page.waitForTimeout(150);
+  }
+  const stepTyped = await state(() => window.faw.state.step);
+  await page.waitForFunction((s) => window.faw.state.step > s + 2, stepTyped, { timeout: 60000 });
+  result.typedKept = await page.$$eval('#editor-grid input', (inputs) => inputs.map((i) => i.value));
+  await page.click('#play');
+  await page.close();
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
