@@ -837,6 +837,24 @@ fn the_page_teaches_the_lesson_in_chromium() {
     );
 }
 
+/// The page's pure parts (its state and history, `web/js/state.js`) under
+/// node's own test runner: no browser.
+#[test]
+fn the_pages_state_passes_its_unit_tests() {
+    let web = Path::new(ROOT).join("web");
+    let out = Command::new("node")
+        .args(["--test", "tests/unit/"])
+        .current_dir(&web)
+        .output()
+        .expect("node could not be started: the page tests need Node.js");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node --test web/tests/unit/:\n{stdout}"
+    );
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+}
+
 /// Batches trained in each engine.
 const ENGINE_BATCHES: usize = 20;
 
@@ -991,7 +1009,9 @@ fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
 /// The page from the keyboard alone (Tab, Enter, Space, arrows), in
 /// Chromium: a picture opened, the products read, a filter set by hand and
 /// frozen, a batch trained, a test digit read and announced; focus drawn;
-/// a cleared pad stays clear; numbers typed while training stay.
+/// a cleared pad stays clear; numbers typed while training stay; "start
+/// again" while training takes nothing of the old run; after a panic in
+/// the crate, "start again" starts a fresh worker that trains.
 #[test]
 fn the_page_works_from_the_keyboard_alone() {
     let (web, chromium) = browser_tools();
@@ -1056,4 +1076,19 @@ fn the_page_works_from_the_keyboard_alone() {
         serde_json::json!(["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]),
         "numbers typed while training were overwritten"
     );
+    assert_eq!(
+        r["afterRestart"],
+        serde_json::json!({"step": 0, "losses": 0, "snapshots": 1}),
+        "an update of the run before \"start again\" was taken into the new one"
+    );
+    let panic = &r["panic"];
+    let status = panic["status"].as_str().unwrap();
+    println!("after a panic: {status}");
+    assert!(
+        status.contains("a panic asked for by the page's tests") && status.contains("start again"),
+        "{status}"
+    );
+    assert_eq!(panic["playDisabled"], true);
+    assert_eq!(panic["restartDisabled"], false);
+    assert_eq!(r["afterPanic"]["step"], 1, "{r}");
 }

@@ -58,11 +58,13 @@ RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags -C target-feature=+atomics,+bulk-memory,+mut
 
 rm -rf dist
 mkdir -p dist/pkg dist/pkg-threads
-wasm-bindgen --target web --no-typescript --out-dir dist/pkg \
+# With their TypeScript declarations, which the page's JSDoc types are
+# checked against (npm run --prefix web typecheck).
+wasm-bindgen --target web --out-dir dist/pkg \
     "$target/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
-wasm-bindgen --target web --no-typescript --out-dir dist/pkg-threads \
+wasm-bindgen --target web --out-dir dist/pkg-threads \
     "$target/wasm-threads/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
-cp index.html app.js worker.js messages.js coi.js style.css dist/
+cp -r index.html app.js worker.js messages.js coi.js style.css js dist/
 gz() { gzip -c "$1" | wc -c; }
 echo "built web/dist: $(du -sh dist | cut -f1) ($(gz dist/pkg/*.wasm) bytes of wasm, gzipped;" \
     "$(gz dist/pkg-threads/*.wasm) with threads)"

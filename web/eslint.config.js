@@ -6,7 +6,7 @@ export default [
   { ignores: ['dist/', 'node_modules/', 'pkg/'] },
   js.configs.recommended,
   {
-    files: ['app.js', 'messages.js'],
+    files: ['app.js', 'messages.js', 'js/**/*.js'],
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.browser },
   },
   {

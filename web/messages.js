@@ -6,17 +6,19 @@
 //   load      { base, format, threads, dataset }  fetch the data set `dataset` ('mnist',
 //                                   'fashion-mnist') at `base` ('idx', 'parquet' or null:
 //                                   find out); train on `threads` threads (where isolated)
-//   reset     { seed, trainImages, handChosen }  a new model; the first `trainImages`
-//                                   images an epoch; `handChosen`: the hand-chosen,
-//                                   frozen model beside it, on the same batches
+//   reset     { run, seed, trainImages, handChosen }  a new model, the page's run number
+//                                   `run`; the first `trainImages` images an epoch;
+//                                   `handChosen`: the hand-chosen, frozen model beside it,
+//                                   on the same batches
 //   play      {}                    train until paused
 //   pause     {}
 //   step      { n, show }           train `n` batches; `show`: the last one's step too
 //   predict   { digit, id }         784 floats, 0..1: logits, probabilities, feature maps;
 //                                   `id` comes back with the answer (or the error)
 //   testDigit { index }             test image `index` (modulo their number), for the pad
-//   model     {}                    the model now, as a model.safetensors file
-//   openModel { name, bytes }       go on from a model.safetensors file
+//   model     { id }                the model now, as a model.safetensors file
+//   openModel { run, name, bytes }  go on from a model.safetensors file, as run `run`
+//   panic     {}                    the crate panics (for the tests: what a bug does)
 //   setFilter { index, values }     filter `index` (0..31) becomes these nine numbers
 //   classicFilter { index, kernel } ... classic kernel `kernel` (its index), scaled to it
 //   randomFilter { index, seed }    ... a new glorot-uniform draw
@@ -26,20 +28,20 @@
 //   ready      { train, test, source, threads, threadsError }   the data decoded; training
 //                threads; `threadsError`: why the build with threads did not start (null
 //                when it did, or was not tried), the one-thread build training instead
-//   update     { opened?, step, epochsDone, stepsPerEpoch, losses, filters, nearest, frozen,
+//   update     { run, opened?, step, epochsDone, stepsPerEpoch, losses, filters, nearest, frozen,
 //                imagesPerSecond, trainMs, epochEnded, testAccuracy?,
 //                hand?: { losses, testAccuracy? } }   `frozen`: the frozen filters'
 //                indices; `hand`: the hand-chosen model's, when it trains beside;
 //                `opened`: the name of the model file just opened
-//   stepShown  { loss, before, gradient, update, after }   one batch's step (288 numbers each)
+//   stepShown  { run, loss, before, gradient, update, after }   one batch's step (288 numbers each)
 //   prediction { id, logits, probabilities, maps }
 //   testDigit  { index, digit, label }   784 floats, 0..1, and its class
-//   modelFile  { bytes }
+//   modelFile  { id, bytes }          the answer to `model` `id`
 //   error      { kind, message, url?, origin?, status?, id? }   `kind`: one of FAILURES' keys;
 //                `id`: the prediction's that failed
 export const TO_WORKER = Object.freeze({
   load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step',
-  predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel',
+  predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel', panic: 'panic',
   setFilter: 'setFilter', classicFilter: 'classicFilter', randomFilter: 'randomFilter', freeze: 'freeze',
 });
 export const TO_PAGE = Object.freeze({
@@ -96,6 +98,9 @@ const FAILURES = Object.freeze({
     'it fails again, update this browser (the page is tested in current Chromium, Firefox and ' +
     'WebKit, Safari\'s engine). The kernels above may still work.',
   'training': (m) => `Training stopped: ${m.message}. Start again to go on.`,
+  'panic': (m) => `The training stopped on a bug in the crate: ${m.message}.\nWhat to do: press "start ` +
+    'again", which starts it afresh (the data comes from the browser\'s cache). If it happens again, ' +
+    'please report it with these words.',
   'model': (m) =>
     `Could not open ${m.url}: ${m.message}.\nWhat to do: open a model.safetensors written by ` +
     '`filters-are-weights reproduce` or downloaded from this page.',

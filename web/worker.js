@@ -14,6 +14,8 @@ const SLICE_MS = 250;        // training time between two updates to the page
 
 let session = null;
 let playing = false;
+let run = 0;                 // the page's number for the model now (reset, openModel)
+let stopped = null;          // why the crate stopped (a panic): nothing more runs
 let msPerBatch = 400;        // measured as training goes
 let lastScoreStep = -1;
 
@@ -135,6 +137,7 @@ async function load(base, format, set) {
 function update(losses, ms, epochEnded, opened = undefined) {
   const step = session.step();
   const data = {
+    run,
     opened,
     step,
     epochsDone: session.epochs_done(),
@@ -170,7 +173,7 @@ function train(n, show = false) {
     const s = session.train_shown();
     losses.push(s.loss);
     post(TO_PAGE.stepShown, {
-      loss: s.loss, before: s.before, gradient: s.gradient, update: s.update, after: s.after,
+      run, loss: s.loss, before: s.before, gradient: s.gradient, update: s.update, after: s.after,
     });
   }
   const ms = performance.now() - t0;
@@ -183,15 +186,38 @@ function loop() {
   try {
     train(Math.max(1, Math.floor(SLICE_MS / msPerBatch)));
   } catch (e) {
-    playing = false;
-    post(TO_PAGE.error, { kind: 'training', message: e.message });
+    report(e, 'training');
     return;
   }
   setTimeout(loop, 0); // let messages (pause, predict) in between
 }
 
-function reset(seed, trainImages, handChosen) {
-  session.reset(BigInt(seed), trainImages, TEST_IMAGES, Boolean(handChosen));
+// Tells the page what failed. A trap of the WebAssembly (a panic, which the
+// crate's hook has kept the words of, or running out of memory) stops the
+// module for good: it is reported as such, now and for every later message.
+function report(e, kind, m = {}) {
+  playing = false;
+  if (e instanceof WebAssembly.RuntimeError && !stopped) {
+    let words = null;
+    try {
+      words = faw.last_panic();
+    } catch {
+      // The module cannot even say why.
+    }
+    stopped = words || e.message;
+  }
+  if (stopped) {
+    post(TO_PAGE.error, { kind: 'panic', message: stopped, id: m.id });
+    return;
+  }
+  post(TO_PAGE.error, {
+    kind: e.kind || kind, message: e.message, url: e.url || m.name, origin: e.origin, status: e.status, id: m.id,
+  });
+}
+
+function reset(m) {
+  run = m.run;
+  session.reset(BigInt(m.seed), m.trainImages, TEST_IMAGES, Boolean(m.handChosen));
   lastScoreStep = -1;
   update([], 0, false);
 }
@@ -241,7 +267,7 @@ const HANDLERS = {
       train: info.train, test: info.test, source: info.source, threads: faw.threads(), threadsError,
     });
   }],
-  [TO_WORKER.reset]: ['training', (m) => reset(m.seed, m.trainImages, m.handChosen)],
+  [TO_WORKER.reset]: ['training', reset],
   [TO_WORKER.play]: ['training', () => { if (!playing) { playing = true; loop(); } }],
   [TO_WORKER.pause]: ['training', () => { playing = false; }],
   [TO_WORKER.step]: ['training', (m) => train(m.n || 1, m.show)],
@@ -257,10 +283,12 @@ const HANDLERS = {
     const index = m.index % session.info().test;
     post(TO_PAGE.testDigit, { index, digit: session.test_digit(index), label: session.test_label(index) });
   }],
-  [TO_WORKER.model]: ['internal', () => {
+  [TO_WORKER.model]: ['internal', (m) => {
     const bytes = session.model_file();
-    post(TO_PAGE.modelFile, { bytes });
+    post(TO_PAGE.modelFile, { id: m.id, bytes });
   }],
+  // For the tests: the crate panics, as a bug would.
+  [TO_WORKER.panic]: ['training', () => faw.panic_for_tests()],
   // A filter changed by the visitor: the model's, then shown.
   [TO_WORKER.setFilter]: ['filter', (m) => { session.set_filter(m.index, Float32Array.from(m.values)); update([], 0, false); }],
   [TO_WORKER.classicFilter]: ['filter', (m) => { session.set_filter_classic(m.index, m.kernel); update([], 0, false); }],
@@ -269,6 +297,7 @@ const HANDLERS = {
   [TO_WORKER.openModel]: ['model', (m) => {
     playing = false;
     session.open_model(m.name, m.bytes);
+    run = m.run;
     lastScoreStep = -1;
     update([], 0, false, m.name);
   }],
@@ -282,12 +311,10 @@ onmessage = async ({ data: m }) => {
   }
   const [kind, handle] = handler;
   try {
+    if (stopped) throw new Error(stopped);
     if (!session && m.type !== TO_WORKER.load) throw new Error('the data is not loaded yet');
     await handle(m);
   } catch (e) {
-    playing = false;
-    post(TO_PAGE.error, {
-      kind: e.kind || kind, message: e.message, url: e.url || m.name, origin: e.origin, status: e.status, id: m.id,
-    });
+    report(e, kind, m);
   }
 };

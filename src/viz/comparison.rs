@@ -10,8 +10,9 @@ use crate::experiment::datasets::{DatasetRun, CLOSE};
 use crate::experiment::{Arm, Results, Spread};
 use crate::train::EpochStats;
 
-/// An arm's colour, the same in every panel.
-fn colour(arm: Arm) -> RGBColor {
+/// An arm's colour, the same in every panel and on the page (the learned
+/// arm blue, the hand-chosen frozen one red).
+pub fn arm_colour(arm: Arm) -> RGBColor {
     match arm {
         Arm::Learned => RGBColor(33, 102, 172),
         Arm::HandFrozen => RGBColor(178, 24, 43),
@@ -83,7 +84,7 @@ fn draw_comparison<DB: DrawingBackend>(
         let epochs = bands.iter().map(|(_, b)| b.len()).max().unwrap_or(1);
         let mut chart = epoch_chart(area, name, epochs, padded(&all, (0.0, unit)))?;
         for (arm, points) in bands {
-            let c = colour(arm);
+            let c = arm_colour(arm);
             // The range over seeds: the band from the smallest to the largest.
             let mut outline: Vec<(f32, f32)> = points.iter().map(|(x, v)| (*x, v[2])).collect();
             outline.extend(points.iter().rev().map(|(x, v)| (*x, v[1])));

@@ -59,7 +59,7 @@ mod filters;
 mod pictures;
 mod replay;
 
-pub use comparison::{arm_comparison, arm_filters, dataset_filters};
+pub use comparison::{arm_colour, arm_comparison, arm_filters, dataset_filters};
 pub use curves::curves;
 pub use digits::{class_counts, confusion, digit_grid, mistakes};
 pub use filters::{

@@ -70,6 +70,16 @@ pub struct Constants {
     pub idx_files: Vec<String>,
     /// The data sets the page can train on, MNIST first.
     pub datasets: Vec<DatasetInfo>,
+    /// The learned model's colour in the crate's figures (CSS, `#rrggbb`).
+    pub learned_colour: String,
+    /// The hand-chosen, frozen model's colour in the crate's figures.
+    pub hand_colour: String,
+}
+
+/// An arm's colour in the crate's figures, as CSS.
+fn css_colour(arm: Arm) -> String {
+    let c = viz::arm_colour(arm);
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
 /// One data set the page can load: its names, where the Hub keeps it, and
@@ -131,6 +141,8 @@ pub fn constants() -> Constants {
             .collect(),
         idx_files: IDX_FILES.iter().map(|n| n.to_string()).collect(),
         datasets: Dataset::ALL.into_iter().map(DatasetInfo::from).collect(),
+        learned_colour: css_colour(Arm::Learned),
+        hand_colour: css_colour(Arm::HandFrozen),
     }
 }
 
@@ -670,6 +682,37 @@ fn digit_tensor(digit: &[f32]) -> Result<Tensor, JsError> {
     Tensor::from_slice(digit, (1, 1, 28, 28), &Device::Cpu)
         .and_then(|t| t.to_dtype(DType::F32))
         .map_err(js)
+}
+
+/// The message of the last panic, kept by the hook [`start`] sets: a panic
+/// in WebAssembly aborts, which JavaScript sees only as a bare
+/// "unreachable" trap.
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Runs when the module starts: a panic's message is kept for
+/// [`last_panic`] before the module traps.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut kept) = PANIC.lock() {
+            *kept = Some(info.to_string());
+        }
+    }));
+}
+
+/// What the last panic said ("panicked at src/...: ..."), if the module
+/// panicked. After a panic the module is stopped for good: the page starts
+/// a fresh worker.
+#[wasm_bindgen]
+pub fn last_panic() -> Option<String> {
+    PANIC.lock().ok().and_then(|kept| kept.clone())
+}
+
+/// Panics: how the page's tests make the module stop as a bug would, to
+/// check that the page says so and starts again.
+#[wasm_bindgen]
+pub fn panic_for_tests() {
+    panic!("a panic asked for by the page's tests");
 }
 
 /// Starts rayon's pool on `n` web workers (`initThreadPool(n)` in

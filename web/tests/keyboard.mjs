@@ -9,7 +9,9 @@
 // Enter, sets it to a classic kernel and freezes it, trains a batch, takes
 // a test digit, and checks that focus is drawn where it is. Then, with the
 // mouse, the races a visitor can run into: the pad cleared while its
-// prediction is on its way, and nine numbers typed while the model trains.
+// prediction is on its way, nine numbers typed while the model trains, and
+// "start again" while it trains; and a panic in the crate, then "start
+// again".
 import { chromium } from 'playwright-core';
 
 const args = Object.fromEntries(
@@ -137,6 +139,35 @@ try {
   await page.waitForFunction((s) => window.faw.state.step > s + 2, stepTyped, { timeout: 60000 });
   result.typedKept = await page.$$eval('#editor-grid input', (inputs) => inputs.map((i) => i.value));
   await page.click('#play');
+
+  // 8. Start again while it trains: no update of the old run, still on its
+  // way, is taken into the new one.
+  await page.click('#play');
+  await page.waitForFunction(() => window.faw.state.step >= 30, null, { timeout: 60000 });
+  await page.click('#restart');
+  await page.waitForTimeout(1000);
+  result.afterRestart = await state(() => {
+    const s = window.faw.state;
+    return { step: s.step, losses: s.losses.length, snapshots: s.snapshots.length };
+  });
+
+  // 9. A panic in the crate: told, every control but "start again" off;
+  // that starts a fresh worker, which trains.
+  await page.evaluate(() => window.faw.panic());
+  await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'));
+  result.panic = await state(() => ({
+    status: document.getElementById('train-status').textContent,
+    playDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('play')).disabled,
+    restartDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('restart')).disabled,
+  }));
+  await page.click('#restart');
+  await page.waitForFunction(() => window.faw.state.ready && !window.faw.state.stopped &&
+    window.faw.state.snapshots.length > 0, null, { timeout: 60000 });
+  await page.click('#one-batch');
+  await page.waitForFunction(() => window.faw.state.step >= 1);
+  result.afterPanic = await state(() => ({
+    step: window.faw.state.step, status: document.getElementById('train-status').textContent,
+  }));
   await page.close();
 } finally {
   await browser.close();

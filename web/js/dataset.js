@@ -1,0 +1,19 @@
+// 4. The data: which data set the page trains on (MNIST or Fashion-MNIST),
+// and the words that name what its pictures are. Another data set is
+// another page: the same address with ?dataset=.
+import { $, page, selectById } from './page.js';
+
+export function setupDataset() {
+  const { C, D } = page;
+  const picker = selectById('dataset');
+  for (const d of C.datasets) picker.add(new Option(d.name, d.id));
+  picker.value = D.id;
+  picker.addEventListener('change', () => {
+    const next = new URLSearchParams(location.search);
+    next.set('dataset', picker.value);
+    location.search = next.toString();
+  });
+  for (const el of document.querySelectorAll('.dataset-name')) el.textContent = D.name;
+  for (const el of document.querySelectorAll('.image-noun')) el.textContent = D.image_noun;
+  $('hub-repo').textContent = D.repo;
+}
