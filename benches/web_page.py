@@ -1,27 +1,29 @@
 #!/usr/bin/env python3
-"""The page against itself and the native trainer: training speed on 2
-threads and on 1, time to the first trained filters, and what a visitor
-downloads.
+"""The page against itself and the native trainer, in each browser engine:
+training speed on 2 threads and on 1, time to the first trained filters,
+and what a visitor downloads.
 
 Builds the page (web/build.sh), serves it with web/serve.py (cross-origin
 isolated, so it has threads) with MNIST_DIR's IDX files, and runs, ROUNDS
 times and alternating:
 
-- the page in headless Chromium on 2 threads, then on 1 (?threads=N;
-  web/tests/page.mjs --bench): seconds from opening it, with MNIST already
-  in the browser's cache, to the first redraw of trained filters; then
-  images per second while it trains, over wall time (scoring test digits
-  and redrawing included) and over the worker's training time alone;
+- the page in each engine (headless Chromium, headless Firefox ESR, WebKit's
+  MiniBrowser under xvfb-run) on 2 threads, then on 1 (?threads=N;
+  web/tests/engines.mjs --bench): seconds from opening it, with MNIST
+  already in the browser's cache, to the first redraw of trained filters;
+  then images per second while it trains, over wall time (scoring test
+  digits and redrawing included) and over the worker's training time alone;
 - the native trainer on 2 threads (benches/train_throughput.rs), batch 128
   too.
 
 Prints the medians with their ranges and ratios, and the files a visitor
 downloads (gzipped): the page's own, the service worker shim (coi.js) and
 one of the two WebAssembly builds (with threads where the page is
-isolated). Needs what the page tests need (Node.js, Chromium,
+isolated). Needs what the page tests need (Node.js, the three engines,
 `npm ci --prefix web`).
 
     MNIST_DIR=/path/to/mnist python3 benches/web_page.py [--rounds 3] [--seconds 20]
+        [--engines chromium,firefox,webkit]
 """
 import argparse
 import gzip
@@ -46,10 +48,12 @@ def serve(data):
     return proc, line[len("page: "):].strip().split("?")[0]
 
 
-def page_round(page, seconds, threads):
-    out = subprocess.run(["node", str(WEB / "tests" / "page.mjs"), "--page", page,
-                          "--idx", "data/", "--bench", str(seconds),
-                          "--bench-query", f"threads={threads}"],
+def page_round(engine, page, seconds, threads):
+    # WebKit's MiniBrowser needs a display.
+    display = ["xvfb-run", "-a", "-s", "-screen 0 1920x1200x24"] if engine == "webkit" else []
+    out = subprocess.run(display + ["node", str(WEB / "tests" / "engines.mjs"), "--engine", engine,
+                                    "--page", page, "--idx", "data/", "--bench", str(seconds),
+                                    "--query", f"threads={threads}"],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -70,47 +74,56 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=20, help="training time measured in the page")
+    parser.add_argument("--engines", default="chromium,firefox,webkit")
     args = parser.parse_args()
+    engines = args.engines.split(",")
     data = os.environ.get("MNIST_DIR")
     if not data:
         sys.exit("set MNIST_DIR to a directory holding the MNIST IDX files")
     subprocess.run([str(WEB / "build.sh")], check=True)
     subprocess.run(["cargo", "bench", "--bench", "train_throughput", "--no-run", "-q"], cwd=ROOT, check=True)
     server, page = serve(data)
-    wall = {2: [], 1: []}
-    training = {2: [], 1: []}
-    first, native = [], []
+    # Per engine, per threads asked for: wall and training-time images/s,
+    # threads had, seconds to the first trained filters.
+    seen = {(e, t): {"wall": [], "training": [], "threads": [], "first": []} for e in engines for t in (2, 1)}
+    native = []
     try:
         for r in range(args.rounds):
-            for threads in (2, 1):
-                res = page_round(page, args.seconds, threads)
-                wall[threads].append(res["imagesPerSecond"])
-                training[threads].append(res["trainingImagesPerSecond"])
-                if threads == 2:
-                    first.append(res["secondsToFirstTrainedFilters"])
-                print(f"round {r + 1}: page on {res['threads']} thread(s): {wall[threads][-1]:.0f} "
-                      f"images/s of wall time, {training[threads][-1]:.0f} of training time; first "
-                      f"trained filters after {res['secondsToFirstTrainedFilters']:.1f} s", flush=True)
+            for engine in engines:
+                for threads in (2, 1):
+                    res = page_round(engine, page, args.seconds, threads)
+                    s = seen[(engine, threads)]
+                    s["wall"].append(res["imagesPerSecond"])
+                    s["training"].append(res["trainingImagesPerSecond"])
+                    s["threads"].append(res["threads"])
+                    s["first"].append(res["secondsToFirstTrainedFilters"])
+                    print(f"round {r + 1}: {engine} on {res['threads']} thread(s): {s['wall'][-1]:.0f} "
+                          f"images/s of wall time, {s['training'][-1]:.0f} of training time; first "
+                          f"trained filters after {s['first'][-1]:.1f} s", flush=True)
             native.append(native_round()["images_per_s"])
             print(f"round {r + 1}: native, 2 threads: {native[-1]:.0f} images/s", flush=True)
     finally:
         server.terminate()
     med = statistics.median
-    ratio = [a / b for a, b in zip(training[2], training[1])]
     print(f"\nmedians (range) over {args.rounds} rounds:")
-    print(f"  page, 2 threads: {summary(wall[2])} images/s of wall time, {summary(training[2])} of "
-          f"training time")
-    print(f"  page, 1 thread:  {summary(wall[1])} images/s of wall time, {summary(training[1])} of "
-          f"training time")
-    print(f"  2 threads / 1 thread (training time, per round): {med(ratio):.2f}x "
-          f"({min(ratio):.2f}-{max(ratio):.2f})")
-    print(f"  native, 2 threads: {summary(native)} images/s; page on 2 threads / native: "
-          f"{med(wall[2]) / med(native):.2f}x (wall), {med(training[2]) / med(native):.2f}x (training)")
-    print(f"  first trained filters after {med(first):.1f} s ({min(first):.1f}-{max(first):.1f})")
+    print(f"  native, 2 threads: {summary(native)} images/s")
+    for engine in engines:
+        two, one = seen[(engine, 2)], seen[(engine, 1)]
+        ratio = [a / b for a, b in zip(two["training"], one["training"])]
+        print(f"  {engine}, {max(two['threads'])} thread(s) (2 asked): {summary(two['wall'])} images/s of "
+              f"wall time, {summary(two['training'])} of training time; {med(two['wall']) / med(native):.2f}x "
+              f"native (wall)")
+        print(f"  {engine}, 1 thread: {summary(one['wall'])} images/s of wall time, {summary(one['training'])} "
+              f"of training time")
+        print(f"  {engine}, 2 threads asked / 1 (training time, per round): {med(ratio):.2f}x "
+              f"({min(ratio):.2f}-{max(ratio):.2f}); first trained filters after {med(two['first']):.1f} s "
+              f"({min(two['first']):.1f}-{max(two['first']):.1f})")
     dist = WEB / "dist"
-    files = [f for f in sorted(dist.rglob("*")) if f.is_file() and not {"pkg", "pkg-threads"} & set(f.parts)]
+    # What a visitor's browser asks for (not the TypeScript declarations).
+    files = [f for f in sorted(dist.rglob("*"))
+             if f.is_file() and not {"pkg", "pkg-threads"} & set(f.parts) and not f.name.endswith(".d.ts")]
     for build in ("pkg", "pkg-threads"):
-        fetched = files + sorted((dist / build).rglob("*"))
+        fetched = files + [f for f in sorted((dist / build).rglob("*")) if not f.name.endswith(".d.ts")]
         sizes = {str(f.relative_to(dist)): len(gzip.compress(f.read_bytes(), 9)) for f in fetched if f.is_file()}
         for name, size in sizes.items():
             print(f"    {name}: {size / 1e3:.0f} kB gzipped")

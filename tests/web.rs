@@ -837,6 +837,74 @@ fn the_page_teaches_the_lesson_in_chromium() {
     );
 }
 
+/// GET `path` from `addr` (`http://127.0.0.1:PORT`): the status and the body.
+fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
+    let host = addr.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut answer).unwrap();
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, answer[end + 4..].to_vec())
+}
+
+/// `web/serve.py --data DIR` serves every layout the crate reads: IDX files
+/// named with `.idx` and not gzipped answer to the names the page asks for,
+/// and Fashion-MNIST's parquet layout is told by its folder, its address
+/// naming the data set.
+#[test]
+fn serve_py_serves_every_layout_the_crate_reads() {
+    build_page(&Path::new(ROOT).join("web"));
+    let dir = tempfile::tempdir().unwrap();
+    let dotted = dir.path().join("dotted");
+    common::write_mnist_dir(&dotted, 20, 10, false);
+    for name in filters_are_weights::data::IDX_FILES {
+        std::fs::rename(
+            dotted.join(name),
+            dotted.join(name.replacen("-idx", ".idx", 1)),
+        )
+        .unwrap();
+    }
+    let server = ServePy::start(&dotted);
+    assert!(
+        server.page.ends_with("?data=data/&format=idx"),
+        "{}",
+        server.page
+    );
+    let addr = server
+        .base()
+        .split('/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    let name = "train-images-idx3-ubyte";
+    assert_eq!(get(&addr, &format!("{PREFIX}data/{name}.gz")).0, 404);
+    let (status, body) = get(&addr, &format!("{PREFIX}data/{name}"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        std::fs::read(dotted.join("train-images.idx3-ubyte")).unwrap()
+    );
+    drop(server);
+
+    let fashion = dir.path().join("fashion");
+    for split in ["train", "test"] {
+        let path = fashion.join(format!("fashion_mnist/{split}/0000.parquet"));
+        let png = common::parquet::png_of_digit(3);
+        common::parquet::write_parquet(&path, common::parquet::HUB_SCHEMA, &[png], &[3]);
+    }
+    let server = ServePy::start(&fashion);
+    assert!(
+        server
+            .page
+            .ends_with("?data=data/&format=parquet&dataset=fashion-mnist"),
+        "{}",
+        server.page
+    );
+}
+
 /// The page's pure parts (its state and history, `web/js/state.js`) under
 /// node's own test runner: no browser.
 #[test]
@@ -1018,7 +1086,17 @@ fn the_page_works_from_the_keyboard_alone() {
     build_page(&web);
     let dir = tempfile::tempdir().unwrap();
     write_data(dir.path());
-    let server = ServePy::start(&dir.path().join("idx"));
+    // The data as some mirrors name it, `.idx` and not gzipped: serve.py
+    // answers the names the page asks for.
+    let dotted = dir.path().join("dotted");
+    std::fs::create_dir_all(&dotted).unwrap();
+    for name in filters_are_weights::data::IDX_FILES {
+        let gz = std::fs::File::open(dir.path().join(format!("idx/{name}.gz"))).unwrap();
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut raw).unwrap();
+        std::fs::write(dotted.join(name.replacen("-idx", ".idx", 1)), raw).unwrap();
+    }
+    let server = ServePy::start(&dotted);
     let picture = dir.path().join("picture.png");
     image::GrayImage::from_fn(40, 30, |x, y| image::Luma([((x * 6 + y * 3) % 256) as u8]))
         .save(&picture)

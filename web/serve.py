@@ -4,12 +4,14 @@
     web/build.sh                          # once: builds web/dist
     web/serve.py --data DIR [--port 8000] # then open the address it prints
 
-DIR holds the four MNIST IDX files (gzipped or not, as the crate's
-`--data-dir` reads them) or the Hugging Face Hub's parquet layout
-(mnist/train/0000.parquet, mnist/test/0000.parquet). It is served at
-PREFIX/data/, so the page fetches it from its own origin: a second server on
-another port would be another origin, and the browser refuses its answers
-unless it sends Access-Control-Allow-Origin (Python's http.server does not).
+DIR holds the four IDX files of MNIST or Fashion-MNIST (gzipped or not,
+with `-idx` or `.idx` in their names, as the crate's `--data-dir` reads
+them; `--dataset fashion-mnist` says which) or the Hugging Face Hub's
+parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet, or
+Fashion-MNIST's fashion_mnist/...). It is served at PREFIX/data/, so the
+page fetches it from its own origin: a second server on another port would
+be another origin, and the browser refuses its answers unless it sends
+Access-Control-Allow-Origin (Python's http.server does not).
 
 Every answer carries the headers that make the page cross-origin isolated
 (Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy:
@@ -26,17 +28,36 @@ from pathlib import Path
 DIST = Path(__file__).resolve().parent / "dist"
 IDX = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-PARQUET = ["mnist/train/0000.parquet", "mnist/test/0000.parquet"]
+# The Hub's parquet layout of each data set the page knows (its ?dataset=).
+PARQUET = {"mnist": ["mnist/train/0000.parquet", "mnist/test/0000.parquet"],
+           "fashion-mnist": ["fashion_mnist/train/0000.parquet", "fashion_mnist/test/0000.parquet"]}
+DATASETS = list(PARQUET)
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
          ".html": "text/html; charset=utf-8", ".css": "text/css", ".json": "application/json"}
 
 
+def idx_file(folder, name):
+    """The file `folder` holds for the IDX file `name` (the page asks for it
+    as NAME.gz, then NAME): under either name MNIST mirrors use (`-idx` or
+    `.idx`), gzipped or not, preferring what was asked for; None if none."""
+    gz = name.endswith(".gz")
+    base = name[:-3] if gz else name
+    if base not in IDX:
+        return None
+    dotted = base.replace("-idx", ".idx", 1)
+    # The asked-for compression first: a .gz request gets a gzipped file.
+    names = [f"{base}.gz", f"{dotted}.gz"] if gz else [base, dotted]
+    return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
 def data_layout(folder):
-    """'idx' or 'parquet', whichever `folder` holds; None if neither."""
-    if all((folder / p).is_file() for p in PARQUET):
-        return "parquet"
-    if all((folder / n).is_file() or (folder / f"{n}.gz").is_file() for n in IDX):
-        return "idx"
+    """('parquet', data set) or ('idx', None), whichever `folder` holds; None
+    if neither."""
+    for dataset, files in PARQUET.items():
+        if all((folder / p).is_file() for p in files):
+            return "parquet", dataset
+    if all(idx_file(folder, n) or idx_file(folder, f"{n}.gz") for n in IDX):
+        return "idx", None
     return None
 
 
@@ -54,6 +75,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         rest = posixpath.normpath("/" + path[len(self.prefix):]).lstrip("/")
         if self.data is not None and (rest == "data" or rest.startswith("data/")):
             root, rest = self.data, rest[len("data"):].lstrip("/")
+            # An IDX file under the name the page asks for, whatever its name here.
+            found = idx_file(root, rest)
+            if found is not None:
+                return str(found)
         else:
             root = DIST
         return str(root.joinpath(*[p for p in rest.split("/") if p not in ("", ".", "..")]))
@@ -87,6 +112,9 @@ def main(argv=None):
     p.add_argument("--data", metavar="DIR", type=Path,
                    help="a folder of MNIST (the four IDX files, or the Hub's parquet layout), "
                         "served at PREFIX/data/")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="which data set --data holds, for IDX files (parquet files say it themselves); "
+                        "default mnist")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for a classroom)")
@@ -105,12 +133,18 @@ def main(argv=None):
             p.exit(2, f"--data {args.data}: no such folder. Point it at the folder that holds "
                       "the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) or the Hub's "
                       "parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet)\n")
-        layout = data_layout(data)
-        if layout is None:
+        found = data_layout(data)
+        if found is None:
+            layouts = " or ".join(", ".join(files) for files in PARQUET.values())
             p.exit(2, f"--data {args.data}: this folder holds neither the four MNIST IDX files "
-                      f"({', '.join(n + '[.gz]' for n in IDX)}) nor the Hub's parquet layout "
-                      f"({', '.join(PARQUET)})\n")
-        query = f"?data=data/&format={layout}"
+                      f"({', '.join(n + '[.gz]' for n in IDX)}, or with .idx for -idx) nor the Hub's "
+                      f"parquet layout ({layouts})\n")
+        layout, dataset = found
+        if dataset and args.dataset and dataset != args.dataset:
+            p.exit(2, f"--data {args.data} holds {dataset}'s parquet files, not {args.dataset}'s: "
+                      "leave --dataset out, or point --data at the other data set\n")
+        dataset = dataset or args.dataset or "mnist"
+        query = f"?data=data/&format={layout}" + (f"&dataset={dataset}" if dataset != "mnist" else "")
 
     handler = type("PageHandler", (Handler,), {"prefix": prefix, "data": data})
     try:

@@ -3,7 +3,8 @@
 // and with the native crate. Usage:
 //
 //   node web/tests/engines.mjs --engine chromium|firefox|webkit --page URL --idx DATA
-//        [--batches 20] [--widths 360,768,1280,1920 [--shots DIR]] [--axe]
+//        [--batches 20] [--widths 360,768,1280,1920 [--shots DIR]] [--axe 1] [--query Q]
+//   node web/tests/engines.mjs --engine E --page URL --idx DATA --bench SECONDS [--query threads=N]
 //
 // chromium: Debian's headless Chromium through playwright-core (CHROMIUM
 // names another binary); firefox: Debian's firefox-esr, headless, over
@@ -14,7 +15,11 @@
 // many times) and reports the threads it trained on, the load status, every
 // loss and the filters; with --widths, whether the page is wider than the
 // window at each width (a screenshot each in --shots); with --axe,
-// axe-core's violations at each width.
+// axe-core's violations at each width. With --bench (benches/web_page.py):
+// seconds from opening the page a second time (the data in the browser's
+// cache) to the first redraw of trained filters, then images per second
+// while it plays for SECONDS, over wall time and over the worker's
+// training time alone.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -155,10 +160,38 @@ async function waitFor(engine, expr, ms = 120000) {
 
 const engine = await ENGINES[args.engine]();
 const result = { engine: args.engine };
+const ready = 'window.faw && (window.faw.state.ready || window.faw.state.dataError)';
 try {
   const query = `?data=${encodeURIComponent(args.idx)}&format=idx${args.query ? `&${args.query}` : ''}`;
   await engine.open(args.page + query);
-  await waitFor(engine, 'window.faw && (window.faw.state.ready || window.faw.state.dataError)');
+  await waitFor(engine, ready);
+  if (args.bench) {
+    const start = Date.now();
+    await engine.open(args.page + query);
+    await waitFor(engine, ready);
+    await waitFor(engine, 'window.faw.state.snapshots.length > 0');
+    result.threads = await engine.eval('window.faw.state.threads');
+    await engine.eval(`(() => { document.getElementById('play').click(); return true; })()`);
+    await waitFor(engine, 'window.faw.state.firstTrainedDrawAt !== null');
+    result.secondsToFirstTrainedFilters = (Date.now() - start) / 1000;
+    const now = () => engine.eval('[performance.now(), window.faw.state.step, window.faw.state.trainMs]');
+    const t0 = await now();
+    await sleep(Number(args.bench) * 1000);
+    const t1 = await now();
+    const images = (t1[1] - t0[1]) * 128;
+    result.imagesPerSecond = images / ((t1[0] - t0[0]) / 1000);
+    result.trainingImagesPerSecond = images / ((t1[2] - t0[2]) / 1000);
+    result.workerMemory = await engine.eval('window.faw.state.workerMemory');
+  } else {
+    await train();
+  }
+} finally {
+  await engine.close();
+}
+console.log(JSON.stringify(result));
+
+// The main run: `batches` batches, then the widths.
+async function train() {
   Object.assign(result, await engine.eval(`({
     isolated: window.crossOriginIsolated, ready: window.faw.state.ready, threads: window.faw.state.threads,
     status: document.getElementById('load-status').textContent, userAgent: navigator.userAgent })`));
@@ -193,7 +226,4 @@ try {
       result.widths.push(seen);
     }
   }
-} finally {
-  await engine.close();
 }
-console.log(JSON.stringify(result));

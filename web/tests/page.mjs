@@ -9,7 +9,6 @@
 //        [--hand-batches N [--hand-screenshot FILE]]
 //        [--fashion-page URL --fashion DATA [--fashion-screenshot FILE]]
 //        [--huge DATA] [--cross-origin DATA] [--plain-page URL --unreachable DATA]
-//   node web/tests/page.mjs --page URL --idx DATA --bench SECONDS [--bench-query threads=N]
 //
 // Each URL is a page's address (without a query), each DATA what it is
 // given as ?data=: the data for the main run (--idx), the Hub's layout
@@ -115,352 +114,323 @@ const ready = (page) => page.waitForFunction(() => window.faw?.state.ready || wi
   null, { timeout: 120000 });
 
 try {
-  if (args.bench) {
-    // Seconds from opening the page (MNIST already in the browser's cache:
-    // a second visit in the same context) to the first redraw of trained
-    // filters, and images per second.
-    const context = await browser.newContext({ viewport: { width: 1240, height: 1600 } });
-    const query = args['bench-query'] || '';
-    const page = await open(args.page, args.idx, 'idx', { context, query });
-    await ready(page);
-    await page.close();
-    const start = Date.now();
-    const again = await open(args.page, args.idx, 'idx', { context, query });
-    await ready(again);
-    result.threads = await again.evaluate(() => window.faw.state.threads);
-    await again.click('#play');
-    await again.waitForFunction(() => window.faw.state.firstTrainedDrawAt !== null, null, { timeout: 120000 });
-    result.secondsToFirstTrainedFilters = (Date.now() - start) / 1000;
-    const now = () => again.evaluate(() => {
-      const { state } = window.faw;
-      return [performance.now(), state.step, state.trainMs];
-    });
-    const t0 = await now();
-    await again.waitForTimeout(Number(args.bench) * 1000);
-    const t1 = await now();
-    // Wall time (scoring the test digits and redrawing included), and the
-    // worker's training time alone (as the native benchmark measures).
-    result.imagesPerSecond = ((t1[1] - t0[1]) * 128 * 1000) / (t1[0] - t0[0]);
-    result.trainingImagesPerSecond = ((t1[1] - t0[1]) * 128 * 1000) / (t1[2] - t0[2]);
-  } else {
-    // 1. The kernels: every classic kernel's output on the demo picture, as drawn.
-    const page = await open(args.page, args.idx, 'idx');
-    result.isolated = await page.evaluate(() => window.crossOriginIsolated);
-    result.threads = {};
-    await page.waitForFunction(() => window.faw?.state.kernelOutput !== null);
-    const names = await page.$$eval('#kernel-select option', (os) => os.map((o) => o.textContent));
-    result.kernels = {};
-    for (const [i, name] of names.entries()) {
-      if (name === 'your own') continue;
-      await page.selectOption('#kernel-select', String(i));
-      result.kernels[name] = await page.evaluate(() => {
-        const c = document.getElementById('kernel-output');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        return Array.from({ length: d.length / 4 }, (_, k) => d[4 * k]);
-      });
-    }
-    // Your own kernel, typed in: the identity gives the picture back.
-    const own = [0, 0, 0, 0, 1, 0, 0, 0, 0];
-    const cells = await page.$$('#kernel-grid input');
-    for (const [k, cell] of cells.entries()) await cell.fill(String(own[k]));
-    result.ownKernelIsIdentity = await page.evaluate(() => {
-      const { state } = window.faw;
-      const c = document.getElementById('picture');
+  // 1. The kernels: every classic kernel's output on the demo picture, as drawn.
+  const page = await open(args.page, args.idx, 'idx');
+  result.isolated = await page.evaluate(() => window.crossOriginIsolated);
+  result.threads = {};
+  await page.waitForFunction(() => window.faw?.state.kernelOutput !== null);
+  const names = await page.$$eval('#kernel-select option', (os) => os.map((o) => o.textContent));
+  result.kernels = {};
+  for (const [i, name] of names.entries()) {
+    if (name === 'your own') continue;
+    await page.selectOption('#kernel-select', String(i));
+    result.kernels[name] = await page.evaluate(() => {
+      const c = document.getElementById('kernel-output');
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      const w = c.width;
-      const h = c.height;
-      for (let y = 1; y < h - 1; y++) {
-        for (let x = 1; x < w - 1; x++) if (state.kernelOutput[y * w + x] !== d[4 * (y * w + x)]) return false;
-      }
-      return document.getElementById('kernel-select').value === 'own';
+      return Array.from({ length: d.length / 4 }, (_, k) => d[4 * k]);
     });
-    await page.hover('#kernel-output', { position: { x: 100, y: 120 } });
-    result.products = await page.textContent('#products');
+  }
+  // Your own kernel, typed in: the identity gives the picture back.
+  const own = [0, 0, 0, 0, 1, 0, 0, 0, 0];
+  const cells = await page.$$('#kernel-grid input');
+  for (const [k, cell] of cells.entries()) await cell.fill(String(own[k]));
+  result.ownKernelIsIdentity = await page.evaluate(() => {
+    const { state } = window.faw;
+    const c = document.getElementById('picture');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const w = c.width;
+    const h = c.height;
+    for (let y = 1; y < h - 1; y++) {
+      for (let x = 1; x < w - 1; x++) if (state.kernelOutput[y * w + x] !== d[4 * (y * w + x)]) return false;
+    }
+    return document.getElementById('kernel-select').value === 'own';
+  });
+  await page.hover('#kernel-output', { position: { x: 100, y: 120 } });
+  result.products = await page.textContent('#products');
 
-    // 2. Training: `batches` batches, one click each.
-    await ready(page);
-    result.dataStatus = await page.textContent('#data-status');
-    result.threads.main = await page.evaluate(() => window.faw.state.threads);
-    result.threads.status = await page.textContent('#load-status');
-    await page.waitForFunction(() => window.faw.state.snapshots.length > 0);
-    for (let i = 0; i < batches; i++) await page.click('#one-batch');
-    await page.waitForFunction((n) => window.faw.state.step >= n, batches, { timeout: 300000 });
-    Object.assign(result, await page.evaluate(() => {
+  // 2. Training: `batches` batches, one click each.
+  await ready(page);
+  result.dataStatus = await page.textContent('#data-status');
+  result.threads.main = await page.evaluate(() => window.faw.state.threads);
+  result.threads.status = await page.textContent('#load-status');
+  await page.waitForFunction(() => window.faw.state.snapshots.length > 0);
+  for (let i = 0; i < batches; i++) await page.click('#one-batch');
+  await page.waitForFunction((n) => window.faw.state.step >= n, batches, { timeout: 300000 });
+  Object.assign(result, await page.evaluate(() => {
+    const { state } = window.faw;
+    return {
+      step: state.step,
+      losses: state.losses,
+      initialFilters: Array.from(state.snapshots[0].filters),
+      filters: Array.from(state.filters),
+      accuracy: state.accuracy,
+      labels: Array.from(document.querySelectorAll('#filters .filter div'), (d) => d.textContent),
+    };
+  }));
+
+  // 3. A drawn digit: a "1", a stroke down the middle.
+  await drawStroke(page, 140, 50, 230);
+  Object.assign(result, await page.evaluate(() => ({
+    prediction: window.faw.state.prediction,
+    maps: window.faw.state.maps.length,
+  })));
+
+  // Mid-training, for the README.
+  if (args.screenshot) {
+    await page.click('#play');
+    await page.waitForFunction((n) => window.faw.state.step >= n + 20, batches, { timeout: 300000 });
+    await page.screenshot({ path: args.screenshot, fullPage: true });
+    await page.click('#play');
+  }
+
+  // 4. The last "one batch" click's step, as the notebooks show it.
+  result.stepShown = await page.evaluate(() => {
+    const s = window.faw.state.stepShown;
+    return s && {
+      loss: s.loss, before: Array.from(s.before), gradient: Array.from(s.gradient),
+      update: Array.from(s.update), after: Array.from(s.after),
+      drawn: document.querySelectorAll('#step-figure canvas').length,
+    };
+  });
+
+  // 5. The model, downloaded.
+  if (args.download) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-model')]);
+    await download.saveAs(args.download);
+    result.downloadName = download.suggestedFilename();
+    result.downloadedFilters = await page.evaluate(() => Array.from(window.faw.state.modelFile.filters));
+  }
+
+  // 6. Failures in the worker leave the page usable: a file that is not a
+  // model, then a digit of the wrong size.
+  const stepBefore = await page.evaluate(() => window.faw.state.step);
+  await page.setInputFiles('#open-model', {
+    name: 'not-a-model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model'),
+  });
+  await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'));
+  result.badModel = await page.evaluate(() => ({
+    status: document.getElementById('train-status').textContent,
+    playDisabled: document.getElementById('play').disabled,
+    play: document.getElementById('play').textContent,
+  }));
+  await page.click('#one-batch');
+  await page.waitForFunction((n) => window.faw.state.step > n, stepBefore);
+  result.badModel.trainsAfter = true;
+  result.badDigit = await page.evaluate(() => window.faw.predict([1, 2, 3]).then((m) => m.type));
+  await page.click('#clear-pad');
+  await drawStroke(page, 100, 60, 220);
+  result.predictsAfterBadDigit = true;
+
+  // 7. A model trained natively, opened: its answers for the test digits.
+  if (args['native-model']) {
+    await page.setInputFiles('#open-model', args['native-model']);
+    await page.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.snapshots.length === 1);
+    result.openedFilters = await page.evaluate(() => Array.from(window.faw.state.filters));
+    const digits = JSON.parse(readFileSync(args.digits, 'utf8'));
+    result.openedLogits = [];
+    for (const d of digits) {
+      const m = await page.evaluate((pixels) => window.faw.predict(pixels), d);
+      result.openedLogits.push(Array.from(m.logits));
+    }
+  }
+  await page.close();
+
+  // 8. A soak: 3 epochs on a high-density screen, with the history's
+  // limits made small; memory read at each epoch's end.
+  if (args.soak) {
+    const soak = await open(args.page, args.idx, 'idx', { deviceScaleFactor: 2 });
+    await ready(soak);
+    await soak.waitForFunction(() => window.faw.state.snapshots.length > 0);
+    await soak.evaluate(() => Object.assign(window.faw.limits, { snapshots: 16, losses: 32, accuracies: 4 }));
+    await soak.click('#play');
+    result.soak = [];
+    for (let epoch = 1; epoch <= Number(args.soak); epoch++) {
+      await soak.waitForFunction((e) => window.faw.state.epochsDone >= e, epoch, { timeout: 300000 });
+      result.soak.push(await soak.evaluate(() => ({
+        epoch: window.faw.state.epochsDone,
+        workerMemory: window.faw.state.workerMemory,
+        jsHeap: performance.memory.usedJSHeapSize,
+      })));
+    }
+    await soak.click('#play');
+    result.soakState = await soak.evaluate(() => {
+      const { state } = window.faw;
+      const curves = document.getElementById('curves');
+      return {
+        step: state.step, snapshots: state.snapshots.length, losses: state.losses.length,
+        lossEvery: state.lossEvery, accuracies: state.accuracy.length,
+        postEpochs: Object.keys(state.postEpochs).map(Number),
+        curvesPixels: [curves.width, curves.height], curvesCss: [curves.clientWidth, curves.clientHeight],
+      };
+    });
+    await soak.close();
+  }
+
+  // 9. Threads: the same weights on 1 and 2; a host without isolation
+  // headers, isolated by coi.js; and one not isolated at all.
+  if (args['threads-batches']) {
+    const n = Number(args['threads-batches']);
+    result.threads.one = await trainClicks('threads=1', n);
+    result.threads.two = await trainClicks('threads=2', n);
+  }
+  if (args['pages-like']) {
+    const pages = await open(args['pages-like'], '/data/idx', 'idx');
+    await settle(pages, () => window.faw?.state.ready || window.faw?.state.dataError);
+    result.pagesLike = await pages.evaluate(() => ({
+      isolated: window.crossOriginIsolated, threads: window.faw.state.threads,
+      status: document.getElementById('load-status').textContent,
+    }));
+    await pages.close();
+    const plain = await open(args['pages-like'], '/data/idx', 'idx', { query: 'isolate=no' });
+    await ready(plain);
+    result.notIsolated = await plain.evaluate(() => ({
+      isolated: window.crossOriginIsolated, threads: window.faw.state.threads,
+      status: document.getElementById('load-status').textContent,
+    }));
+    await plain.close();
+  }
+
+  // 12. Filters set by hand: filter 0 set to top sobel and frozen, 10
+  // batches, it is still top sobel and the others moved; filter 1 typed in
+  // and randomised. Then the hand-chosen model beside the learned one.
+  if (args['hand-batches']) {
+    const n = Number(args['hand-batches']);
+    const hand = await open(args.page, args.idx, 'idx');
+    await ready(hand);
+    await hand.waitForFunction(() => window.faw.state.snapshots.length > 0);
+    const filters = () => hand.evaluate(() => Array.from(window.faw.state.filters));
+    const at = async (step) => hand.waitForFunction((k) => window.faw.state.step >= k, step, { timeout: 300000 });
+    const changed = (before) => hand.waitForFunction(
+      (b) => window.faw.state.filters.some((v, i) => v !== b[i]), before);
+    const start = await filters();
+    await hand.click('#filters .filter:nth-child(1)');
+    const editorShown = await hand.isVisible('#filter-editor');
+    await hand.selectOption('#editor-kernel', { label: 'top sobel' });
+    await changed(start);
+    const set = await filters();
+    await hand.check('#editor-frozen');
+    await hand.waitForFunction(() => window.faw.state.frozen.includes(0));
+    const frozenLook = await hand.evaluate(() => {
+      const cell = document.querySelector('#filters .filter');
+      return { marked: cell.classList.contains('frozen'), label: cell.querySelector('div').textContent };
+    });
+    for (let i = 0; i < n; i++) await hand.click('#one-batch');
+    await at(n);
+    const trained = await filters();
+    const label = await hand.$eval('#filters .filter div', (d) => d.textContent);
+    // Filter 1: nine numbers typed in, then a random draw.
+    await hand.click('#filters .filter:nth-child(2)');
+    const typed = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const boxes = await hand.$$('#editor-grid input');
+    for (const [k, box] of boxes.entries()) await box.fill(String(typed[k] / 10));
+    let before = await filters();
+    await hand.click('#editor-set');
+    await changed(before);
+    const afterTyped = await filters();
+    before = afterTyped;
+    await hand.click('#editor-random');
+    await changed(before);
+    const afterRandom = await filters();
+    await hand.click('#editor-close');
+    result.hand = {
+      editorShown, start, set, frozenLook, trained, label, afterTyped, afterRandom,
+      editorHidden: !(await hand.isVisible('#filter-editor')),
+      frozenAfter: await hand.evaluate(() => window.faw.state.frozen),
+    };
+    // The hand-chosen model beside: two sets of curves, trained together.
+    await hand.check('#hand-chosen');
+    await hand.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.hand);
+    for (let i = 0; i < n; i++) await hand.click('#one-batch');
+    await at(n);
+    result.beside = await hand.evaluate(() => {
       const { state } = window.faw;
       return {
-        step: state.step,
-        losses: state.losses,
-        initialFilters: Array.from(state.snapshots[0].filters),
+        step: state.step, losses: state.losses, handLosses: state.hand.losses,
+        accuracy: state.accuracy, handAccuracy: state.hand.accuracy, frozen: state.frozen,
         filters: Array.from(state.filters),
-        accuracy: state.accuracy,
-        labels: Array.from(document.querySelectorAll('#filters .filter div'), (d) => d.textContent),
-      };
-    }));
-
-    // 3. A drawn digit: a "1", a stroke down the middle.
-    await drawStroke(page, 140, 50, 230);
-    Object.assign(result, await page.evaluate(() => ({
-      prediction: window.faw.state.prediction,
-      maps: window.faw.state.maps.length,
-    })));
-
-    // Mid-training, for the README.
-    if (args.screenshot) {
-      await page.click('#play');
-      await page.waitForFunction((n) => window.faw.state.step >= n + 20, batches, { timeout: 300000 });
-      await page.screenshot({ path: args.screenshot, fullPage: true });
-      await page.click('#play');
-    }
-
-    // 4. The last "one batch" click's step, as the notebooks show it.
-    result.stepShown = await page.evaluate(() => {
-      const s = window.faw.state.stepShown;
-      return s && {
-        loss: s.loss, before: Array.from(s.before), gradient: Array.from(s.gradient),
-        update: Array.from(s.update), after: Array.from(s.after),
-        drawn: document.querySelectorAll('#step-figure canvas').length,
       };
     });
-
-    // 5. The model, downloaded.
-    if (args.download) {
-      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-model')]);
-      await download.saveAs(args.download);
-      result.downloadName = download.suggestedFilename();
-      result.downloadedFilters = await page.evaluate(() => Array.from(window.faw.state.modelFile.filters));
-    }
-
-    // 6. Failures in the worker leave the page usable: a file that is not a
-    // model, then a digit of the wrong size.
-    const stepBefore = await page.evaluate(() => window.faw.state.step);
-    await page.setInputFiles('#open-model', {
-      name: 'not-a-model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model'),
-    });
-    await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'));
-    result.badModel = await page.evaluate(() => ({
-      status: document.getElementById('train-status').textContent,
-      playDisabled: document.getElementById('play').disabled,
-      play: document.getElementById('play').textContent,
-    }));
-    await page.click('#one-batch');
-    await page.waitForFunction((n) => window.faw.state.step > n, stepBefore);
-    result.badModel.trainsAfter = true;
-    result.badDigit = await page.evaluate(() => window.faw.predict([1, 2, 3]).then((m) => m.type));
-    await page.click('#clear-pad');
-    await drawStroke(page, 100, 60, 220);
-    result.predictsAfterBadDigit = true;
-
-    // 7. A model trained natively, opened: its answers for the test digits.
+    // A model opened now: both start again from step 0, side by side.
     if (args['native-model']) {
-      await page.setInputFiles('#open-model', args['native-model']);
-      await page.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.snapshots.length === 1);
-      result.openedFilters = await page.evaluate(() => Array.from(window.faw.state.filters));
-      const digits = JSON.parse(readFileSync(args.digits, 'utf8'));
-      result.openedLogits = [];
-      for (const d of digits) {
-        const m = await page.evaluate((pixels) => window.faw.predict(pixels), d);
-        result.openedLogits.push(Array.from(m.logits));
-      }
+      await hand.setInputFiles('#open-model', args['native-model']);
+      await hand.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.snapshots.length === 1);
+      await hand.click('#one-batch');
+      await at(1);
+      result.besideOpened = await hand.evaluate(() => {
+        const { state } = window.faw;
+        return {
+          step: state.step, losses: state.losses.length, handLosses: state.hand && state.hand.losses.length,
+          checked: document.getElementById('hand-chosen').checked,
+        };
+      });
     }
+    if (args['hand-screenshot']) {
+      await hand.click('#filters .filter:nth-child(4)');
+      await hand.screenshot({ path: args['hand-screenshot'], fullPage: true });
+    }
+    await hand.close();
+  }
+
+  // 13. Fashion-MNIST: the picker, its class names on the bars.
+  if (args.fashion) {
+    const fashion = await open(args['fashion-page'] || args.page, args.fashion, 'idx', { query: 'dataset=fashion-mnist' });
+    await ready(fashion);
+    await drawStroke(fashion, 140, 50, 230);
+    result.fashion = await fashion.evaluate(() => ({
+      dataset: window.faw.state.dataset,
+      picker: document.getElementById('dataset').value,
+      options: Array.from(document.querySelectorAll('#dataset option'), (o) => o.value),
+      status: document.getElementById('data-status').textContent,
+      heading: document.querySelector('#digit h2').textContent,
+      reads: window.faw.state.reads,
+    }));
+    if (args['fashion-screenshot']) await fashion.screenshot({ path: args['fashion-screenshot'], fullPage: true });
+    await fashion.close();
+    const unknown = await open(args['fashion-page'] || args.page, args.fashion, 'idx', { failing: true, query: 'dataset=kmnist' });
+    await unknown.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
+    result.unknownDataset = await unknown.textContent('#load-status');
+    await unknown.close();
+  }
+
+  // 10. Browsers that cannot run it: no WebAssembly, no SIMD128, its
+  // WebAssembly files missing. Each says what is lacking, not "Loading…".
+  result.cannotStart = {};
+  const cannot = {
+    noWebAssembly: (page) => page.addInitScript(() => { delete window.WebAssembly; }),
+    noSimd: (page) => page.addInitScript(() => { WebAssembly.validate = () => false; }),
+    noPkg: (page) => page.route(/\/pkg(-threads)?\//, (route) => route.fulfill({ status: 404, body: '' })),
+  };
+  for (const [name, breakIt] of Object.entries(cannot)) {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => result.pageErrors.push(String(e)));
+    await breakIt(page);
+    await page.goto(`${args.page}?data=${encodeURIComponent(args.idx)}&format=idx`);
+    await page.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
+    result.cannotStart[name] = await page.textContent('#load-status');
     await page.close();
+  }
 
-    // 8. A soak: 3 epochs on a high-density screen, with the history's
-    // limits made small; memory read at each epoch's end.
-    if (args.soak) {
-      const soak = await open(args.page, args.idx, 'idx', { deviceScaleFactor: 2 });
-      await ready(soak);
-      await soak.waitForFunction(() => window.faw.state.snapshots.length > 0);
-      await soak.evaluate(() => Object.assign(window.faw.limits, { snapshots: 16, losses: 32, accuracies: 4 }));
-      await soak.click('#play');
-      result.soak = [];
-      for (let epoch = 1; epoch <= Number(args.soak); epoch++) {
-        await soak.waitForFunction((e) => window.faw.state.epochsDone >= e, epoch, { timeout: 300000 });
-        result.soak.push(await soak.evaluate(() => ({
-          epoch: window.faw.state.epochsDone,
-          workerMemory: window.faw.state.workerMemory,
-          jsHeap: performance.memory.usedJSHeapSize,
-        })));
-      }
-      await soak.click('#play');
-      result.soakState = await soak.evaluate(() => {
-        const { state } = window.faw;
-        const curves = document.getElementById('curves');
-        return {
-          step: state.step, snapshots: state.snapshots.length, losses: state.losses.length,
-          lossEvery: state.lossEvery, accuracies: state.accuracy.length,
-          postEpochs: Object.keys(state.postEpochs).map(Number),
-          curvesPixels: [curves.width, curves.height], curvesCss: [curves.clientWidth, curves.clientHeight],
-        };
-      });
-      await soak.close();
-    }
-
-    // 9. Threads: the same weights on 1 and 2; a host without isolation
-    // headers, isolated by coi.js; and one not isolated at all.
-    if (args['threads-batches']) {
-      const n = Number(args['threads-batches']);
-      result.threads.one = await trainClicks('threads=1', n);
-      result.threads.two = await trainClicks('threads=2', n);
-    }
-    if (args['pages-like']) {
-      const pages = await open(args['pages-like'], '/data/idx', 'idx');
-      await settle(pages, () => window.faw?.state.ready || window.faw?.state.dataError);
-      result.pagesLike = await pages.evaluate(() => ({
-        isolated: window.crossOriginIsolated, threads: window.faw.state.threads,
-        status: document.getElementById('load-status').textContent,
-      }));
-      await pages.close();
-      const plain = await open(args['pages-like'], '/data/idx', 'idx', { query: 'isolate=no' });
-      await ready(plain);
-      result.notIsolated = await plain.evaluate(() => ({
-        isolated: window.crossOriginIsolated, threads: window.faw.state.threads,
-        status: document.getElementById('load-status').textContent,
-      }));
-      await plain.close();
-    }
-
-    // 12. Filters set by hand: filter 0 set to top sobel and frozen, 10
-    // batches, it is still top sobel and the others moved; filter 1 typed in
-    // and randomised. Then the hand-chosen model beside the learned one.
-    if (args['hand-batches']) {
-      const n = Number(args['hand-batches']);
-      const hand = await open(args.page, args.idx, 'idx');
-      await ready(hand);
-      await hand.waitForFunction(() => window.faw.state.snapshots.length > 0);
-      const filters = () => hand.evaluate(() => Array.from(window.faw.state.filters));
-      const at = async (step) => hand.waitForFunction((k) => window.faw.state.step >= k, step, { timeout: 300000 });
-      const changed = (before) => hand.waitForFunction(
-        (b) => window.faw.state.filters.some((v, i) => v !== b[i]), before);
-      const start = await filters();
-      await hand.click('#filters .filter:nth-child(1)');
-      const editorShown = await hand.isVisible('#filter-editor');
-      await hand.selectOption('#editor-kernel', { label: 'top sobel' });
-      await changed(start);
-      const set = await filters();
-      await hand.check('#editor-frozen');
-      await hand.waitForFunction(() => window.faw.state.frozen.includes(0));
-      const frozenLook = await hand.evaluate(() => {
-        const cell = document.querySelector('#filters .filter');
-        return { marked: cell.classList.contains('frozen'), label: cell.querySelector('div').textContent };
-      });
-      for (let i = 0; i < n; i++) await hand.click('#one-batch');
-      await at(n);
-      const trained = await filters();
-      const label = await hand.$eval('#filters .filter div', (d) => d.textContent);
-      // Filter 1: nine numbers typed in, then a random draw.
-      await hand.click('#filters .filter:nth-child(2)');
-      const typed = [1, 2, 3, 4, 5, 6, 7, 8, 9];
-      const boxes = await hand.$$('#editor-grid input');
-      for (const [k, box] of boxes.entries()) await box.fill(String(typed[k] / 10));
-      let before = await filters();
-      await hand.click('#editor-set');
-      await changed(before);
-      const afterTyped = await filters();
-      before = afterTyped;
-      await hand.click('#editor-random');
-      await changed(before);
-      const afterRandom = await filters();
-      await hand.click('#editor-close');
-      result.hand = {
-        editorShown, start, set, frozenLook, trained, label, afterTyped, afterRandom,
-        editorHidden: !(await hand.isVisible('#filter-editor')),
-        frozenAfter: await hand.evaluate(() => window.faw.state.frozen),
-      };
-      // The hand-chosen model beside: two sets of curves, trained together.
-      await hand.check('#hand-chosen');
-      await hand.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.hand);
-      for (let i = 0; i < n; i++) await hand.click('#one-batch');
-      await at(n);
-      result.beside = await hand.evaluate(() => {
-        const { state } = window.faw;
-        return {
-          step: state.step, losses: state.losses, handLosses: state.hand.losses,
-          accuracy: state.accuracy, handAccuracy: state.hand.accuracy, frozen: state.frozen,
-          filters: Array.from(state.filters),
-        };
-      });
-      // A model opened now: both start again from step 0, side by side.
-      if (args['native-model']) {
-        await hand.setInputFiles('#open-model', args['native-model']);
-        await hand.waitForFunction(() => window.faw.state.step === 0 && window.faw.state.snapshots.length === 1);
-        await hand.click('#one-batch');
-        await at(1);
-        result.besideOpened = await hand.evaluate(() => {
-          const { state } = window.faw;
-          return {
-            step: state.step, losses: state.losses.length, handLosses: state.hand && state.hand.losses.length,
-            checked: document.getElementById('hand-chosen').checked,
-          };
-        });
-      }
-      if (args['hand-screenshot']) {
-        await hand.click('#filters .filter:nth-child(4)');
-        await hand.screenshot({ path: args['hand-screenshot'], fullPage: true });
-      }
-      await hand.close();
-    }
-
-    // 13. Fashion-MNIST: the picker, its class names on the bars.
-    if (args.fashion) {
-      const fashion = await open(args['fashion-page'] || args.page, args.fashion, 'idx', { query: 'dataset=fashion-mnist' });
-      await ready(fashion);
-      await drawStroke(fashion, 140, 50, 230);
-      result.fashion = await fashion.evaluate(() => ({
-        dataset: window.faw.state.dataset,
-        picker: document.getElementById('dataset').value,
-        options: Array.from(document.querySelectorAll('#dataset option'), (o) => o.value),
-        status: document.getElementById('data-status').textContent,
-        heading: document.querySelector('#digit h2').textContent,
-        reads: window.faw.state.reads,
-      }));
-      if (args['fashion-screenshot']) await fashion.screenshot({ path: args['fashion-screenshot'], fullPage: true });
-      await fashion.close();
-      const unknown = await open(args['fashion-page'] || args.page, args.fashion, 'idx', { failing: true, query: 'dataset=kmnist' });
-      await unknown.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
-      result.unknownDataset = await unknown.textContent('#load-status');
-      await unknown.close();
-    }
-
-    // 10. Browsers that cannot run it: no WebAssembly, no SIMD128, its
-    // WebAssembly files missing. Each says what is lacking, not "Loading…".
-    result.cannotStart = {};
-    const cannot = {
-      noWebAssembly: (page) => page.addInitScript(() => { delete window.WebAssembly; }),
-      noSimd: (page) => page.addInitScript(() => { WebAssembly.validate = () => false; }),
-      noPkg: (page) => page.route(/\/pkg(-threads)?\//, (route) => route.fulfill({ status: 404, body: '' })),
-    };
-    for (const [name, breakIt] of Object.entries(cannot)) {
-      const page = await browser.newPage();
-      page.on('pageerror', (e) => result.pageErrors.push(String(e)));
-      await breakIt(page);
-      await page.goto(`${args.page}?data=${encodeURIComponent(args.idx)}&format=idx`);
-      await page.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
-      result.cannotStart[name] = await page.textContent('#load-status');
-      await page.close();
-    }
-
-    // 11. The same page on the Hub's parquet layout; and data it cannot have.
-    if (args.parquet) {
-      const parquet = await open(args['parquet-page'] || args.page, args.parquet);
-      await ready(parquet);
-      result.parquetStatus = await parquet.textContent('#data-status');
-      await parquet.close();
-    }
-    result.failures = {};
-    const failing = {
-      missing: [args.page, args.missing],
-      truncated: [args['parquet-page'] || args.page, args.truncated, 'parquet'],
-      huge: [args.page, args.huge, 'idx'],
-      crossOrigin: [args.page, args['cross-origin']],
-      // Not isolated: an isolated page cannot tell "nothing answered" apart.
-      unreachable: [args['plain-page'], args.unreachable, null, 'isolate=no'],
-      // No ?data=: the Hub, out of reach, then refusing.
-      hubUnreachable: [args.page, '', null, '', (r) => r.abort('internetdisconnected')],
-      hubRefused: [args.page, '', null, '', (r) => r.fulfill({ status: 503, body: '' })],
-    };
-    for (const [name, [url, data, format, query, hub]] of Object.entries(failing)) {
-      if (url && (data || hub)) result.failures[name] = await failure(url, data, format, query, hub);
-    }
+  // 11. The same page on the Hub's parquet layout; and data it cannot have.
+  if (args.parquet) {
+    const parquet = await open(args['parquet-page'] || args.page, args.parquet);
+    await ready(parquet);
+    result.parquetStatus = await parquet.textContent('#data-status');
+    await parquet.close();
+  }
+  result.failures = {};
+  const failing = {
+    missing: [args.page, args.missing],
+    truncated: [args['parquet-page'] || args.page, args.truncated, 'parquet'],
+    huge: [args.page, args.huge, 'idx'],
+    crossOrigin: [args.page, args['cross-origin']],
+    // Not isolated: an isolated page cannot tell "nothing answered" apart.
+    unreachable: [args['plain-page'], args.unreachable, null, 'isolate=no'],
+    // No ?data=: the Hub, out of reach, then refusing.
+    hubUnreachable: [args.page, '', null, '', (r) => r.abort('internetdisconnected')],
+    hubRefused: [args.page, '', null, '', (r) => r.fulfill({ status: 503, body: '' })],
+  };
+  for (const [name, [url, data, format, query, hub]] of Object.entries(failing)) {
+    if (url && (data || hub)) result.failures[name] = await failure(url, data, format, query, hub);
   }
 } finally {
   await browser.close();
