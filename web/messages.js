@@ -39,6 +39,38 @@
 //   modelFile  { id, bytes }          the answer to `model` `id`
 //   error      { kind, message, url?, origin?, status?, id? }   `kind`: one of FAILURES' keys;
 //                `id`: the prediction's that failed
+// The same, as types (JSDoc, checked by TypeScript: npm run typecheck).
+/** @typedef {import('./dist/pkg/filters_are_weights_web.js').Constants} Constants */
+/** @typedef {import('./dist/pkg/filters_are_weights_web.js').DatasetInfo} DatasetInfo */
+/**
+ * A message to the worker: its `type` (TO_WORKER) and that message's fields.
+ * @typedef {{ type: string, base?: string, format?: string | null, threads?: number, dataset?: string,
+ *   run?: number, seed?: number, trainImages?: number, handChosen?: boolean, n?: number, show?: boolean,
+ *   digit?: Float32Array, id?: number, index?: number, name?: string, bytes?: Uint8Array,
+ *   values?: number[], kernel?: number, frozen?: boolean }} ToWorker
+ */
+/** @typedef {{ label: string, loaded: number, total: number }} Progress */
+/**
+ * @typedef {{ train: number, test: number, source: string, threads: number, threadsError: string | null }} Ready
+ */
+/**
+ * @typedef {{ run: number, opened?: string, step: number, epochsDone: number, stepsPerEpoch: number,
+ *   losses: number[], filters: Float32Array, nearest: Float32Array, frozen: number[],
+ *   imagesPerSecond: number, trainMs: number, epochEnded: boolean, testAccuracy?: number,
+ *   memoryBytes: number, hand?: { losses: number[], testAccuracy?: number } }} Update
+ */
+/**
+ * @typedef {{ run: number, loss: number, before: Float32Array, gradient: Float32Array, update: Float32Array,
+ *   after: Float32Array }} StepShown
+ */
+/** @typedef {{ id: number, logits: Float32Array, probabilities: Float32Array, maps: Float32Array }} Prediction */
+/** @typedef {{ index: number, digit: Float32Array, label: number }} TestDigit */
+/** @typedef {{ id: number, bytes: Uint8Array<ArrayBuffer> }} ModelFile */
+/**
+ * @typedef {{ kind: string, message: string, url?: string, origin?: string, status?: number, id?: number }}
+ *   ErrorMessage
+ */
+
 export const TO_WORKER = Object.freeze({
   load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step',
   predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel', panic: 'panic',
@@ -49,13 +81,20 @@ export const TO_PAGE = Object.freeze({
   prediction: 'prediction', testDigit: 'testDigit', modelFile: 'modelFile', error: 'error',
 });
 
-// The data set `id` names among the crate's (`c` is its constants()), or
-// null.
+/**
+ * The data set `id` names among the crate's (`c` is its constants()), or null.
+ * @param {Constants} c
+ * @param {string} id
+ */
 export const datasetOf = (c, id) => c.datasets.find((d) => d.id === id) || null;
 
 const SERVE = 'serve the data from the page\'s own server: web/serve.py --data DIR, and open ' +
   'the address it prints';
-// What a folder of the data set `d` holds; `c` is the crate's constants().
+/**
+ * What a folder of the data set `d` holds; `c` is the crate's constants().
+ * @param {Constants} c
+ * @param {DatasetInfo} d
+ */
 const layout = (c, d) => `the folder must hold the four ${d.name} IDX files ` +
   `(${c.idx_files.map((n) => `${n}.gz`).join(', ')}, gzipped or not) or the Hub's parquet layout ` +
   `(${d.parquet_files.join(', ')})`;
@@ -64,6 +103,7 @@ const layout = (c, d) => `the folder must hold the four ${d.name} IDX files ` +
 // reports; `m` is its error message (`url`: the file asked for, `origin`:
 // its server's, `status`: the HTTP status, `message`: the crate's words),
 // `d` the data set asked for.
+/** @type {Readonly<Record<string, (m: ErrorMessage, c: Constants, d: DatasetInfo) => string>>} */
 const FAILURES = Object.freeze({
   'cross-origin': (m, c, d) =>
     `Could not fetch ${d.name}: the server at ${m.origin} answered, but refused to share ${m.url} ` +
@@ -111,11 +151,20 @@ const FAILURES = Object.freeze({
 
 // The text the page shows for a worker's error message `m`; `c` is the
 // crate's constants(), `d` the data set asked for (one of c.datasets).
+/**
+ * @param {ErrorMessage} m
+ * @param {Constants} c
+ * @param {DatasetInfo} d
+ */
 export function explain(m, c, d) {
   return (FAILURES[m.kind] || FAILURES.internal)(m, c, d);
 }
 
-// What the page says to a `?dataset=` it does not know.
+/**
+ * What the page says to a `?dataset=` it does not know.
+ * @param {string} id
+ * @param {Constants} c
+ */
 export const UNKNOWN_DATASET = (id, c) => `There is no data set "${id}" here.\nWhat to do: ` +
   `use ?dataset= with one of ${c.datasets.map((d) => d.id).join(', ')}, or leave it out for MNIST.`;
 
@@ -123,7 +172,7 @@ export const UNKNOWN_DATASET = (id, c) => `There is no data set "${id}" here.\nW
 // cannot work); the others leave it as it was.
 const DATA_FAILURES = new Set(['cross-origin', 'unreachable', 'blocked', 'offline', 'not-found',
   'refused', 'too-big', 'not-mnist', 'startup']);
-export const isDataFailure = (m) => DATA_FAILURES.has(m.kind);
+export const isDataFailure = (/** @type {ErrorMessage} */ m) => DATA_FAILURES.has(m.kind);
 
 // What the page says when the browser cannot run it at all.
 export const UNSUPPORTED = Object.freeze({
@@ -133,10 +182,10 @@ export const UNSUPPORTED = Object.freeze({
   simd: 'This browser runs WebAssembly but not its 128-bit vector instructions (SIMD128), ' +
     'which the page is compiled with.\nWhat to do: update it (Chrome 91, Firefox 89, Safari ' +
     '16.4 or later).',
-  pkg: (e) => `The page's WebAssembly could not be loaded (${e.message}).\nWhat to do: if you ` +
+  pkg: (/** @type {Error} */ e) => `The page's WebAssembly could not be loaded (${e.message}).\nWhat to do: if you ` +
     'built the page yourself, build it again with web/build.sh and serve web/dist ' +
     '(web/serve.py); the pkg/ folder must be beside index.html.',
-  worker: (e) => `The training worker could not start (${e}).\nWhat to do: use a browser with ` +
+  worker: (/** @type {string} */ e) => `The training worker could not start (${e}).\nWhat to do: use a browser with ` +
     'module workers (Chrome 80, Firefox 114, Safari 15 or later); the kernels above work ' +
     'without it.',
 });
@@ -145,6 +194,10 @@ export const UNSUPPORTED = Object.freeze({
 // is cross-origin isolated (a SharedArrayBuffer can be had) and is to train
 // on more than one, else the one-thread build (no pool to hand work to).
 // The page and its worker load the same one, so a visitor downloads one.
+/**
+ * @param {boolean} isolated
+ * @param {number} threads
+ */
 export const PKG = (isolated, threads) => (isolated && threads > 1
   ? './pkg-threads/filters_are_weights_web.js'
   : './pkg/filters_are_weights_web.js');
@@ -169,6 +222,7 @@ export function memoryUnshareable() {
 // Why the page trains on one thread when it could have had more, in one
 // line: `secure` and `isolated` are the page's isSecureContext and
 // crossOriginIsolated, `error` why the build with threads did not start.
+/** @param {{ secure: boolean, isolated: boolean, error: string | null }} why */
 export function oneThread({ secure, isolated, error }) {
   if (error) {
     return `This browser would not start WebAssembly threads (${error}): training uses one thread, ` +

@@ -5,27 +5,59 @@
 // messages in and out are in messages.js.
 import { datasetOf, MAX_FILE_BYTES, memoryUnshareable, PKG, TO_PAGE, TO_WORKER } from './messages.js';
 
+/** @typedef {import('./messages.js').ToWorker} ToWorker */
+
+/**
+ * The crate's module: either build, for one thread or several.
+ * @typedef {typeof import('./dist/pkg/filters_are_weights_web.js')
+ *   | typeof import('./dist/pkg-threads/filters_are_weights_web.js')} Crate
+ */
+/** @typedef {import('./dist/pkg/filters_are_weights_web.js').Session} Session */
+/** @typedef {import('./messages.js').DatasetInfo} DatasetInfo */
+
+/** @type {Crate} */
 let faw = null;              // the crate's module
+/** @type {import('./messages.js').Constants} */
 let C = null;                // its constants(), once it runs
+/** @type {{ memory: WebAssembly.Memory }} */
 let wasm = null;             // its exports (the memory, for the page to show)
 const TEST_IMAGES = 1000;    // the test subset scored during training
 const SCORE_EVERY = 50;      // batches between two scores of the test subset
 const SLICE_MS = 250;        // training time between two updates to the page
 
+/** @type {Session} */
 let session = null;
 let playing = false;
 let run = 0;                 // the page's number for the model now (reset, openModel)
+/** @type {string} */
 let stopped = null;          // why the crate stopped (a panic): nothing more runs
 let msPerBatch = 400;        // measured as training goes
 let lastScoreStep = -1;
 
+/**
+ * Sends the page message `type` (one of messages.js' TO_PAGE).
+ * @param {string} type
+ * @param {object} data
+ */
 const post = (type, data = {}) => postMessage({ type, ...data });
 
 // A failure the page explains to the visitor: `kind` is one of messages.js'.
 class Failure extends Error {
+  /**
+   * @param {string} kind
+   * @param {string} message
+   * @param {{ url?: string, origin?: string, status?: number }} details
+   */
   constructor(kind, message, details = {}) {
     super(message);
-    Object.assign(this, { kind, ...details });
+    /** @type {string} */
+    this.kind = kind;
+    /** @type {string} */
+    this.url = details.url;
+    /** @type {string} */
+    this.origin = details.origin;
+    /** @type {number} */
+    this.status = details.status;
   }
 }
 
@@ -33,6 +65,10 @@ class Failure extends Error {
 // nothing answered or a server on another origin answered without
 // Access-Control-Allow-Origin; a request that does not ask for the answer
 // (mode 'no-cors') tells the two apart: it goes through in the second case.
+/**
+ * @param {string} url
+ * @param {Error} error
+ */
 async function whyUnfetched(url, error) {
   const { origin } = new URL(url);
   const details = { url, origin };
@@ -51,6 +87,11 @@ async function whyUnfetched(url, error) {
   }
 }
 
+/**
+ * The bytes at `url`, told to the page as they come (`label`: the file).
+ * @param {string} url
+ * @param {string} label
+ */
 async function fetchBytes(url, label) {
   let response;
   try {
@@ -85,7 +126,11 @@ async function fetchBytes(url, label) {
   return bytes;
 }
 
-// An IDX file, gzipped (.gz) or not.
+/**
+ * An IDX file, gzipped (.gz) or not.
+ * @param {string} base
+ * @param {string} name
+ */
 async function fetchIdx(base, name) {
   try {
     return await fetchBytes(`${base}/${name}.gz`, name);
@@ -95,7 +140,11 @@ async function fetchIdx(base, name) {
   }
 }
 
-// The crate's decoding, its refusals told as "not MNIST".
+/**
+ * The crate's decoding, its refusals told as "not MNIST".
+ * @param {() => Session} make
+ * @param {string} url
+ */
 function decode(make, url) {
   post(TO_PAGE.progress, { label: 'decoding', loaded: 0, total: 0 });
   try {
@@ -108,6 +157,12 @@ function decode(make, url) {
 // The data set `set` (one of the crate's datasets) at `base`: the Hub's
 // parquet layout or the four IDX files; `format` ('parquet' or 'idx') says
 // which, else the parquet files are tried first.
+/**
+ * @param {string} base
+ * @param {string | null} format
+ * @param {DatasetInfo} set
+ * @returns {Promise<Session>}
+ */
 async function load(base, format, set) {
   if (format !== 'idx') {
     try {
@@ -120,6 +175,7 @@ async function load(base, format, set) {
       if (e.kind !== 'not-found' || format === 'parquet') throw e;
     }
   }
+  /** @type {Uint8Array[]} */
   const files = [];
   for (const name of C.idx_files) {
     try {
@@ -130,12 +186,22 @@ async function load(base, format, set) {
       throw e;
     }
   }
-  return decode(() => faw.Session.from_idx(...files, `IDX files at ${base}`, set.id), base);
+  const [trainImages, trainLabels, testImages, testLabels] = files;
+  return decode(() => faw.Session.from_idx(trainImages, trainLabels, testImages, testLabels, `IDX files at ${base}`,
+    set.id), base);
 }
 
-// `opened`: the file name of a model just opened.
+/**
+ * Tells the page where training is (messages.js' Update): `losses` of the
+ * batches just trained in `ms`; `opened`: the file name of a model just opened.
+ * @param {number[]} losses
+ * @param {number} ms
+ * @param {boolean} epochEnded
+ * @param {string} [opened]
+ */
 function update(losses, ms, epochEnded, opened = undefined) {
   const step = session.step();
+  /** @type {import('./messages.js').Update} */
   const data = {
     run,
     opened,
@@ -163,8 +229,12 @@ function update(losses, ms, epochEnded, opened = undefined) {
   post(TO_PAGE.update, data);
 }
 
-// Trains `n` batches (or, playing, what fits in a slice of time), then
-// reports; `show`: the last batch's step too.
+/**
+ * Trains `n` batches (or, playing, what fits in a slice of time), then
+ * reports; `show`: the last batch's step too.
+ * @param {number} n
+ * @param {boolean} show
+ */
 function train(n, show = false) {
   const epochs = session.epochs_done();
   const t0 = performance.now();
@@ -195,7 +265,14 @@ function loop() {
 // Tells the page what failed. A trap of the WebAssembly (a panic, which the
 // crate's hook has kept the words of, or running out of memory) stops the
 // module for good: it is reported as such, now and for every later message.
-function report(e, kind, m = {}) {
+/**
+ * @param {Error & { kind?: string, url?: string, origin?: string, status?: number }} e
+ * @param {string} kind what failed, where `e` does not say (messages.js' FAILURES)
+ * @param {ToWorker | {}} message the message that failed
+ */
+function report(e, kind, message = {}) {
+  /** @type {ToWorker} */
+  const m = { type: '', ...message };
   playing = false;
   if (e instanceof WebAssembly.RuntimeError && !stopped) {
     let words = null;
@@ -215,6 +292,7 @@ function report(e, kind, m = {}) {
   });
 }
 
+/** @param {ToWorker} m */
 function reset(m) {
   run = m.run;
   session.reset(BigInt(m.seed), m.trainImages, TEST_IMAGES, Boolean(m.handChosen));
@@ -223,6 +301,7 @@ function reset(m) {
 }
 
 // Why the threaded build did not start, when it did not.
+/** @type {string | null} */
 let threadsError = null;
 
 // The crate's module, started once, on `threads` threads where the page
@@ -230,15 +309,18 @@ let threadsError = null;
 // browser that will not share memory with its workers, say), the
 // one-thread build trains instead, and the page is told why; a failure of
 // that one is the browser's.
+/** @param {number} threads */
 async function start(threads) {
   if (C) return;
   const isolated = self.crossOriginIsolated === true;
   if (isolated && threads > 1) threadsError = memoryUnshareable();
   if (isolated && threads > 1 && !threadsError) {
     try {
-      faw = await import(PKG(isolated, threads));
-      wasm = await faw.default();
-      await faw.initThreadPool(threads);
+      /** @type {typeof import('./dist/pkg-threads/filters_are_weights_web.js')} */
+      const withThreads = await import(PKG(isolated, threads));
+      wasm = await withThreads.default();
+      await withThreads.initThreadPool(threads);
+      faw = withThreads;
     } catch (e) {
       threadsError = e.message || String(e);
       faw = null;
@@ -256,6 +338,7 @@ async function start(threads) {
 }
 
 // Each message, and the kind of failure it reports if it fails.
+/** @type {Record<string, [string, (m: ToWorker) => void | Promise<void>]>} */
 const HANDLERS = {
   [TO_WORKER.load]: ['startup', async (m) => {
     await start(m.threads);

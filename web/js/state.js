@@ -13,13 +13,7 @@
  * @typedef {{ step: number, stepsPerEpoch: number, filters: Float32Array | number[],
  *   nearest: Float32Array | number[] }} Snapshot
  */
-/**
- * The worker's update (messages.js, `update`), with the run it belongs to.
- * @typedef {{ run: number, opened?: string, step: number, epochsDone: number, stepsPerEpoch: number,
- *   losses: number[], filters: Float32Array, nearest: Float32Array, frozen: number[],
- *   imagesPerSecond: number, trainMs: number, epochEnded: boolean, testAccuracy?: number,
- *   memoryBytes: number, hand?: { losses: number[], testAccuracy?: number } }} Update
- */
+/** @typedef {import('../messages.js').Update} Update */
 
 // History kept for the slider and the curves: past these counts, older
 // entries are thinned out (every other one goes, or two losses become their
@@ -36,16 +30,28 @@ export const newCurves = () => ({ losses: [], lossEvery: 1, pending: [], accurac
 // hand-chosen model, when it trains beside it. `frozen`: the frozen
 // filters' indices; `opened`: the model file the run started from.
 export const state = {
-  ready: false, run: 0, kernelOutput: null, step: 0, epochsDone: 0, ...newCurves(),
+  ready: false, run: 0, step: 0, epochsDone: 0, ...newCurves(),
+  /** @type {Uint8Array} the kernel's output, a byte a pixel */ kernelOutput: null,
   /** @type {Snapshot[]} */ snapshots: [],
   /** @type {Record<number, Float32Array>} */ postEpochs: {},
   /** @type {Float32Array} */ filters: null,
-  /** @type {number[]} */ prediction: null, /** @type {number[]} */ logits: null, maps: null, reads: null,
-  stepShown: null, imagesPerSecond: 0, trainMs: 0, workerMemory: 0, dataError: null,
-  firstTrainedDrawAt: null, threads: null, modelFile: null, startError: null,
+  /** @type {number[]} */ prediction: null,
+  /** @type {number[]} */ logits: null,
+  /** @type {Float32Array} */ maps: null,
+  /** @type {string} the class the model reads */ reads: null,
+  /** @type {import('../messages.js').StepShown} */ stepShown: null,
+  imagesPerSecond: 0, trainMs: 0, workerMemory: 0,
+  /** @type {string} */ dataError: null,
+  /** @type {string} */ startError: null,
+  /** @type {number} performance.now() at the first trained filters drawn */ firstTrainedDrawAt: null,
+  /** @type {number} */ threads: null,
+  /** @type {{ bytes: number, filters: Float32Array }} the last model file saved */ modelFile: null,
   /** @type {number[]} */ frozen: [],
   /** @type {Curves} */ hand: null,
-  dataset: null, editing: null, opened: null, stopped: false,
+  /** @type {string} */ dataset: null,
+  /** @type {number} the filter being edited */ editing: null,
+  /** @type {string} */ opened: null,
+  stopped: false,
 };
 
 /**
