@@ -1079,7 +1079,9 @@ fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
 /// frozen, a batch trained, a test digit read and announced; focus drawn;
 /// a cleared pad stays clear; numbers typed while training stay; "start
 /// again" while training takes nothing of the old run; after a panic in
-/// the crate, "start again" starts a fresh worker that trains.
+/// the crate, "start again" starts a fresh worker that trains; a stroke
+/// drawn while another's prediction is on its way is read. And on a
+/// phone's touch screen: the products, a filter's editor, the pad.
 #[test]
 fn the_page_works_from_the_keyboard_alone() {
     let (web, chromium) = browser_tools();
@@ -1169,4 +1171,16 @@ fn the_page_works_from_the_keyboard_alone() {
     assert_eq!(panic["playDisabled"], true);
     assert_eq!(panic["restartDisabled"], false);
     assert_eq!(r["afterPanic"]["step"], 1, "{r}");
+    assert_eq!(
+        r["lastStroke"]["shown"], r["lastStroke"]["whole"],
+        "the answer shown is not the one for the whole pad: a stroke was never read"
+    );
+    let touch = &r["touch"];
+    assert!(
+        touch["products"].as_str().unwrap().starts_with("pixel ("),
+        "{touch}"
+    );
+    assert_eq!(touch["editor"], true, "{touch}");
+    assert_eq!(touch["predicted"], true);
+    assert_eq!(touch["wide"], false, "{touch}");
 }

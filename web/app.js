@@ -3,14 +3,15 @@
 // routes the worker's messages; each section of the page is a module of
 // js/ (kernels, training, editor, digit, dataset), the page's state and
 // its history are js/state.js. `window.faw` is for the tests: the state,
-// the history's limits, a prediction for an exact digit, and a panic.
+// the history's limits, a prediction for an exact digit, the pad, and a
+// panic.
 import {
   datasetOf, explain, isDataFailure, memoryUnshareable, oneThread, PKG, SIMD_PROBE, TO_PAGE, TO_WORKER,
   UNKNOWN_DATASET, UNSUPPORTED,
 } from './messages.js';
 import { listenUntil, replaceWorker, send, startWorker } from './js/channel.js';
 import { setupDataset } from './js/dataset.js';
-import { forgetPending, onPrediction, onTestDigit, redrawPrediction, setupPad } from './js/digit.js';
+import { forgetPending, onPrediction, onTestDigit, padDigit, redrawPrediction, setupPad } from './js/digit.js';
 import { setupEditor } from './js/editor.js';
 import { setupKernels } from './js/kernels.js';
 import { announce, $, page, params, threads } from './js/page.js';
@@ -140,9 +141,10 @@ function predictForTests(pixels) {
   });
 }
 
-// `panic`: makes the crate panic in the worker, as a bug would.
+// `pad`: the drawn digit; `panic`: makes the crate panic in the worker, as
+// a bug would.
 Object.assign(window, {
-  faw: { state, limits, predict: predictForTests, panic: () => send(TO_WORKER.panic) },
+  faw: { state, limits, predict: predictForTests, pad: padDigit, panic: () => send(TO_WORKER.panic) },
 });
 
 // ---- Start: what the browser can run, then the crate -----------------------

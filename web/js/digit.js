@@ -169,6 +169,9 @@ export function onTestDigit(m) {
   requestPrediction();
 }
 
+/** The pad as it is, 784 values in 0..1 (for the tests). */
+export const padDigit = () => Array.from(digit);
+
 export function setupPad() {
   digit = new Float32Array(page.C.image_side * page.C.image_side);
   const pad = canvasById('pad');

@@ -9,9 +9,10 @@
 // Enter, sets it to a classic kernel and freezes it, trains a batch, takes
 // a test digit, and checks that focus is drawn where it is. Then, with the
 // mouse, the races a visitor can run into: the pad cleared while its
-// prediction is on its way, nine numbers typed while the model trains, and
-// "start again" while it trains; and a panic in the crate, then "start
-// again".
+// prediction is on its way, a stroke drawn while another's prediction is,
+// nine numbers typed while the model trains, and "start again" while it
+// trains; a panic in the crate, then "start again"; and a phone's touch
+// screen.
 import { chromium } from 'playwright-core';
 
 const args = Object.fromEntries(
@@ -127,6 +128,23 @@ try {
     prediction: window.faw.state.prediction !== null, maps: window.faw.state.maps !== null,
   }));
 
+  // 6b. A stroke drawn while the last one's prediction is on its way (behind
+  // three batches in the worker) is read too: the answer shown is the one
+  // for the whole pad.
+  await page.click('#clear-pad');
+  await page.evaluate(() => { for (let i = 0; i < 3; i++) document.getElementById('one-batch').click(); });
+  for (const x of [100, 180]) {
+    await page.mouse.move(box.x + x, box.y + 40);
+    await page.mouse.down();
+    await page.mouse.move(box.x + x, box.y + 240);
+    await page.mouse.up();
+  }
+  await page.waitForTimeout(2000);
+  result.lastStroke = await page.evaluate(async () => {
+    const whole = await window.faw.predict(window.faw.pad());
+    return { shown: window.faw.state.prediction, whole: Array.from(whole.probabilities) };
+  });
+
   // 7. Nine numbers typed while it trains: they stay until they are used.
   await page.click('#filters .filter:nth-child(2)');
   await page.click('#play');
@@ -169,6 +187,27 @@ try {
     step: window.faw.state.step, status: document.getElementById('train-status').textContent,
   }));
   await page.close();
+
+  // 10. A phone's touch screen, 360 CSS pixels wide: a tap on the kernel's
+  // output shows the products, a tap on a filter opens its editor, a tap
+  // on the pad draws and gets an answer.
+  const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, hasTouch: true, isMobile: true });
+  const touch = await phone.newPage();
+  touch.on('pageerror', (e) => result.pageErrors.push(String(e)));
+  await touch.goto(`${args.page}?data=${encodeURIComponent(args.idx)}&format=idx`);
+  await touch.waitForFunction(() => window.faw?.state.ready && window.faw.state.snapshots.length > 0,
+    null, { timeout: 120000 });
+  await touch.tap('#kernel-output', { position: { x: 60, y: 60 } });
+  const products = await touch.textContent('#products');
+  await touch.tap('#filters .filter:nth-child(5)');
+  const editor = await touch.isVisible('#filter-editor');
+  await touch.tap('#pad', { position: { x: 120, y: 120 } });
+  await touch.waitForFunction(() => window.faw.state.prediction !== null);
+  result.touch = {
+    products, editor, predicted: true,
+    wide: await touch.evaluate(() => document.documentElement.scrollWidth > window.innerWidth),
+  };
+  await phone.close();
 } finally {
   await browser.close();
 }
