@@ -59,6 +59,17 @@ pub struct KernelMatch {
     pub score: f32,
 }
 
+impl KernelMatch {
+    /// The kernel's place in [`CLASSIC`] (the order in which the page and
+    /// the notebooks list the classic kernels).
+    pub fn classic_index(&self) -> usize {
+        CLASSIC
+            .iter()
+            .position(|k| k.name == self.kernel.name)
+            .expect("a match is with one of the classic kernels")
+    }
+}
+
 /// The filters `[n, 1, 3, 3]` as `n` rows of 9 values (row-major 3×3).
 pub fn filter_values(filters: &Tensor) -> Result<Vec<Vec<f32>>> {
     let (_, c, h, w) = filters.dims4()?;

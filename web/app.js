@@ -179,7 +179,7 @@ async function main() {
   $('load-status').textContent = `Fetching ${page.D.name}…`;
   setupTraining(startAgain);
   const started = startWorker((m) => (ON_MESSAGE[m.type] || (() => {}))(m),
-    (why) => showError({ kind: 'startup', message: UNSUPPORTED.worker(why) }));
+    (why) => showError({ kind: 'worker', message: why }));
   if (!started) return;
   load();
   // The curves and the bars follow the width of the window.

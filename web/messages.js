@@ -137,6 +137,9 @@ const FAILURES = Object.freeze({
     `The training could not start in this browser: ${m.message}.\nWhat to do: reload the page; if ` +
     'it fails again, update this browser (the page is tested in current Chromium, Firefox and ' +
     'WebKit, Safari\'s engine). The kernels above may still work.',
+  'worker': (m) =>
+    `The training worker could not start (${m.message}).\nWhat to do: reload the page; if it fails again, ` +
+    'use a browser with module workers (Chrome 80, Firefox 114, Safari 15 or later).',
   'training': (m) => `Training stopped: ${m.message}. Start again to go on.`,
   'panic': (m) => `The training stopped on a bug in the crate: ${m.message}.\nWhat to do: press "start ` +
     'again", which starts it afresh (the data comes from the browser\'s cache). If it happens again, ' +
@@ -171,7 +174,7 @@ export const UNKNOWN_DATASET = (id, c) => `There is no data set "${id}" here.\nW
 // The failures that leave the page without its data (the training controls
 // cannot work); the others leave it as it was.
 const DATA_FAILURES = new Set(['cross-origin', 'unreachable', 'blocked', 'offline', 'not-found',
-  'refused', 'too-big', 'not-mnist', 'startup']);
+  'refused', 'too-big', 'not-mnist', 'startup', 'worker']);
 export const isDataFailure = (/** @type {ErrorMessage} */ m) => DATA_FAILURES.has(m.kind);
 
 // What the page says when the browser cannot run it at all.
@@ -185,9 +188,6 @@ export const UNSUPPORTED = Object.freeze({
   pkg: (/** @type {Error} */ e) => `The page's WebAssembly could not be loaded (${e.message}).\nWhat to do: if you ` +
     'built the page yourself, build it again with web/build.sh and serve web/dist ' +
     '(web/serve.py); the pkg/ folder must be beside index.html.',
-  worker: (/** @type {string} */ e) => `The training worker could not start (${e}).\nWhat to do: use a browser with ` +
-    'module workers (Chrome 80, Firefox 114, Safari 15 or later); the kernels above work ' +
-    'without it.',
 });
 
 // The crate's module for this page: the build with threads where the page

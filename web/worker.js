@@ -32,7 +32,6 @@ let run = 0;                 // the page's number for the model now (reset, open
 /** @type {string} */
 let stopped = null;          // why the crate stopped (a panic): nothing more runs
 let msPerBatch = 400;        // measured as training goes
-let lastScoreStep = -1;
 
 /**
  * Sends the page message `type` (one of messages.js' TO_PAGE).
@@ -192,63 +191,46 @@ async function load(base, format, set) {
 }
 
 /**
- * Tells the page where training is (messages.js' Update): `losses` of the
- * batches just trained in `ms`; `opened`: the file name of a model just opened.
- * @param {number[]} losses
- * @param {number} ms
- * @param {boolean} epochEnded
- * @param {string} [opened]
- */
-function update(losses, ms, epochEnded, opened = undefined) {
-  const step = session.step();
-  /** @type {import('./messages.js').Update} */
-  const data = {
-    run,
-    opened,
-    step,
-    epochsDone: session.epochs_done(),
-    stepsPerEpoch: session.steps_per_epoch(),
-    losses,
-    filters: session.filters(),
-    nearest: session.nearest(),
-    frozen: Array.from(session.frozen()),
-    imagesPerSecond: losses.length ? (losses.length * C.batch_size * 1000) / ms : 0,
-    trainMs: ms,
-    epochEnded,
-    memoryBytes: wasm.memory.buffer.byteLength,
-  };
-  // The hand-chosen model's losses of the batches just trained (none when
-  // this update only shows a change).
-  if (session.hand_chosen()) data.hand = { losses: losses.length ? Array.from(session.hand_losses()) : [] };
-  if (epochEnded || step - lastScoreStep >= SCORE_EVERY) {
-    data.testAccuracy = epochEnded ? session.test_accuracy().at(-1) : session.score();
-    // The hand-chosen model's: [now, after each epoch...].
-    if (data.hand) data.hand.testAccuracy = Array.from(session.hand_score()).at(epochEnded ? -1 : 0);
-    lastScoreStep = step;
-  }
-  post(TO_PAGE.update, data);
-}
-
-/**
- * Trains `n` batches (or, playing, what fits in a slice of time), then
- * reports; `show`: the last batch's step too.
+ * Trains `n` batches (or, playing, what fits in a slice of time; none
+ * after a change made by hand), then tells the page where training is
+ * (messages.js' Update); `show`: the last batch's step too; `opened`: the
+ * file name of a model just opened.
  * @param {number} n
  * @param {boolean} show
+ * @param {string} [opened]
  */
-function train(n, show = false) {
-  const epochs = session.epochs_done();
+function train(n, show = false, opened = undefined) {
   const t0 = performance.now();
-  const losses = Array.from(session.train(show ? n - 1 : n));
-  if (show) {
-    const s = session.train_shown();
-    losses.push(s.loss);
+  const u = session.train(n, show, SCORE_EVERY);
+  const ms = performance.now() - t0;
+  const losses = Array.from(u.losses);
+  if (losses.length) msPerBatch = ms / losses.length;
+  const s = u.shown;
+  if (s) {
     post(TO_PAGE.stepShown, {
       run, loss: s.loss, before: s.before, gradient: s.gradient, update: s.update, after: s.after,
     });
   }
-  const ms = performance.now() - t0;
-  if (losses.length) msPerBatch = ms / losses.length;
-  update(losses, ms, session.epochs_done() > epochs);
+  /** @type {import('./messages.js').Update} */
+  const data = {
+    run,
+    opened,
+    step: u.step,
+    epochsDone: u.epochs_done,
+    stepsPerEpoch: u.steps_per_epoch,
+    losses,
+    filters: u.filters,
+    nearest: u.nearest,
+    frozen: Array.from(u.frozen),
+    imagesPerSecond: losses.length ? (losses.length * C.batch_size * 1000) / ms : 0,
+    trainMs: ms,
+    epochEnded: u.epoch_ended,
+    memoryBytes: wasm.memory.buffer.byteLength,
+    testAccuracy: u.test_accuracy,
+  };
+  // The hand-chosen model's losses of the same batches.
+  if (u.hand) data.hand = { losses: Array.from(u.hand_losses), testAccuracy: u.hand_test_accuracy };
+  post(TO_PAGE.update, data);
 }
 
 function loop() {
@@ -296,8 +278,7 @@ function report(e, kind, message = {}) {
 function reset(m) {
   run = m.run;
   session.reset(BigInt(m.seed), m.trainImages, TEST_IMAGES, Boolean(m.handChosen));
-  lastScoreStep = -1;
-  update([], 0, false);
+  train(0);
 }
 
 // Why the threaded build did not start, when it did not.
@@ -355,12 +336,8 @@ const HANDLERS = {
   [TO_WORKER.pause]: ['training', () => { playing = false; }],
   [TO_WORKER.step]: ['training', (m) => train(m.n || 1, m.show)],
   [TO_WORKER.predict]: ['prediction', (m) => {
-    post(TO_PAGE.prediction, {
-      id: m.id,
-      logits: session.logits(m.digit),
-      probabilities: session.predict(m.digit),
-      maps: session.feature_maps(m.digit),
-    });
+    const r = session.read(m.digit);
+    post(TO_PAGE.prediction, { id: m.id, logits: r.logits, probabilities: r.probabilities, maps: r.maps });
   }],
   [TO_WORKER.testDigit]: ['prediction', (m) => {
     const index = m.index % session.info().test;
@@ -373,16 +350,15 @@ const HANDLERS = {
   // For the tests: the crate panics, as a bug would.
   [TO_WORKER.panic]: ['training', () => faw.panic_for_tests()],
   // A filter changed by the visitor: the model's, then shown.
-  [TO_WORKER.setFilter]: ['filter', (m) => { session.set_filter(m.index, Float32Array.from(m.values)); update([], 0, false); }],
-  [TO_WORKER.classicFilter]: ['filter', (m) => { session.set_filter_classic(m.index, m.kernel); update([], 0, false); }],
-  [TO_WORKER.randomFilter]: ['filter', (m) => { session.randomise_filter(m.index, BigInt(m.seed)); update([], 0, false); }],
-  [TO_WORKER.freeze]: ['filter', (m) => { session.set_frozen(m.index, m.frozen); update([], 0, false); }],
+  [TO_WORKER.setFilter]: ['filter', (m) => { session.set_filter(m.index, Float32Array.from(m.values)); train(0); }],
+  [TO_WORKER.classicFilter]: ['filter', (m) => { session.set_filter_classic(m.index, m.kernel); train(0); }],
+  [TO_WORKER.randomFilter]: ['filter', (m) => { session.randomise_filter(m.index, BigInt(m.seed)); train(0); }],
+  [TO_WORKER.freeze]: ['filter', (m) => { session.set_frozen(m.index, m.frozen); train(0); }],
   [TO_WORKER.openModel]: ['model', (m) => {
     playing = false;
     session.open_model(m.name, m.bytes);
     run = m.run;
-    lastScoreStep = -1;
-    update([], 0, false, m.name);
+    train(0, false, m.name);
   }],
 };
 

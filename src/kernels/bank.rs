@@ -157,6 +157,31 @@ pub fn scaled_to(kernels: &[Kernel], norm: f32) -> Vec<Kernel> {
         .collect()
 }
 
+/// `kernel` scaled to the length of filter `i` of `filters` (nine numbers
+/// a filter, read as [`filter_lengths`] reads them), or to the filters'
+/// mean length where filter `i` is all zeros: a classic kernel put in place
+/// of one filter of a layer keeps the size of input the next layer expects,
+/// as the hand-chosen bank does (`experiment::hand_chosen_filters` scales
+/// all 32 to the mean).
+///
+/// ```
+/// use filters_are_weights::kernels::{filter_lengths, scaled_like, Kernel};
+/// let filters = [[0.1f32; 9], [0.0; 9]].concat();
+/// let sobel = Kernel::by_name("top sobel").unwrap();
+/// let own = scaled_like(&sobel, &filters, 0);
+/// assert!((filter_lengths(&own.weights.concat())[0] - 0.3).abs() < 1e-6);
+/// // Filter 1 is all zeros: the mean length, (0.3 + 0) / 2.
+/// let mean = scaled_like(&sobel, &filters, 1);
+/// assert!((filter_lengths(&mean.weights.concat())[0] - 0.15).abs() < 1e-6);
+/// ```
+pub fn scaled_like(kernel: &Kernel, filters: &[f32], i: usize) -> Kernel {
+    let lengths = filter_lengths(filters);
+    let mean = lengths.iter().sum::<f32>() / lengths.len().max(1) as f32;
+    let own = lengths.get(i).copied().unwrap_or(0.0);
+    let norm = if own > 1e-6 { own } else { mean };
+    scaled_to(std::slice::from_ref(kernel), norm).remove(0)
+}
+
 /// `kernels` as first-layer filters `[n, 1, 3, 3]` (filter, channel, row,
 /// column), on the CPU.
 pub fn as_filters(kernels: &[Kernel]) -> Result<Tensor> {

@@ -28,7 +28,7 @@
 
 pub mod bank;
 
-pub use bank::{as_filters, filter_lengths, hand_chosen, scaled_to, turned};
+pub use bank::{as_filters, filter_lengths, hand_chosen, scaled_like, scaled_to, turned};
 
 use crate::error::{Error, Result};
 use crate::ops;

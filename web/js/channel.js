@@ -8,6 +8,10 @@ let worker = null;
 let onMessage = () => {};
 /** @type {(why: string) => void} */
 let onFailure = () => {};
+// Whether the worker has said anything yet; what was sent to it before.
+let heard = false;
+/** @type {object[]} */
+let unheard = [];
 
 /**
  * Starts the worker; its messages go to `message`, and `failure` hears
@@ -17,18 +21,42 @@ let onFailure = () => {};
  * @param {(why: string) => void} failure
  */
 export function startWorker(message, failure) {
+  return start(message, failure, 'worker.js');
+}
+
+/**
+ * @param {(m: any) => void} message
+ * @param {(why: string) => void} failure
+ * @param {string} url the worker's script
+ */
+function start(message, failure, url) {
   onMessage = message;
   onFailure = failure;
+  heard = false;
   try {
-    worker = new Worker('worker.js', { type: 'module' });
+    worker = new Worker(url, { type: 'module' });
   } catch (e) {
     failure(e.message);
     return false;
   }
-  worker.onmessage = ({ data }) => onMessage(data);
-  // A worker that cannot start says only this.
+  worker.onmessage = ({ data }) => {
+    heard = true;
+    unheard = [];
+    onMessage(data);
+  };
+  // A worker that cannot start says only this. WebKit cannot start a
+  // module worker whose script the server answered "not modified" (a
+  // reload of the page, every other time): once, it is asked for afresh.
   worker.onerror = (e) => {
     e.preventDefault();
+    if (!heard && url === 'worker.js') {
+      worker.terminate();
+      const again = unheard;
+      start(message, failure, `worker.js?fresh=${Date.now()}`);
+      for (const m of again) worker.postMessage(m);
+      unheard = again;
+      return;
+    }
     onFailure(e.message || 'its script failed to load');
   };
   return true;
@@ -37,6 +65,7 @@ export function startWorker(message, failure) {
 /** Ends the worker and starts a fresh one, with the same listeners. */
 export function replaceWorker() {
   worker.terminate();
+  unheard = [];
   return startWorker(onMessage, onFailure);
 }
 
@@ -47,7 +76,11 @@ export function replaceWorker() {
  * @param {Transferable[]} transfer
  */
 export function send(type, data = {}, transfer = []) {
-  worker.postMessage({ type, ...data }, transfer);
+  const m = { type, ...data };
+  // Kept until the worker is heard from, to be sent again if it has to
+  // be started again (nothing transferred is sent that early).
+  if (!heard && !transfer.length) unheard.push(m);
+  worker.postMessage(m, transfer);
 }
 
 /**

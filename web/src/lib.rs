@@ -17,11 +17,11 @@ use filters_are_weights::candle::{DType, Device, Tensor};
 use filters_are_weights::data::{idx, parquet, Dataset, Mnist, IDX_FILES, IMAGE_SIDE};
 use filters_are_weights::experiment::Arm;
 use filters_are_weights::image;
-use filters_are_weights::kernels::{filter_lengths, scaled_to, Kernel, CLASSIC};
+use filters_are_weights::kernels::{scaled_like, Kernel, CLASSIC};
 use filters_are_weights::model::{glorot_uniform, MnistCnn, PARAMETER_SHAPES};
 use filters_are_weights::picture::{self, WORKING_SIDE};
 use filters_are_weights::rng::Rng;
-use filters_are_weights::train::{BatchStats, EpochInProgress, Progress, TrainConfig, Trainer};
+use filters_are_weights::train::{evaluate, Progress, Stepper, TrainConfig, Trainer};
 use filters_are_weights::viz;
 use std::path::Path;
 use wasm_bindgen::prelude::*;
@@ -230,6 +230,7 @@ pub struct DataInfo {
 
 /// One batch's step, shown: each of them 288 numbers (`[32, 1, 3, 3]`).
 #[wasm_bindgen(getter_with_clone)]
+#[derive(Clone)]
 pub struct StepShown {
     /// The batch's loss (with dropout).
     pub loss: f32,
@@ -243,54 +244,55 @@ pub struct StepShown {
     pub after: Vec<f32>,
 }
 
-/// One model trained in the page: its trainer and the epoch in progress.
-struct Run {
-    trainer: Trainer,
-    epoch: Option<EpochInProgress>,
+/// Everything the page draws after [`Session::train`]: the batches just
+/// trained, where training is, the filters now, and the test accuracy when
+/// it was scored.
+#[wasm_bindgen(getter_with_clone)]
+pub struct Update {
+    /// The losses of the batches just trained (none after a change by hand).
+    pub losses: Vec<f32>,
+    /// The hand-chosen model's losses of the same batches (empty without it).
+    pub hand_losses: Vec<f32>,
+    /// Whether the hand-chosen model trains beside the learned one.
+    pub hand: bool,
+    /// Optimizer steps taken so far.
+    pub step: u32,
+    /// Epochs completed.
+    pub epochs_done: u32,
+    /// Batches per epoch.
+    pub steps_per_epoch: u32,
+    /// Whether the last batch closed an epoch (the test subset scored).
+    pub epoch_ended: bool,
+    /// The 32 first-layer filters now: `[32, 1, 3, 3]`, 288 numbers.
+    pub filters: Vec<f32>,
+    /// Each filter's nearest classic kernel (its index in the classic list)
+    /// and the centred cosine similarity, as pairs `[index, score, ...]`.
+    pub nearest: Vec<f32>,
+    /// The frozen filters' indices, in order.
+    pub frozen: Vec<u32>,
+    /// The accuracy on the test subset, when it was scored.
+    pub test_accuracy: Option<f32>,
+    /// The hand-chosen model's, when it was scored.
+    pub hand_test_accuracy: Option<f32>,
+    /// The last batch's step, when it was asked to be shown.
+    pub shown: Option<StepShown>,
 }
 
-impl Run {
-    fn new(trainer: Trainer) -> Run {
-        Run {
-            trainer,
-            epoch: None,
-        }
-    }
-
-    /// Trains the next batch of `data` with `train`, beginning an epoch
-    /// first or closing it after its last batch (then `true`).
-    fn next_batch<T>(
-        &mut self,
-        data: &Mnist,
-        train: impl FnOnce(
-            &mut Trainer,
-            &mut EpochInProgress,
-        ) -> filters_are_weights::Result<Option<(BatchStats, T)>>,
-    ) -> Result<(T, bool), JsError> {
-        let mut epoch = match self.epoch.take() {
-            Some(e) => e,
-            None => self.trainer.begin_epoch(data).map_err(js)?,
-        };
-        let Some((_, out)) = train(&mut self.trainer, &mut epoch).map_err(js)? else {
-            unreachable!("an epoch in progress has a batch left")
-        };
-        let ended = epoch.batches_done() == epoch.steps();
-        if ended {
-            self.trainer.end_epoch(data, epoch, 0.0).map_err(js)?;
-        } else {
-            self.epoch = Some(epoch);
-        }
-        Ok((out, ended))
-    }
-
-    /// One plain batch: its loss, and whether it closed an epoch.
-    fn batch(&mut self, data: &Mnist) -> Result<(f32, bool), JsError> {
-        self.next_batch(data, |t, e| Ok(t.train_batch(e)?.map(|s| (s, s.loss))))
-    }
+/// What the model makes of one digit: ten logits, their probabilities, and
+/// the digit through each of the 32 filters.
+#[wasm_bindgen(getter_with_clone)]
+pub struct Reading {
+    /// Ten numbers, before the softmax.
+    pub logits: Vec<f32>,
+    /// The softmax of the logits.
+    pub probabilities: Vec<f32>,
+    /// `[32, 26, 26]` raw sums: the digit through each filter.
+    pub maps: Vec<f32>,
 }
 
-/// Training in the page: the data, Keras' model and the crate's trainer;
-/// with the hand-chosen comparison on, a second model beside it (the same
+/// Training in the page: the data, Keras' model and the crate's trainer,
+/// stepped a few batches at a time across epochs (`train::Stepper`); with
+/// the hand-chosen comparison on, a second model beside it (the same
 /// network and seed, its first layer the hand-chosen bank, frozen: the
 /// `hand-vs-learned` experiment's `HandFrozen` arm), trained on the same
 /// batches, one batch of each in turn.
@@ -298,9 +300,10 @@ impl Run {
 pub struct Session {
     all: Mnist,
     data: Mnist,
-    run: Run,
-    hand: Option<Run>,
-    hand_losses: Vec<f32>,
+    run: Stepper,
+    hand: Option<Stepper>,
+    /// The step at which the test subset was last scored.
+    scored_at: Option<u32>,
 }
 
 /// One split of a data set from the bytes of a parquet file in the Hub's layout.
@@ -310,6 +313,11 @@ fn parquet_split(name: &str, bytes: Vec<u8>) -> Result<(idx::IdxImages, Vec<u8>)
 
 fn dataset_of(id: &str) -> Result<Dataset, JsError> {
     id.parse().map_err(js)
+}
+
+/// A tensor's numbers, flat.
+fn values(t: &Tensor) -> Result<Vec<f32>, JsError> {
+    t.flatten_all().and_then(|t| t.to_vec1()).map_err(js)
 }
 
 #[wasm_bindgen]
@@ -363,13 +371,13 @@ impl Session {
 
     fn with(all: Mnist) -> Result<Session, JsError> {
         let data = all.clone();
-        let run = Run::new(new_trainer(42)?);
+        let run = Stepper::new(new_trainer(42)?);
         Ok(Session {
             all,
             data,
             run,
             hand: None,
-            hand_losses: Vec::new(),
+            scored_at: None,
         })
     }
 
@@ -397,88 +405,91 @@ impl Session {
             .all
             .subset(train_images as usize, test_images as usize)
             .map_err(js)?;
-        self.run = Run::new(new_trainer(seed)?);
+        self.run = Stepper::new(new_trainer(seed)?);
         self.hand = if hand_chosen {
             let trainer = Arm::HandFrozen
                 .trainer(seed, &self.run.trainer.config, &Device::Cpu)
                 .map_err(js)?;
-            Some(Run::new(trainer))
+            Some(Stepper::new(trainer))
         } else {
             None
         };
-        self.hand_losses.clear();
+        self.scored_at = None;
         Ok(())
     }
 
-    /// Trains up to `n` batches (fewer at the end of an epoch) and returns
-    /// their losses; the hand-chosen model, when there is one, trains the
-    /// same batches in turn (its losses: [`Session::hand_losses`]). When an
-    /// epoch's last batch is done the epoch is closed: the test subset is
-    /// scored (see [`Session::test_accuracy`]).
-    pub fn train(&mut self, n: u32) -> Result<Vec<f32>, JsError> {
+    /// Trains up to `n` batches (it stops at an epoch's end), the last one
+    /// shown where `show` (as the notebooks' section 3 shows a step:
+    /// `Trainer::train_batch_shown`, the same step); the hand-chosen model,
+    /// when there is one, trains the same batches in turn. Then reports
+    /// everything the page draws. The test subset is scored when an epoch
+    /// closes (by the trainer), and otherwise once `score_every` steps have
+    /// passed since it last was. `n = 0` trains nothing: the report after a
+    /// change made by hand.
+    pub fn train(&mut self, n: u32, show: bool, score_every: u32) -> Result<Update, JsError> {
         let mut losses = Vec::new();
-        self.hand_losses.clear();
-        for _ in 0..n {
-            let (loss, epoch_ended) = self.run.batch(&self.data)?;
+        let mut hand_losses = Vec::new();
+        let mut shown = None;
+        let mut epoch_ended = false;
+        for i in 0..n {
+            let (loss, ended) = if show && i + 1 == n {
+                let (stats, step, ended) = self.run.next_shown(&self.data).map_err(js)?;
+                shown = Some(StepShown {
+                    loss: step.loss,
+                    before: values(&step.before)?,
+                    gradient: values(&step.gradient)?,
+                    update: values(&step.update)?,
+                    after: values(&step.after)?,
+                });
+                (stats.loss, ended)
+            } else {
+                let (stats, ended) = self.run.next(&self.data).map_err(js)?;
+                (stats.loss, ended)
+            };
             losses.push(loss);
-            self.hand_batch()?;
-            if epoch_ended {
+            if let Some(hand) = &mut self.hand {
+                hand_losses.push(hand.next(&self.data).map_err(js)?.0.loss);
+            }
+            if ended.is_some() {
+                epoch_ended = true;
                 break;
             }
         }
-        Ok(losses)
-    }
-
-    /// The hand-chosen model's batch, beside the learned one's.
-    fn hand_batch(&mut self) -> Result<(), JsError> {
-        if let Some(hand) = &mut self.hand {
-            let (loss, _) = hand.batch(&self.data)?;
-            self.hand_losses.push(loss);
-        }
-        Ok(())
-    }
-
-    /// Trains one batch and shows its step, as the notebooks' section 3
-    /// does (`Trainer::filter_step`): the filters before, the gradient of
-    /// the loss with respect to them, Adadelta's update, the filters after.
-    pub fn train_shown(&mut self) -> Result<StepShown, JsError> {
-        let (step, _) = self
-            .run
-            .next_batch(&self.data, |t, e| t.train_batch_shown(e))?;
-        self.hand_batch()?;
-        let values = |t: &Tensor| t.flatten_all().and_then(|t| t.to_vec1()).map_err(js);
-        Ok(StepShown {
-            loss: step.loss,
-            before: values(&step.before)?,
-            gradient: values(&step.gradient)?,
-            update: values(&step.update)?,
-            after: values(&step.after)?,
-        })
-    }
-
-    /// Whether the hand-chosen model trains beside the learned one.
-    pub fn hand_chosen(&self) -> bool {
-        self.hand.is_some()
-    }
-
-    /// The hand-chosen model's losses in the last [`Session::train`] or
-    /// [`Session::train_shown`] (empty without it).
-    pub fn hand_losses(&self) -> Vec<f32> {
-        self.hand_losses.clone()
-    }
-
-    /// The hand-chosen model's accuracy on the test subset now, and after
-    /// each completed epoch (empty without it).
-    pub fn hand_score(&self) -> Result<Vec<f32>, JsError> {
-        let Some(hand) = &self.hand else {
-            return Ok(Vec::new());
+        let step = self.run.steps_done() as u32;
+        let since = step as i64 - self.scored_at.map_or(-1, i64::from);
+        let (test_accuracy, hand_test_accuracy) = if epoch_ended || since >= score_every as i64 {
+            self.scored_at = Some(step);
+            // At an epoch's end, the trainer's own score of it.
+            let score = |s: &Stepper| match s.trainer.history.epochs.last() {
+                Some(e) if epoch_ended => Ok(e.test_accuracy),
+                _ => evaluate(&s.trainer.model, &self.data).map(|(_, a)| a),
+            };
+            let hand = self.hand.as_ref().map(score).transpose().map_err(js)?;
+            (Some(score(&self.run).map_err(js)?), hand)
+        } else {
+            (None, None)
         };
-        let now = filters_are_weights::train::evaluate(&hand.trainer.model, &self.data)
-            .map_err(js)?
-            .1;
-        let mut scores = vec![now];
-        scores.extend(hand.trainer.history.epochs.iter().map(|e| e.test_accuracy));
-        Ok(scores)
+        let trainer = &self.run.trainer;
+        let filters = trainer.model.conv1_filters().map_err(js)?;
+        let nearest = analysis::nearest_classic(&filters).map_err(js)?;
+        Ok(Update {
+            losses,
+            hand_losses,
+            hand: self.hand.is_some(),
+            step,
+            epochs_done: trainer.epochs_done() as u32,
+            steps_per_epoch: self.data.train_len().div_ceil(trainer.config.batch_size) as u32,
+            epoch_ended,
+            filters: values(&filters)?,
+            nearest: nearest
+                .iter()
+                .flat_map(|m| [m.classic_index() as f32, m.score])
+                .collect(),
+            frozen: trainer.config.frozen_filters.iter().map(|&i| i as u32).collect(),
+            test_accuracy,
+            hand_test_accuracy,
+            shown,
+        })
     }
 
     /// Sets filter `i` to the nine numbers `values` (row-major), exactly.
@@ -496,13 +507,10 @@ impl Session {
         let kernel = CLASSIC
             .get(k as usize)
             .ok_or_else(|| JsError::new("no such classic kernel"))?;
-        let lengths = filter_lengths(&self.filters()?);
-        let mean = lengths.iter().sum::<f32>() / lengths.len().max(1) as f32;
-        let own = lengths.get(i as usize).copied().unwrap_or(0.0);
-        let norm = if own > 1e-6 { own } else { mean };
-        let scaled = &scaled_to(std::slice::from_ref(kernel), norm)[0];
         let model = &self.run.trainer.model;
-        model.set_conv1_filter(i as usize, scaled).map_err(js)
+        let filters = model.conv1_filter_values().map_err(js)?;
+        let scaled = scaled_like(kernel, &filters, i as usize);
+        model.set_conv1_filter(i as usize, &scaled).map_err(js)
     }
 
     /// Draws filter `i` again from the glorot-uniform start Keras gives the
@@ -531,86 +539,21 @@ impl Session {
         self.run.trainer.freeze_filters(&which).map_err(js)
     }
 
-    /// The frozen filters' indices, in order.
-    pub fn frozen(&self) -> Vec<u32> {
-        let frozen = &self.run.trainer.config.frozen_filters;
-        frozen.iter().map(|&i| i as u32).collect()
-    }
-
-    /// Optimizer steps taken so far.
-    pub fn step(&self) -> u32 {
-        let done = self.run.epoch.as_ref().map_or(0, |e| e.batches_done());
-        (self.run.trainer.epochs_done() * self.run.trainer.history.steps_per_epoch + done) as u32
-    }
-
-    /// Epochs completed.
-    pub fn epochs_done(&self) -> u32 {
-        self.run.trainer.epochs_done() as u32
-    }
-
-    /// Batches per epoch.
-    pub fn steps_per_epoch(&self) -> u32 {
-        self.data
-            .train_len()
-            .div_ceil(self.run.trainer.config.batch_size) as u32
-    }
-
-    /// Test accuracy after each completed epoch.
-    pub fn test_accuracy(&self) -> Vec<f32> {
-        self.run
-            .trainer
-            .history
-            .epochs
-            .iter()
-            .map(|e| e.test_accuracy)
-            .collect()
-    }
-
-    /// Accuracy on the test subset now (between epochs too).
-    pub fn score(&self) -> Result<f32, JsError> {
-        Ok(
-            filters_are_weights::train::evaluate(&self.run.trainer.model, &self.data)
-                .map_err(js)?
-                .1,
-        )
-    }
-
-    /// The 32 first-layer filters now: `[32, 1, 3, 3]`, 288 numbers.
-    pub fn filters(&self) -> Result<Vec<f32>, JsError> {
-        self.run.trainer.model.conv1_filter_values().map_err(js)
-    }
-
-    /// Each filter's nearest classic kernel (its index in the classic list)
-    /// and the centred cosine similarity, as pairs `[index, score, ...]`.
-    pub fn nearest(&self) -> Result<Vec<f32>, JsError> {
-        let filters = self.run.trainer.model.conv1_filters().map_err(js)?;
-        let matches = analysis::nearest_classic(&filters).map_err(js)?;
-        Ok(matches
-            .iter()
-            .flat_map(|m| {
-                let i = CLASSIC
-                    .iter()
-                    .position(|k| k.name == m.kernel.name)
-                    .unwrap_or(0);
-                [i as f32, m.score]
-            })
-            .collect())
-    }
-
-    /// The model's logits for one drawn digit (784 values, 0..1, row by
-    /// row): ten numbers, before the softmax.
-    pub fn logits(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
+    /// What the model makes of one drawn digit (784 values, 0..1, row by
+    /// row): its logits and their probabilities (one forward pass), and the
+    /// digit through each of the 32 filters.
+    pub fn read(&self, digit: &[f32]) -> Result<Reading, JsError> {
         let x = digit_tensor(digit)?;
-        let logits = self.run.trainer.model.forward_t(&x, false).map_err(js)?;
-        logits.flatten_all().and_then(|t| t.to_vec1()).map_err(js)
-    }
-
-    /// The model's probabilities for one drawn digit: ten numbers.
-    pub fn predict(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
-        let x = digit_tensor(digit)?;
-        let logits = self.run.trainer.model.forward_t(&x, false).map_err(js)?;
-        let p = filters_are_weights::candle_nn::ops::softmax(&logits, 1).map_err(js)?;
-        p.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(js)
+        let model = &self.run.trainer.model;
+        let logits = model.forward_t(&x, false).map_err(js)?;
+        let probabilities = filters_are_weights::candle_nn::ops::softmax(&logits, 1).map_err(js)?;
+        let filters = model.conv1_filters().map_err(js)?;
+        let maps = analysis::feature_maps(&x.reshape((28, 28)).map_err(js)?, &filters).map_err(js)?;
+        Ok(Reading {
+            logits: values(&logits)?,
+            probabilities: values(&probabilities)?,
+            maps: values(&maps)?,
+        })
     }
 
     /// The model now, as the bytes of a `model.safetensors` file (what
@@ -628,10 +571,10 @@ impl Session {
         let config = self.run.trainer.config.clone();
         if self.hand.is_some() {
             let hand = Arm::HandFrozen.trainer(config.seed, &config, &Device::Cpu);
-            self.hand = Some(Run::new(hand.map_err(js)?));
+            self.hand = Some(Stepper::new(hand.map_err(js)?));
         }
-        self.run = Run::new(Trainer::new(model, config).map_err(js)?);
-        self.hand_losses.clear();
+        self.run = Stepper::new(Trainer::new(model, config).map_err(js)?);
+        self.scored_at = None;
         Ok(())
     }
 
@@ -650,16 +593,6 @@ impl Session {
         label
             .to_dtype(DType::U32)
             .and_then(|t| t.to_scalar())
-            .map_err(js)
-    }
-
-    /// The digit through each of the 32 filters: `[32, 26, 26]` raw sums.
-    pub fn feature_maps(&self, digit: &[f32]) -> Result<Vec<f32>, JsError> {
-        let x = digit_tensor(digit)?.reshape((28, 28)).map_err(js)?;
-        let filters = self.run.trainer.model.conv1_filters().map_err(js)?;
-        let maps = analysis::feature_maps(&x, &filters).map_err(js)?;
-        maps.flatten_all()
-            .and_then(|t| t.to_vec1::<f32>())
             .map_err(js)
     }
 }

@@ -4,6 +4,7 @@
 //
 //   node web/tests/engines.mjs --engine chromium|firefox|webkit --page URL --idx DATA
 //        [--batches 20] [--widths 360,768,1280,1920 [--shots DIR]] [--axe 1] [--query Q]
+//        [--reloads N]
 //   node web/tests/engines.mjs --engine E --page URL --idx DATA --bench SECONDS [--query threads=N]
 //
 // chromium: Debian's headless Chromium through playwright-core (CHROMIUM
@@ -15,7 +16,9 @@
 // many times) and reports the threads it trained on, the load status, every
 // loss and the filters; with --widths, whether the page is wider than the
 // window at each width (a screenshot each in --shots); with --axe,
-// axe-core's violations at each width. With --bench (benches/web_page.py):
+// axe-core's violations at each width; with --reloads, whether the page is
+// ready again after each of N more loads (the browser's cache revalidated).
+// With --bench (benches/web_page.py):
 // seconds from opening the page a second time (the data in the browser's
 // cache) to the first redraw of trained filters, then images per second
 // while it plays for SECONDS, over wall time and over the worker's
@@ -184,6 +187,12 @@ try {
     result.workerMemory = await engine.eval('window.faw.state.workerMemory');
   } else {
     await train();
+    result.reloads = [];
+    for (let i = 0; i < Number(args.reloads || 0); i++) {
+      await engine.open(args.page + query);
+      await waitFor(engine, ready);
+      result.reloads.push(await engine.eval('window.faw.state.ready'));
+    }
   }
 } finally {
   await engine.close();
