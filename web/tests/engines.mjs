@@ -43,6 +43,23 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  *   close(): Promise<void> }} Engine
  */
 
+/**
+ * An Engine over a playwright or puppeteer page (the two speak alike but
+ * for sizing the window, `size`).
+ * @param {{ close(): Promise<void> }} browser
+ * @param {{ goto(url: string): Promise<any>, evaluate(expr: string): Promise<any>,
+ *   screenshot(o: { path: string, fullPage: boolean }): Promise<any> }} page
+ * @param {(width: number, height: number) => Promise<void>} size
+ * @returns {Engine}
+ */
+const pageEngine = (browser, page, size) => ({
+  open: async (url) => { await page.goto(url); },
+  eval: (expr) => page.evaluate(expr),
+  size,
+  screenshot: async (file) => { await page.screenshot({ path: file, fullPage: true }); },
+  close: () => browser.close(),
+});
+
 /** @returns {Promise<Engine>} */
 async function chromium() {
   const { chromium: launcher } = await import('playwright-core');
@@ -52,13 +69,7 @@ async function chromium() {
       '--disable-component-update', '--disable-sync'],
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  return {
-    open: async (url) => { await page.goto(url); },
-    eval: (expr) => page.evaluate(expr),
-    size: (width, height) => page.setViewportSize({ width, height }),
-    screenshot: async (file) => { await page.screenshot({ path: file, fullPage: true }); },
-    close: () => browser.close(),
-  };
+  return pageEngine(browser, page, (width, height) => page.setViewportSize({ width, height }));
 }
 
 /** @returns {Promise<Engine>} */
@@ -71,13 +82,7 @@ async function firefox() {
   });
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
-  return {
-    open: async (url) => { await page.goto(url); },
-    eval: (expr) => page.evaluate(expr),
-    size: (width, height) => page.setViewport({ width, height }),
-    screenshot: async (file) => { await page.screenshot({ path: file, fullPage: true }); },
-    close: () => browser.close(),
-  };
+  return pageEngine(browser, page, (width, height) => page.setViewport({ width, height }));
 }
 
 // A free port on 127.0.0.1.
