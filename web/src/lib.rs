@@ -485,7 +485,12 @@ impl Session {
                 .iter()
                 .flat_map(|m| [m.classic_index() as f32, m.score])
                 .collect(),
-            frozen: trainer.config.frozen_filters.iter().map(|&i| i as u32).collect(),
+            frozen: trainer
+                .config
+                .frozen_filters
+                .iter()
+                .map(|&i| i as u32)
+                .collect(),
             test_accuracy,
             hand_test_accuracy,
             shown,
@@ -548,7 +553,8 @@ impl Session {
         let logits = model.forward_t(&x, false).map_err(js)?;
         let probabilities = filters_are_weights::candle_nn::ops::softmax(&logits, 1).map_err(js)?;
         let filters = model.conv1_filters().map_err(js)?;
-        let maps = analysis::feature_maps(&x.reshape((28, 28)).map_err(js)?, &filters).map_err(js)?;
+        let maps =
+            analysis::feature_maps(&x.reshape((28, 28)).map_err(js)?, &filters).map_err(js)?;
         Ok(Reading {
             logits: values(&logits)?,
             probabilities: values(&probabilities)?,
