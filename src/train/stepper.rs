@@ -128,9 +128,10 @@ mod tests {
         Trainer::new(MnistCnn::new(5, &Device::Cpu).unwrap(), config).unwrap()
     }
 
-    /// Two epochs of 3 batches (300 synthetic images, batch 128), stepped 7
-    /// times in uneven calls: each epoch closed once, at its last batch; the
-    /// same filters and test scores as `Trainer::run` on the same data.
+    /// Two epochs of 3 batches (300 patterned images, batch 128), stepped a
+    /// batch at a time (the fifth shown): each epoch closed once, at its last
+    /// batch; the same filters and test scores as `Trainer::run` on the same
+    /// data; a seventh batch begins the third epoch.
     #[test]
     fn stepping_across_epochs_is_running_them() {
         let ((ti, tl), (vi, vl)) = (images(300), images(50));
