@@ -25,8 +25,6 @@ export const inputById = (id) => /** @type {HTMLInputElement} */ ($(id));
 export const selectById = (id) => /** @type {HTMLSelectElement} */ ($(id));
 /** @param {string} id */
 export const canvasById = (id) => /** @type {HTMLCanvasElement} */ ($(id));
-/** @param {string} id */
-export const buttonById = (id) => /** @type {HTMLButtonElement} */ ($(id));
 
 /**
  * Says `text` to a screen reader, once (the page's one live region).

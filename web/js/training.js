@@ -7,7 +7,7 @@ import { send } from './channel.js';
 import { requestPrediction } from './digit.js';
 import { drawFilterGrid, filterFigure, largestAbs, sharp } from './draw.js';
 import { closeEditor, fillEditor, openEditor } from './editor.js';
-import { announce, $, buttonById, canvasById, inputById, page, selectById } from './page.js';
+import { announce, $, canvasById, inputById, page, selectById } from './page.js';
 import { applyUpdate, newRun, state } from './state.js';
 
 // The controls that need the data, disabled until it is there (and again
@@ -226,5 +226,4 @@ export function setupTraining(startAgain) {
     send(TO_WORKER.openModel, { run: state.run + 1, name: file.name, bytes }, [bytes.buffer]);
     chooser.value = '';
   });
-  buttonById('play').textContent = '▶ train';
 }

@@ -28,10 +28,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { args, launchChromium } from './browser.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
-);
 const batches = Number(args.batches || 20);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -62,12 +60,7 @@ const pageEngine = (browser, page, size) => ({
 
 /** @returns {Promise<Engine>} */
 async function chromium() {
-  const { chromium: launcher } = await import('playwright-core');
-  const browser = await launcher.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   return pageEngine(browser, page, (width, height) => page.setViewportSize({ width, height }));
 }

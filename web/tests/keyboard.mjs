@@ -13,16 +13,9 @@
 // nine numbers typed while the model trains, and "start again" while it
 // trains; a panic in the crate, then "start again"; and a phone's touch
 // screen.
-import { chromium } from 'playwright-core';
+import { args, launchChromium } from './browser.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
-);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const result = { console: [], pageErrors: [], reached: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -204,7 +197,7 @@ try {
   await touch.tap('#pad', { position: { x: 120, y: 120 } });
   await touch.waitForFunction(() => window.faw.state.prediction !== null);
   result.touch = {
-    products, editor, predicted: true,
+    products, editor, probabilities: await touch.evaluate(() => window.faw.state.prediction.length),
     wide: await touch.evaluate(() => document.documentElement.scrollWidth > window.innerWidth),
   };
   await phone.close();

@@ -19,19 +19,11 @@
 // port where nothing answers (--unreachable, on --plain-page: a page that
 // is not cross-origin isolated).
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { args, launchChromium } from './browser.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
-);
 const batches = Number(args.batches || 30);
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
-const browser = await chromium.launch({
-  executablePath,
-  args: ['--no-sandbox', '--disable-gpu', '--enable-precise-memory-info', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium(['--enable-precise-memory-info']);
 const result = { console: [], pageErrors: [] };
 
 // Opens `url` with ?data=`data`. Console errors are the page's failures,

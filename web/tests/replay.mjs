@@ -6,15 +6,9 @@
 // With --no-scripts, the same file is also opened with JavaScript off (as
 // GitHub's notebook view shows it) and a screenshot of that taken.
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { args, launchChromium } from './browser.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
-);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const result = { console: [], pageErrors: [], requests: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
