@@ -125,10 +125,16 @@ async function webkit() {
     open: async (url) => { await call('POST', `${s}/url`, { url }); },
     eval: (expr) => call('POST', `${s}/execute/sync`, { script: `return (${expr});`, args: [] }),
     size: async (width, height) => {
-      await call('POST', `${s}/window/rect`, { width, height });
-      // The window's outer size: make its inside `width` wide.
-      const inner = await call('POST', `${s}/execute/sync`, { script: 'return window.innerWidth;', args: [] });
-      if (inner !== width) await call('POST', `${s}/window/rect`, { width: 2 * width - inner, height });
+      // The window's outer size, corrected until its inside is `width` wide
+      // (the window takes a moment to change; it has a smallest width).
+      let outer = width;
+      for (let tries = 0; tries < 4; tries++) {
+        await call('POST', `${s}/window/rect`, { width: outer, height });
+        await sleep(300);
+        const inner = await call('POST', `${s}/execute/sync`, { script: 'return window.innerWidth;', args: [] });
+        if (inner === width) break;
+        outer += width - inner;
+      }
     },
     screenshot: async (file) => {
       writeFileSync(file, Buffer.from(await call('GET', `${s}/screenshot`), 'base64'));
