@@ -92,7 +92,7 @@ pub fn device(name: &str) -> Result<candle_core::Device> {
 /// Everything a notebook or a program usually needs, in one `use`.
 pub mod prelude {
     pub use crate::analysis::{self, Predictions};
-    pub use crate::data::{Dataset, Mnist};
+    pub use crate::data::{self, Dataset, Mnist};
     pub use crate::kernels::{Kernel, CLASSIC};
     pub use crate::model::MnistCnn;
     pub use crate::optim::{Adadelta, AdadeltaConfig};

@@ -214,7 +214,7 @@ impl Report {
         self.save(viz::nearest_kernels(&filters)?, "nearest-kernels.png")?;
         let (mean_similarity, close) = analysis::resemblance(&filters, 0.8)?;
 
-        let digit = data.test_images.get(0)?.squeeze(0)?; // [28, 28]
+        let digit = crate::data::to_unit(&data.test_images.get(0)?)?.squeeze(0)?; // [28, 28]
         let names = filter_names(filters.dim(0)?);
         let noun = data.dataset.image_noun();
         let title = format!("A test {noun} through each learned filter");

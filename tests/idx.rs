@@ -34,14 +34,14 @@ fn a_directory_of_idx_files_becomes_tensors() {
         assert_eq!(m.train_images.dims(), &[30, 1, 28, 28]);
         assert_eq!(m.test_labels.dims(), &[12]);
         assert_eq!(m.train_labels.dtype(), candle_core::DType::U8);
+        assert_eq!(m.train_images.dtype(), candle_core::DType::U8);
         let px = m
             .train_images
             .flatten_all()
             .unwrap()
-            .to_vec1::<f32>()
+            .to_vec1::<u8>()
             .unwrap();
-        assert!((px[1] - 37.0 / 255.0).abs() < 1e-6);
-        assert!(px.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(px[1], 37);
         assert_eq!(m.class_counts().unwrap(), [3; 10]);
         let sub = m.subset(10, 5).unwrap();
         assert_eq!((sub.train_len(), sub.test_len()), (10, 5));
@@ -236,4 +236,52 @@ fn fashion_mnist_is_found_where_debian_installs_it() {
         missing.contains("Fashion-MNIST directory") && missing.contains("FASHION_MNIST_DIR"),
         "{missing}"
     );
+}
+
+/// The data sets keep their images as bytes and scale each batch as it is
+/// drawn: the model must see the same numbers, bit for bit, as from the
+/// whole set scaled to f32 up front (as the crate kept it before), in the
+/// same order for the same seed.
+#[test]
+fn batches_from_the_bytes_equal_batches_of_the_set_scaled_up_front() {
+    use candle_core::{DType, Tensor};
+    use filters_are_weights::data::Batches;
+    use filters_are_weights::rng::Rng;
+    let m = common::real_mnist().subset(3000, 1500).unwrap();
+    assert_eq!(m.train_images.dtype(), DType::U8);
+    let scaled = |t: &Tensor| (t.to_dtype(DType::F32).unwrap() / 255.0).unwrap();
+    let bits = |t: &Tensor| -> Vec<u32> {
+        let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        v.into_iter().map(f32::to_bits).collect()
+    };
+    let pairs = [
+        (
+            m.train_batches(128, &mut Rng::new(42)).unwrap(),
+            Batches::new(
+                &scaled(&m.train_images),
+                &m.train_labels,
+                128,
+                Some(&mut Rng::new(42)),
+            )
+            .unwrap(),
+        ),
+        (
+            m.test_batches(1000).unwrap(),
+            Batches::new(&scaled(&m.test_images), &m.test_labels, 1000, None).unwrap(),
+        ),
+    ];
+    let mut counted = Vec::new();
+    for (from_bytes, up_front) in pairs {
+        let mut n = 0;
+        for (a, b) in from_bytes.zip(up_front) {
+            let ((ax, ay), (bx, by)) = (a.unwrap(), b.unwrap());
+            assert_eq!((ax.dtype(), ax.dims()), (DType::F32, bx.dims()));
+            assert!(bits(&ax) == bits(&bx), "batch {n}: the pixels differ");
+            assert_eq!(ay.to_vec1::<u8>().unwrap(), by.to_vec1::<u8>().unwrap());
+            n += 1;
+        }
+        counted.push(n);
+    }
+    // 3,000 images in 24 batches of 128 (the last of 56); 1,500 in 2.
+    assert_eq!(counted, [24, 2]);
 }

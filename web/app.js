@@ -36,7 +36,7 @@ function fail(text) {
 /**
  * A failure the worker reported (messages.js' FAILURES), shown where it
  * belongs and announced once. Data that cannot be had disables training;
- * the crate stopped (a panic) leaves only "start again".
+ * the crate stopped (a panic, or no memory left) leaves only "start again".
  * @param {{ kind: string, message: string }} m
  */
 function showError(m) {
@@ -50,7 +50,7 @@ function showError(m) {
     state.dataError = what;
     enableControls(false);
   }
-  if (m.kind === 'panic') {
+  if (m.kind === 'panic' || m.kind === 'memory') {
     state.stopped = true;
     enableControls(false);
     /** @type {HTMLButtonElement} */ ($('restart')).disabled = false;
@@ -142,9 +142,10 @@ function predictForTests(pixels) {
 }
 
 // `pad`: the drawn digit; `panic`: makes the crate panic in the worker, as
-// a bug would.
+// a bug would; `exhaustMemory`: makes it run out of memory.
 Object.assign(window, {
-  faw: { state, limits, predict: predictForTests, pad: padDigit, panic: () => send(TO_WORKER.panic) },
+  faw: { state, limits, predict: predictForTests, pad: padDigit, panic: () => send(TO_WORKER.panic),
+    exhaustMemory: () => send(TO_WORKER.exhaustMemory) },
 });
 
 // ---- Start: what the browser can run, then the crate -----------------------

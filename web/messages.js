@@ -19,6 +19,8 @@
 //   model     { id }                the model now, as a model.safetensors file
 //   openModel { run, name, bytes }  go on from a model.safetensors file, as run `run`
 //   panic     {}                    the crate panics (for the tests: what a bug does)
+//   exhaustMemory {}                the crate takes memory until the browser refuses it
+//                                   (for the tests: what a tablet does sooner)
 //   setFilter { index, values }     filter `index` (0..31) becomes these nine numbers
 //   classicFilter { index, kernel } ... classic kernel `kernel` (its index), scaled to it
 //   randomFilter { index, seed }    ... a new glorot-uniform draw
@@ -74,6 +76,7 @@
 export const TO_WORKER = Object.freeze({
   load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step',
   predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel', panic: 'panic',
+  exhaustMemory: 'exhaustMemory',
   setFilter: 'setFilter', classicFilter: 'classicFilter', randomFilter: 'randomFilter', freeze: 'freeze',
 });
 export const TO_PAGE = Object.freeze({
@@ -144,6 +147,9 @@ const FAILURES = Object.freeze({
   'panic': (m) => `The training stopped on a bug in the crate: ${m.message}.\nWhat to do: press "start ` +
     'again", which starts it afresh (the data comes from the browser\'s cache). If it happens again, ' +
     'please report it with these words.',
+  'memory': (m) => `The training ran out of memory: ${m.message}.\nWhat to do: close other tabs ` +
+    '(on a phone or tablet, other apps too), then press "start again", which starts it afresh (the ' +
+    'data comes from the browser\'s cache).',
   'model': (m) =>
     `Could not open ${m.url}: ${m.message}.\nWhat to do: open a model.safetensors written by ` +
     '`filters-are-weights reproduce` or downloaded from this page.',

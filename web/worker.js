@@ -29,8 +29,8 @@ const SLICE_MS = 250;        // training time between two updates to the page
 let session = null;
 let playing = false;
 let run = 0;                 // the page's number for the model now (reset, openModel)
-/** @type {string} */
-let stopped = null;          // why the crate stopped (a panic): nothing more runs
+/** @type {{ kind: string, message: string }} */
+let stopped = null;          // why the crate stopped (a panic, no memory left): nothing more runs
 let msPerBatch = 400;        // measured as training goes
 
 /**
@@ -244,9 +244,10 @@ function loop() {
   setTimeout(loop, 0); // let messages (pause, predict) in between
 }
 
-// Tells the page what failed. A trap of the WebAssembly (a panic, which the
-// crate's hook has kept the words of, or running out of memory) stops the
-// module for good: it is reported as such, now and for every later message.
+// Tells the page what failed. A trap of the WebAssembly stops the module
+// for good: the memory ran out (the crate's allocator kept the size the
+// browser refused) or the crate panicked (its hook kept the words). It is
+// reported as such, now and for every later message.
 /**
  * @param {Error & { kind?: string, url?: string, origin?: string, status?: number }} e
  * @param {string} kind what failed, where `e` does not say (messages.js' FAILURES)
@@ -256,22 +257,36 @@ function report(e, kind, message = {}) {
   /** @type {ToWorker} */
   const m = { type: '', ...message };
   playing = false;
-  if (e instanceof WebAssembly.RuntimeError && !stopped) {
-    let words = null;
-    try {
-      words = faw.last_panic();
-    } catch {
-      // The module cannot even say why.
-    }
-    stopped = words || e.message;
-  }
+  if (e instanceof WebAssembly.RuntimeError && !stopped) stopped = whyTrapped(e);
   if (stopped) {
-    post(TO_PAGE.error, { kind: 'panic', message: stopped, id: m.id });
+    post(TO_PAGE.error, { ...stopped, id: m.id });
     return;
   }
+  // A browser that will not give a new module its memory says so in a RangeError.
+  if (e instanceof RangeError && /memory/i.test(e.message)) kind = 'memory';
   post(TO_PAGE.error, {
     kind: e.kind || kind, message: e.message, url: e.url || m.name, origin: e.origin, status: e.status, id: m.id,
   });
+}
+
+/**
+ * What stopped the module: no memory left, or a panic.
+ * @param {WebAssembly.RuntimeError} e the trap
+ * @returns {{ kind: string, message: string }}
+ */
+function whyTrapped(e) {
+  const mib = (/** @type {number} */ bytes) => Math.ceil(bytes / 2 ** 20);
+  try {
+    const refused = faw.refused_allocation();
+    if (refused !== undefined && refused !== null) {
+      const had = wasm ? `, on top of the ${mib(wasm.memory.buffer.byteLength)} MiB it had` : '';
+      return { kind: 'memory', message: `the browser would not give it ${mib(refused)} MiB more${had}` };
+    }
+    return { kind: 'panic', message: faw.last_panic() || e.message };
+  } catch {
+    // The module cannot even say why.
+    return { kind: 'panic', message: e.message };
+  }
 }
 
 /** @param {ToWorker} m */
@@ -347,8 +362,9 @@ const HANDLERS = {
     const bytes = session.model_file();
     post(TO_PAGE.modelFile, { id: m.id, bytes });
   }],
-  // For the tests: the crate panics, as a bug would.
+  // For the tests: the crate panics, as a bug would; it runs out of memory.
   [TO_WORKER.panic]: ['training', () => faw.panic_for_tests()],
+  [TO_WORKER.exhaustMemory]: ['training', () => faw.exhaust_memory_for_tests()],
   // A filter changed by the visitor: the model's, then shown.
   [TO_WORKER.setFilter]: ['filter', (m) => { session.set_filter(m.index, Float32Array.from(m.values)); train(0); }],
   [TO_WORKER.classicFilter]: ['filter', (m) => { session.set_filter_classic(m.index, m.kernel); train(0); }],
@@ -370,7 +386,7 @@ onmessage = async ({ data: m }) => {
   }
   const [kind, handle] = handler;
   try {
-    if (stopped) throw new Error(stopped);
+    if (stopped) throw new Error(stopped.message); // reported as `stopped`
     if (!session && m.type !== TO_WORKER.load) throw new Error('the data is not loaded yet');
     await handle(m);
   } catch (e) {

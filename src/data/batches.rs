@@ -4,7 +4,9 @@ use crate::error::{Error, Result};
 use crate::rng::Rng;
 use candle_core::Tensor;
 
-/// An iterator over `(images [b, 1, 28, 28], labels [b])` mini-batches.
+/// An iterator over `(images [b, 1, 28, 28], labels [b])` mini-batches: the
+/// images f32 in `0..1` ([`to_unit`](super::to_unit) of the stored bytes),
+/// the labels u8.
 #[derive(Debug)]
 pub struct Batches {
     images: Tensor,
@@ -64,7 +66,8 @@ impl Batches {
             ),
         };
         self.next += n;
-        Ok(batch)
+        // [n, 1, 28, 28] bytes → f32 in 0..1, only this batch's.
+        Ok((super::to_unit(&batch.0)?, batch.1))
     }
 }
 

@@ -271,11 +271,7 @@ impl super::Mnist {
         ];
         for (k, (images, labels)) in splits.into_iter().enumerate() {
             let (n, _, rows, cols) = images.dims4()?;
-            let pixels: Vec<u8> = (images.flatten_all()? * 255.0)?
-                .round()?
-                .clamp(0.0, 255.0)?
-                .to_dtype(candle_core::DType::U8)?
-                .to_vec1()?;
+            let pixels = super::to_bytes(images)?;
             let images = IdxImages {
                 count: n,
                 rows,

@@ -1,8 +1,12 @@
 //! MNIST as tensors: where it comes from, and how it is cut into mini-batches.
 //!
-//! Images are `[N, 1, 28, 28]` f32 in `0..1` (the bytes divided by 255, as in
-//! Keras' example), labels `[N]` u8. Two data sets in the same format (see
-//! [`Dataset`]): MNIST's digits, the post's, and Fashion-MNIST's clothes.
+//! Images are kept as they are stored, `[N, 1, 28, 28]` u8 (a byte a pixel:
+//! MNIST's 70,000 images take 55 MB, a quarter of what f32 would), labels
+//! `[N]` u8. Each mini-batch becomes f32 in `0..1` as it is drawn ([`to_unit`]:
+//! the bytes divided by 255, as in Keras' example), so the model sees the
+//! same numbers as if the whole set had been converted up front. Two data
+//! sets in the same format (see [`Dataset`]): MNIST's digits, the post's, and
+//! Fashion-MNIST's clothes.
 //! Three sources:
 //!
 //! 1. a directory of the four IDX files ([`Mnist::from_dir`],
@@ -65,11 +69,12 @@ pub const IDX_FILES: [&str; 4] = [
 /// tensors on one device.
 #[derive(Debug, Clone)]
 pub struct Mnist {
-    /// Training images, `[60000, 1, 28, 28]` f32 in `0..1`.
+    /// Training images, `[60000, 1, 28, 28]` u8, the pixels as stored
+    /// ([`to_unit`] turns them into the model's f32 in `0..1`).
     pub train_images: Tensor,
     /// Training labels, `[60000]` u8.
     pub train_labels: Tensor,
-    /// Test images, `[10000, 1, 28, 28]` f32 in `0..1`.
+    /// Test images, `[10000, 1, 28, 28]` u8, as the training images.
     pub test_images: Tensor,
     /// Test labels, `[10000]` u8.
     pub test_labels: Tensor,
@@ -128,20 +133,31 @@ pub fn local_dir_of(dataset: Dataset) -> Option<PathBuf> {
     dataset.local_dirs().into_iter().find(|d| has_idx_files(d))
 }
 
-fn images_to_tensor(images: &IdxImages, device: &Device) -> Result<Tensor> {
-    let t = Tensor::from_slice(
-        &images.pixels,
-        (images.count, 1, images.rows, images.cols),
-        device,
-    )?;
-    // [N, 1, 28, 28], bytes / 255 as in Keras' example.
-    Ok((t.to_dtype(DType::F32)? / 255.0)?)
+/// Pixels as the model takes them: bytes (u8, `0..=255`) become f32 in
+/// `0..1`, `x / 255` as in Keras' example (`x_train /= 255`); images that
+/// are f32 already are returned as they are. The data sets keep their images
+/// as bytes and [`Batches`] calls this on each batch; a batch scaled here is
+/// bit for bit the same as the same images cut from a set scaled whole.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// let bytes = Tensor::new(&[0u8, 51, 255], &Device::Cpu)?;
+/// let unit = filters_are_weights::data::to_unit(&bytes)?;
+/// assert_eq!(unit.to_vec1::<f32>()?, [0.0, 0.2, 1.0]);
+/// # Ok::<(), filters_are_weights::Error>(())
+/// ```
+pub fn to_unit(images: &Tensor) -> Result<Tensor> {
+    Ok(match images.dtype() {
+        DType::U8 => (images.to_dtype(DType::F32)? / 255.0)?,
+        DType::F32 => images.clone(),
+        _ => images.to_dtype(DType::F32)?,
+    })
 }
 
-/// Checks one split and turns it into tensors.
+/// Checks one split and turns it into tensors, taking its bytes (no copy).
 fn split_tensors(
-    images: &IdxImages,
-    labels: &[u8],
+    images: IdxImages,
+    labels: Vec<u8>,
     images_path: &Path,
     labels_path: &Path,
     device: &Device,
@@ -172,8 +188,11 @@ fn split_tensors(
             format!("label {} at index {i} is out of range 0..9", labels[i]),
         ));
     }
-    let x = images_to_tensor(images, device)?;
-    let y = Tensor::from_slice(labels, labels.len(), device)?;
+    // [N, 1, 28, 28] u8: the bytes move into the tensor.
+    let shape = (images.count, 1, images.rows, images.cols);
+    let x = Tensor::from_vec(images.pixels, shape, device)?;
+    let n = labels.len();
+    let y = Tensor::from_vec(labels, n, device)?;
     Ok((x, y))
 }
 
@@ -221,7 +240,6 @@ impl Mnist {
             format!("IDX files in {}", dir.display()),
             "IDX files".to_string(),
         );
-        let (train, test) = ((&train.0, &train.1[..]), (&test.0, &test.1[..]));
         Self::checked(dataset, train, test, [a, b, c, d], source, device)
     }
 
@@ -230,10 +248,11 @@ impl Mnist {
     /// many labels as images, labels 0..9). `names` name the four sources
     /// in errors (as in [`IDX_FILES`]); `source` says where the data came
     /// from. A page that fetched the files itself builds its data this way.
+    /// The bytes move into the tensors, uncopied.
     pub fn from_parts(
         dataset: Dataset,
-        train: (&IdxImages, &[u8]),
-        test: (&IdxImages, &[u8]),
+        train: (IdxImages, Vec<u8>),
+        test: (IdxImages, Vec<u8>),
         names: [&str; 4],
         source: impl Into<String>,
     ) -> Result<Self> {
@@ -254,8 +273,8 @@ impl Mnist {
     /// files of each split in errors) and turned into tensors on `device`.
     fn checked(
         dataset: Dataset,
-        (train_images, train_labels): (&IdxImages, &[u8]),
-        (test_images, test_labels): (&IdxImages, &[u8]),
+        (train_images, train_labels): (IdxImages, Vec<u8>),
+        (test_images, test_labels): (IdxImages, Vec<u8>),
         paths: [&Path; 4],
         (source, kind): (String, String),
         device: &Device,
@@ -288,7 +307,6 @@ impl Mnist {
             format!("Hugging Face Hub {} ({})", layout.repo, layout.revision),
             format!("Hugging Face Hub {}", layout.repo),
         );
-        let (train, test) = ((&train.0, &train.1[..]), (&test.0, &test.1[..]));
         let paths = [tr, tr, te, te];
         Self::checked(options.dataset, train, test, paths, source, &Device::Cpu)
     }
@@ -391,14 +409,24 @@ impl Mnist {
     }
 }
 
-/// Image `i` of `images` `[N, 1, h, w]` (values 0..1) as an 8-bit grayscale picture.
+/// The pixels of `images` (bytes, or f32 in `0..1`) as bytes, flat: the
+/// stored bytes as they are, f32 scaled back by 255 and rounded.
+pub(crate) fn to_bytes(images: &Tensor) -> Result<Vec<u8>> {
+    let flat = images.flatten_all()?;
+    Ok(match flat.dtype() {
+        DType::U8 => flat.to_vec1()?,
+        _ => (to_unit(&flat)? * 255.0)?
+            .round()?
+            .clamp(0.0, 255.0)?
+            .to_dtype(DType::U8)?
+            .to_vec1()?,
+    })
+}
+
+/// Image `i` of `images` `[N, 1, h, w]` (bytes, or f32 in `0..1`) as an
+/// 8-bit grayscale picture.
 pub fn digit_picture(images: &Tensor, i: usize) -> Result<image::GrayImage> {
     let (_, _, h, w) = images.dims4()?;
-    let pixels: Vec<u8> = (images.get(i)?.flatten_all()? * 255.0)?
-        .round()?
-        .clamp(0.0, 255.0)?
-        .to_dtype(DType::U8)?
-        .to_vec1()?;
-    image::GrayImage::from_raw(w as u32, h as u32, pixels)
+    image::GrayImage::from_raw(w as u32, h as u32, to_bytes(&images.get(i)?)?)
         .ok_or_else(|| Error::BadArgument("image size mismatch".into()))
 }

@@ -137,7 +137,7 @@ mod tests {
         let ((ti, tl), (vi, vl)) = (images(300), images(50));
         let names = crate::data::IDX_FILES;
         let data =
-            Mnist::from_parts(Dataset::Mnist, (&ti, &tl), (&vi, &vl), names, "a pattern").unwrap();
+            Mnist::from_parts(Dataset::Mnist, (ti, tl), (vi, vl), names, "a pattern").unwrap();
         let mut run = trainer();
         run.run(&data).unwrap();
         let mut stepper = Stepper::new(trainer());

@@ -340,8 +340,8 @@ impl Session {
         ];
         let data = Mnist::from_parts(
             dataset_of(dataset)?,
-            (&train_images, &train_labels),
-            (&test_images, &test_labels),
+            (train_images, train_labels),
+            (test_images, test_labels),
             names,
             source,
         )
@@ -365,7 +365,7 @@ impl Session {
         let vi = idx::decode_images(Path::new(names[2]), test_images).map_err(js)?;
         let vl = idx::decode_labels(Path::new(names[3]), test_labels).map_err(js)?;
         let dataset = dataset_of(dataset)?;
-        let data = Mnist::from_parts(dataset, (&ti, &tl), (&vi, &vl), names, source).map_err(js)?;
+        let data = Mnist::from_parts(dataset, (ti, tl), (vi, vl), names, source).map_err(js)?;
         Session::with(data)
     }
 
@@ -589,6 +589,7 @@ impl Session {
     pub fn test_digit(&self, i: u32) -> Result<Vec<f32>, JsError> {
         let i = i as usize % self.all.test_len().max(1);
         let image = self.all.test_images.get(i).map_err(js)?;
+        let image = filters_are_weights::data::to_unit(&image).map_err(js)?;
         image.flatten_all().and_then(|t| t.to_vec1()).map_err(js)
     }
 
@@ -652,6 +653,68 @@ pub fn last_panic() -> Option<String> {
 #[wasm_bindgen]
 pub fn panic_for_tests() {
     panic!("a panic asked for by the page's tests");
+}
+
+/// The allocator: the system's (dlmalloc, in WebAssembly), watched. When
+/// the browser will not grow the module's memory, an allocation is refused
+/// and the module aborts, which JavaScript sees only as a bare trap; the
+/// size refused is kept for [`refused_allocation`], so that the page can
+/// say that the memory ran out rather than that the crate has a bug.
+struct Watched;
+
+/// The size of the last allocation refused, in bytes (0: none).
+static REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Watched {
+    fn watch(ptr: *mut u8, size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            REFUSED.store(size.max(1), std::sync::atomic::Ordering::Relaxed);
+        }
+        ptr
+    }
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged; only
+// the result is looked at.
+unsafe impl std::alloc::GlobalAlloc for Watched {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        Self::watch(std::alloc::System.alloc(layout), layout.size())
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        Self::watch(std::alloc::System.alloc_zeroed(layout), layout.size())
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        Self::watch(std::alloc::System.realloc(ptr, layout, size), size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        std::alloc::System.dealloc(ptr, layout)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: Watched = Watched;
+
+/// How many bytes the module asked for when the browser refused it more
+/// memory, if it did: the trap that followed was the memory running out.
+#[wasm_bindgen]
+pub fn refused_allocation() -> Option<f64> {
+    match REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        bytes => Some(bytes as f64),
+    }
+}
+
+/// Takes memory, 64 MiB at a time, until the browser refuses more: how the
+/// page's tests make the module run out of memory, as a tablet's browser
+/// would sooner, to check that the page says so and starts again.
+#[wasm_bindgen]
+pub fn exhaust_memory_for_tests() {
+    loop {
+        // Reserved, never written (the browser commits pages as they are
+        // touched); black_box keeps the compiler from leaving it out.
+        std::mem::forget(std::hint::black_box(Vec::<u8>::with_capacity(64 << 20)));
+    }
 }
 
 /// Starts rayon's pool on `n` web workers (`initThreadPool(n)` in

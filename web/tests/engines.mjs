@@ -6,6 +6,7 @@
 //        [--batches 20] [--widths 360,768,1280,1920 [--shots DIR]] [--axe 1] [--query Q]
 //        [--reloads N]
 //   node web/tests/engines.mjs --engine E --page URL --idx DATA --bench SECONDS [--query threads=N]
+//   node web/tests/engines.mjs --engine E --page URL --idx DATA --soak EPOCHS [--images-per-epoch N]
 //
 // chromium: Debian's headless Chromium through playwright-core (CHROMIUM
 // names another binary); firefox: Debian's firefox-esr, headless, over
@@ -22,7 +23,11 @@
 // seconds from opening the page a second time (the data in the browser's
 // cache) to the first redraw of trained filters, then images per second
 // while it plays for SECONDS, over wall time and over the worker's
-// training time alone.
+// training time alone. With --soak (benches/web_memory.py): the worker's
+// WebAssembly memory once the data is decoded and at the end of each of
+// EPOCHS epochs of play (of N images each, the whole set still held), with
+// the page's JavaScript heap where the engine tells it (Chromium); a
+// module's memory never shrinks, so the last is the peak.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -189,6 +194,25 @@ try {
     result.imagesPerSecond = images / ((t1[0] - t0[0]) / 1000);
     result.trainingImagesPerSecond = images / ((t1[2] - t0[2]) / 1000);
     result.workerMemory = await engine.eval('window.faw.state.workerMemory');
+  } else if (args.soak) {
+    await waitFor(engine, 'window.faw.state.snapshots.length > 0');
+    if (args['images-per-epoch']) {
+      // Fewer images an epoch (all of them still held): the run starts again.
+      await engine.eval(`(() => { const s = document.getElementById('images-per-epoch');
+        s.value = '${Number(args['images-per-epoch'])}'; s.dispatchEvent(new Event('change')); return true; })()`);
+      await waitFor(engine, `window.faw.state.run > 1 && window.faw.state.snapshots.length > 0`);
+    }
+    const memory = `({ epochs: window.faw.state.epochsDone, step: window.faw.state.step,
+      workerMemory: window.faw.state.workerMemory, threads: window.faw.state.threads,
+      imagesPerEpoch: Number(document.getElementById('images-per-epoch').value),
+      jsHeap: performance.memory ? performance.memory.usedJSHeapSize : null })`;
+    result.loaded = await engine.eval(memory);
+    await engine.eval(`(() => { document.getElementById('play').click(); return true; })()`);
+    result.soak = [];
+    for (let epoch = 1; epoch <= Number(args.soak); epoch++) {
+      await waitFor(engine, `window.faw.state.epochsDone >= ${epoch}`, 1800000);
+      result.soak.push(await engine.eval(memory));
+    }
   } else {
     await train();
     result.reloads = [];

@@ -11,7 +11,8 @@
 // mouse, the races a visitor can run into: the pad cleared while its
 // prediction is on its way, a stroke drawn while another's prediction is,
 // nine numbers typed while the model trains, and "start again" while it
-// trains; a panic in the crate, then "start again"; and a phone's touch
+// trains; a panic in the crate, then "start again"; the memory running
+// out, then "start again"; and a phone's touch
 // screen.
 import { args, launchChromium } from './browser.mjs';
 
@@ -179,6 +180,23 @@ try {
   result.afterPanic = await state(() => ({
     step: window.faw.state.step, status: document.getElementById('train-status').textContent,
   }));
+
+  // 9b. The memory runs out (the crate takes it until the browser refuses
+  // more): told so, not as a bug; "start again" trains afresh.
+  await page.evaluate(() => window.faw.exhaustMemory());
+  await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'),
+    null, { timeout: 60000 });
+  result.memory = await state(() => ({
+    status: document.getElementById('train-status').textContent,
+    playDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('play')).disabled,
+    restartDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('restart')).disabled,
+  }));
+  await page.click('#restart');
+  await page.waitForFunction(() => window.faw.state.ready && !window.faw.state.stopped &&
+    window.faw.state.snapshots.length > 0, null, { timeout: 60000 });
+  await page.click('#one-batch');
+  await page.waitForFunction(() => window.faw.state.step >= 1);
+  result.afterMemory = await state(() => window.faw.state.step);
   await page.close();
 
   // 10. A phone's touch screen, 360 CSS pixels wide: a tap on the kernel's

@@ -39,4 +39,11 @@ test('when training cannot start, no browser is named to switch to', () => {
   assert.match(panic, /panicked at x/);
   assert.match(panic, /start again/);
   assert.ok(!isDataFailure({ kind: 'panic', message: '' }));
+  // Running out of memory is not a bug: it says what to free, and to start again.
+  const memory = explain({ kind: 'memory', message: 'the browser would not give it 64 MiB more' },
+    /** @type {any} */ (c), /** @type {any} */ (d));
+  assert.match(memory, /ran out of memory: the browser would not give it 64 MiB more/);
+  assert.match(memory, /close other tabs.*start again/s);
+  assert.doesNotMatch(memory, /bug/);
+  assert.ok(!isDataFailure({ kind: 'memory', message: '' }));
 });
