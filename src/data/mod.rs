@@ -3,7 +3,7 @@
 //! Images are kept as they are stored, `[N, 1, 28, 28]` u8 (a byte a pixel:
 //! MNIST's 70,000 images take 55 MB, a quarter of what f32 would), labels
 //! `[N]` u8. Each mini-batch becomes f32 in `0..1` as it is drawn ([`to_unit`]:
-//! the bytes divided by 255, as in Keras' example), so the model sees the
+//! the bytes scaled by 1/255, as in Keras' example), so the model sees the
 //! same numbers as if the whole set had been converted up front. Two data
 //! sets in the same format (see [`Dataset`]): MNIST's digits, the post's, and
 //! Fashion-MNIST's clothes.
@@ -134,16 +134,19 @@ pub fn local_dir_of(dataset: Dataset) -> Option<PathBuf> {
 }
 
 /// Pixels as the model takes them: bytes (u8, `0..=255`) become f32 in
-/// `0..1`, `x / 255` as in Keras' example (`x_train /= 255`); images that
-/// are f32 already are returned as they are. The data sets keep their images
-/// as bytes and [`Batches`] calls this on each batch; a batch scaled here is
-/// bit for bit the same as the same images cut from a set scaled whole.
+/// `0..1`, each byte times `1 / 255` in f32 (candle's `/ 255.0`, which
+/// multiplies by the reciprocal; Keras' example divides, `x_train /= 255`,
+/// and the two differ in the last bit for 126 of the 256 byte values);
+/// images that are f32 already are returned as they are. The data sets keep
+/// their images as bytes and [`Batches`] calls this on each batch; a batch
+/// scaled here is bit for bit the same as the same images cut from a set
+/// scaled whole.
 ///
 /// ```
 /// use candle_core::{Device, Tensor};
 /// let bytes = Tensor::new(&[0u8, 51, 255], &Device::Cpu)?;
-/// let unit = filters_are_weights::data::to_unit(&bytes)?;
-/// assert_eq!(unit.to_vec1::<f32>()?, [0.0, 0.2, 1.0]);
+/// let unit = filters_are_weights::data::to_unit(&bytes)?.to_vec1::<f32>()?;
+/// assert_eq!(unit, [0.0, 51.0 * (1.0 / 255.0f32), 1.0]);
 /// # Ok::<(), filters_are_weights::Error>(())
 /// ```
 pub fn to_unit(images: &Tensor) -> Result<Tensor> {
