@@ -11,7 +11,7 @@ if evcxr's build directory is cold.
 
     MNIST_DIR=/path/to/mnist python3 benches/notebook_epoch.py [--rounds 2]
 
-Needs what the notebooks need (see README.md): evcxr_jupyter, jupyter_client
+Needs what the notebooks need (see book/src/teaching/notebooks.md): evcxr_jupyter, jupyter_client
 and nbformat.
 """
 import argparse

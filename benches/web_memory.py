@@ -19,38 +19,18 @@ to compare two versions in one run.
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from page_driver import ROOT, engine_run, serve
+
 MIB = 1 << 20
 
 
-def serve(root, data, dataset):
-    """`root`'s web/serve.py on a free port; its process and the page's address."""
-    proc = subprocess.Popen([sys.executable, str(root / "web" / "serve.py"), "--port", "0",
-                             "--data", data, "--dataset", dataset],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("page: "):
-        sys.exit(f"{root}/web/serve.py printed {line!r}")
-    return proc, line[len("page: "):].strip().split("?")[0]
-
-
 def soak(engine, page, epochs, dataset):
-    # WebKit's MiniBrowser needs a display.
-    display = ["xvfb-run", "-a", "-s", "-screen 0 1920x1200x24"] if engine == "webkit" else []
     query = "threads=2" + (f"&dataset={dataset}" if dataset != "mnist" else "")
-    out = subprocess.run(display + ["node", str(ROOT / "web" / "tests" / "engines.mjs"), "--engine", engine,
-                                    "--page", page, "--idx", "data/", "--soak", str(epochs),
-                                    "--query", query],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        # Reported, and the other runs go on.
-        print(f"{engine}, {page}: engines.mjs failed:\n{out.stderr}", file=sys.stderr, flush=True)
-        return None
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    # A failure is reported and the other runs go on.
+    return engine_run(engine, page, "--soak", epochs, "--query", query, check=False)
 
 
 def mib(v):
@@ -75,7 +55,7 @@ def main():
     rows = []
     for engine in a.engines.split(","):
         for name, root in roots:
-            proc, page = serve(root, data, a.dataset)
+            proc, page = serve(data, a.dataset, root)
             try:
                 r = soak(engine, page, a.epochs, a.dataset)
             finally:

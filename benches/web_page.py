@@ -34,28 +34,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from page_driver import engine_run, serve
+
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 
 
-def serve(data):
-    """web/serve.py on a free port; its process and the page's address."""
-    proc = subprocess.Popen([sys.executable, str(WEB / "serve.py"), "--port", "0", "--data", data],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("page: "):
-        sys.exit(f"web/serve.py printed {line!r}")
-    return proc, line[len("page: "):].strip().split("?")[0]
-
-
 def page_round(engine, page, seconds, threads):
-    # WebKit's MiniBrowser needs a display.
-    display = ["xvfb-run", "-a", "-s", "-screen 0 1920x1200x24"] if engine == "webkit" else []
-    out = subprocess.run(display + ["node", str(WEB / "tests" / "engines.mjs"), "--engine", engine,
-                                    "--page", page, "--idx", "data/", "--bench", str(seconds),
-                                    "--query", f"threads={threads}"],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return engine_run(engine, page, "--bench", seconds, "--query", f"threads={threads}")
 
 
 def native_round():

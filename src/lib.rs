@@ -38,6 +38,15 @@
 
 #![warn(missing_docs)]
 
+// The README's and the guide's Rust examples are doctests: `cargo test`
+// compiles them (`no_run` ones are not run: they train for minutes).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+#[cfg(doctest)]
+#[doc = include_str!("../book/src/reproducing/library.md")]
+struct GuideLibraryExamples;
+
 pub mod analysis;
 pub mod data;
 pub mod error;

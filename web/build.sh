@@ -65,6 +65,14 @@ wasm-bindgen --target web --out-dir dist/pkg \
 wasm-bindgen --target web --out-dir dist/pkg-threads \
     "$target/wasm-threads/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
 cp -r index.html app.js worker.js messages.js coi.js style.css js dist/
+# The guide (../book, mdBook) beside the page, where the page's "In the
+# guide" links lead: built where mdbook is installed (cargo install mdbook).
+if command -v mdbook >/dev/null; then
+    mdbook build ../book --dest-dir "$PWD/dist/guide" >/dev/null 2>&1 ||
+        mdbook build ../book --dest-dir "$PWD/dist/guide"
+else
+    echo "mdbook is not installed, so the guide is not built beside the page (cargo install mdbook)"
+fi
 gz() { gzip -c "$1" | wc -c; }
 echo "built web/dist: $(du -sh dist | cut -f1) ($(gz dist/pkg/*.wasm) bytes of wasm, gzipped;" \
     "$(gz dist/pkg-threads/*.wasm) with threads)"

@@ -116,6 +116,15 @@ pub struct MnistCnn {
     made_by: usize,
 }
 
+/// Which copy of this crate's code is running: the address of a static of
+/// its own (each copy has its own statics, and a static's address is
+/// unique). A model remembers the copy that made its variables; under
+/// evcxr each notebook cell has its own copy (see `train/notebook.rs`).
+pub(crate) fn this_copy() -> usize {
+    static MARK: u8 = 0;
+    std::ptr::addr_of!(MARK) as usize
+}
+
 impl MnistCnn {
     /// A freshly initialised model, its initial weights fixed by `seed`.
     pub fn new(seed: u64, device: &Device) -> Result<Self> {
@@ -140,7 +149,7 @@ impl MnistCnn {
     /// The model whose weights are `vars` (in the order of [`PARAMETER_NAMES`]).
     fn from_vars(vars: Vec<Var>, backend: Backend) -> Result<Self> {
         let stream = Arc::new(Mutex::new(Rng::new(0)));
-        Self::build(vars, backend, stream, crate::train::this_copy())
+        Self::build(vars, backend, stream, this_copy())
     }
 
     /// The layers of Keras' listing around `vars` (made by the code copy

@@ -36,7 +36,6 @@ pub use checkpoint::CHECKPOINT_FILE;
 pub use config::{Progress, TrainConfig, EARLY_STEPS};
 pub use history::{EpochStats, History, Snapshot};
 pub use loss::{evaluate, loss, LOSS_EPSILON};
-pub(crate) use notebook::this_copy;
 pub use stepper::Stepper;
 
 use crate::data::Mnist;

@@ -17,14 +17,7 @@
 
 use super::Trainer;
 use crate::error::Result;
-
-/// Which copy of this crate's code is running: the address of a static of
-/// its own (each copy has its own statics, and a static's address is
-/// unique). A model remembers the copy that made its variables.
-pub(crate) fn this_copy() -> usize {
-    static MARK: u8 = 0;
-    std::ptr::addr_of!(MARK) as usize
-}
+use crate::model::this_copy;
 
 impl Trainer {
     /// Gives the model brand-new variables, made by this copy of the code,

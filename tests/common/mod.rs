@@ -41,7 +41,7 @@ pub fn real_mnist() -> Mnist {
     Mnist::load().unwrap_or_else(|e| {
         panic!(
             "these tests train on the real MNIST, which could not be found: {e} \
-             (see README.md, \"Where MNIST comes from\")"
+             (see book/src/reproducing/data.md, \"Where MNIST comes from\")"
         )
     })
 }

@@ -204,6 +204,7 @@ try {
     }
     const memory = `({ epochs: window.faw.state.epochsDone, step: window.faw.state.step,
       workerMemory: window.faw.state.workerMemory, threads: window.faw.state.threads,
+      at: performance.now(), accuracy: (window.faw.state.accuracy.at(-1) || [0, null])[1],
       imagesPerEpoch: Number(document.getElementById('images-per-epoch').value),
       jsHeap: performance.memory ? performance.memory.usedJSHeapSize : null })`;
     result.loaded = await engine.eval(memory);

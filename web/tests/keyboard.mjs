@@ -163,40 +163,31 @@ try {
     return { step: s.step, losses: s.losses.length, snapshots: s.snapshots.length };
   });
 
-  // 9. A panic in the crate: told, every control but "start again" off;
-  // that starts a fresh worker, which trains.
-  await page.evaluate(() => window.faw.panic());
-  await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'));
-  result.panic = await state(() => ({
-    status: document.getElementById('train-status').textContent,
-    playDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('play')).disabled,
-    restartDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('restart')).disabled,
-  }));
-  await page.click('#restart');
-  await page.waitForFunction(() => window.faw.state.ready && !window.faw.state.stopped &&
-    window.faw.state.snapshots.length > 0, null, { timeout: 60000 });
-  await page.click('#one-batch');
-  await page.waitForFunction(() => window.faw.state.step >= 1);
-  result.afterPanic = await state(() => ({
-    step: window.faw.state.step, status: document.getElementById('train-status').textContent,
-  }));
+  // The crate stopped by `stop` (a test hook): what the page said, with
+  // every control but "start again" off; then "start again", which starts a
+  // fresh worker, and one batch trained there: its step.
+  async function stoppedThenStartedAgain(stop) {
+    await page.evaluate(stop);
+    await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'),
+      null, { timeout: 60000 });
+    const told = await state(() => ({
+      status: document.getElementById('train-status').textContent,
+      playDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('play')).disabled,
+      restartDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('restart')).disabled,
+    }));
+    await page.click('#restart');
+    await page.waitForFunction(() => window.faw.state.ready && !window.faw.state.stopped &&
+      window.faw.state.snapshots.length > 0, null, { timeout: 60000 });
+    await page.click('#one-batch');
+    await page.waitForFunction(() => window.faw.state.step >= 1);
+    return [told, await state(() => window.faw.state.step)];
+  }
 
-  // 9b. The memory runs out (the crate takes it until the browser refuses
-  // more): told so, not as a bug; "start again" trains afresh.
-  await page.evaluate(() => window.faw.exhaustMemory());
-  await page.waitForFunction(() => document.getElementById('train-status').classList.contains('error'),
-    null, { timeout: 60000 });
-  result.memory = await state(() => ({
-    status: document.getElementById('train-status').textContent,
-    playDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('play')).disabled,
-    restartDisabled: /** @type {HTMLButtonElement} */ (document.getElementById('restart')).disabled,
-  }));
-  await page.click('#restart');
-  await page.waitForFunction(() => window.faw.state.ready && !window.faw.state.stopped &&
-    window.faw.state.snapshots.length > 0, null, { timeout: 60000 });
-  await page.click('#one-batch');
-  await page.waitForFunction(() => window.faw.state.step >= 1);
-  result.afterMemory = await state(() => window.faw.state.step);
+  // 9. A panic in the crate, as a bug would; then the memory running out
+  // (the crate takes it until the browser refuses more), told so and not as
+  // a bug. Both times "start again" trains afresh.
+  [result.panic, result.afterPanic] = await stoppedThenStartedAgain(() => window.faw.panic());
+  [result.memory, result.afterMemory] = await stoppedThenStartedAgain(() => window.faw.exhaustMemory());
   await page.close();
 
   // 10. A phone's touch screen, 360 CSS pixels wide: a tap on the kernel's
