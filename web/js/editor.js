@@ -42,7 +42,11 @@ export function fillEditor() {
   const i = state.editing;
   const values = state.filters.slice(filterSize() * i, filterSize() * (i + 1));
   $('editor-title').textContent = `filter #${i}`;
-  if (!typing) editorInputs.forEach((input, j) => { input.value = String(+values[j].toFixed(4)); });
+  // A box being typed in (focused, or typed in since the editor opened)
+  // keeps what the visitor put there.
+  editorInputs.forEach((input, j) => {
+    if (!typing && input !== document.activeElement) input.value = String(+values[j].toFixed(4));
+  });
   inputById('editor-frozen').checked = state.frozen.includes(i);
   selectById('editor-kernel').value = '';
 }
@@ -56,7 +60,7 @@ export function setupEditor() {
     input.type = 'number';
     input.step = 'any';
     input.setAttribute('aria-label', `filter weight row ${Math.floor(j / 3) + 1}, column ${(j % 3) + 1}`);
-    input.addEventListener('input', () => { typing = true; });
+    for (const started of ['beforeinput', 'input']) input.addEventListener(started, () => { typing = true; });
     editorInputs.push(input);
     $('editor-grid').append(input);
   }
