@@ -59,6 +59,7 @@ pub mod optim;
 pub mod picture;
 pub mod report;
 pub mod rng;
+pub mod second_layer;
 mod simd;
 pub mod text;
 pub mod train;

@@ -238,6 +238,7 @@ impl Report {
             let fig = viz::mistakes(&data.test_images, &predictions, 32)?;
             self.save(fig, "mistakes.png")?;
         }
+        self.second_layer(model, data)?;
         Ok(AnalysisSummary {
             mean_similarity,
             close,
@@ -246,6 +247,26 @@ impl Report {
             mistakes,
             test_images: predictions.labels.len(),
         })
+    }
+
+    /// What the second layer sees ([`crate::second_layer`]): each conv2
+    /// channel's top patches over the test set. (The inputs optimised for a
+    /// class or a channel, `second_layer::optimise_inputs`, take tens of
+    /// seconds on the CPU: not drawn here yet.)
+    pub fn second_layer(&mut self, model: &MnistCnn, data: &Mnist) -> Result<()> {
+        use crate::second_layer::top_patches;
+        let k = 9.min(data.test_len());
+        let channels = top_patches(model, &data.test_images, k)?;
+        let noun = data.dataset.image_noun();
+        let title = format!(
+            "What each conv2 channel answers most: its mean top patch and its top 9, over {} test {noun}s",
+            data.test_len()
+        );
+        self.save(
+            viz::top_patches(&channels, &title)?,
+            "second-layer-top-patches.png",
+        )?;
+        Ok(())
     }
 
     /// The experiment's figures and tables (see [`crate::experiment`]): the

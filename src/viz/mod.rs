@@ -58,6 +58,7 @@ mod digits;
 mod filters;
 mod pictures;
 mod replay;
+mod second_layer;
 
 pub use comparison::{arm_colour, arm_comparison, arm_filters, dataset_filters};
 pub use curves::curves;
@@ -68,6 +69,7 @@ pub use filters::{
 };
 pub use pictures::{feature_maps, kernel_gallery, kernel_gallery_of, picture};
 pub use replay::{filter_replay, Replay};
+pub use second_layer::{optimised_inputs, top_patches};
 
 // Numbers and matrices as text live in `crate::text`; the figures use them.
 pub use crate::text::{number, table};
