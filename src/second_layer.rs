@@ -8,7 +8,7 @@
 //!    receptive field: conv2's output `(r, c)` depends on input rows
 //!    `r..r + 5` and columns `c..c + 5`, through two 3×3 convolutions).
 //! 2. **Optimised inputs** (Simonyan et al., 2013): the 28×28 input that
-//!    drives a class's score (or a channel's mean activation) highest,
+//!    drives a class's score (or a channel's total answer) highest,
 //!    found by gradient ascent on the input from a blank picture (a faint
 //!    uniform gray, 0.1: at pure black a ReLU with no bias passes no
 //!    gradient), each step moving the pixel with the largest gradient by
@@ -166,7 +166,7 @@ fn patch(image: &[f32], r: usize, c: usize) -> Vec<f32> {
 pub enum Target {
     /// The logit of class `0..10`.
     Class(usize),
-    /// The mean of conv2 channel `0..64`'s ReLU output over its 24×24 map.
+    /// The sum of conv2 channel `0..64`'s ReLU output over its 24×24 map.
     Channel(usize),
 }
 
@@ -265,8 +265,10 @@ pub fn scores(model: &MnistCnn, x: &Tensor, targets: &[Target]) -> Result<Tensor
         }
     }
     let by_channel = Tensor::from_vec(by_channel, (n, channels), device)?;
-    let means = h2.mean(1)?.mean(1)?; // [n, 64]
-    let mut value = (means * by_channel)?.sum(1)?; // [n]
+    // A channel's total over its map: on the scale of a logit, so that the
+    // L2 penalty weighs alike on both kinds of target.
+    let totals = h2.sum(1)?.sum(1)?; // [n, 64]
+    let mut value = (totals * by_channel)?.sum(1)?; // [n]
     if targets.iter().any(|t| matches!(t, Target::Class(_))) {
         let (k3, b3) = weights(model.dense1.weights());
         let (k4, b4) = weights(model.dense2.weights());
