@@ -31,6 +31,7 @@ NOTEBOOKS = [
     "03-training.ipynb",
     "04-what-filters-see.ipynb",
     "05-hand-vs-learned.ipynb",
+    "06-second-layer.ipynb",
     "filters-are-weights.ipynb",
 ]
 

@@ -109,6 +109,7 @@ pub mod prelude {
     pub use crate::picture::{self, demo_picture, load_picture};
     pub use crate::report::{self, Report};
     pub use crate::rng::Rng;
+    pub use crate::second_layer::{self, AscentConfig, Target};
     pub use crate::train::{
         FilterStep, History, Progress, Snapshot, TrainConfig, Trainer, EARLY_STEPS,
     };

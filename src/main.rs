@@ -12,7 +12,7 @@ use filters_are_weights::model::MnistCnn;
 use filters_are_weights::picture::{self, demo_picture};
 use filters_are_weights::report::Report;
 use filters_are_weights::train::{
-    History, Progress, TrainConfig, Trainer, CHECKPOINT_FILE, EARLY_STEPS,
+    post_model_file, History, Progress, TrainConfig, Trainer, CHECKPOINT_FILE, EARLY_STEPS,
 };
 use filters_are_weights::{io, Error, Result};
 use std::path::{Path, PathBuf};
@@ -308,6 +308,15 @@ fn reproduce(o: &Reproduce) -> Result<()> {
 
     let history = &trainer.history;
     report.training_figures(history)?;
+    // The second layer after the post's epochs, from the models kept then.
+    let mut kept = Vec::new();
+    for epoch in TrainConfig::post_snapshot_epochs(config.epochs) {
+        let path = o.out.join(post_model_file(epoch));
+        if epoch > 0 && path.is_file() {
+            kept.push((epoch, MnistCnn::load(&path, &device)?));
+        }
+    }
+    report.second_layer_over_training(&kept, &data)?;
     println!("{}", report.analysis(&trainer.model, &data, &picture)?);
     println!(
         "done: {history}; figures, model.safetensors and history.json in {}",

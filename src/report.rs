@@ -15,18 +15,23 @@
 //! | `nearest-kernels.{png,tsv}` | each filter's nearest classic kernel | [`Report::analysis`] |
 //! | `feature-maps-*.png`, `classic-maps-digit.png` | a digit and the picture through the filters | |
 //! | `confusion.{png,svg}`, `mistakes.png` | the test set's confusion matrix and mistakes | |
+//! | `second-layer-top-patches.png` | each conv2 channel's top 9 test images, as the 5×5 patches it saw | [`Report::second_layer`] |
+//! | `second-layer-classes.png`, `second-layer-channels.png` | the input that drives each class's score, and each channel's total answer, highest | |
+//! | `second-layer-epochs.png` | the mean top patches and class pictures after the post's epochs | [`Report::second_layer_over_training`] |
 //! | `hand-vs-learned.{png,svg}` | each arm's test accuracy and loss per epoch (the post's claim tested) | [`Report::hand_vs_learned`] |
 //! | `hand-vs-learned.tsv`, `-epochs.tsv`, `-drift.tsv` | the arms over their seeds, every epoch, where each hand-chosen filter went | |
 //! | `hand-vs-learned-filters.png` | the first seed's filters: random, learned, hand-chosen, hand-chosen then learned | |
+//! | `hand-vs-learned-second-layer.{png,tsv}` | how alike the arms' second layers are: each random-frozen channel beside its closest learned one; channels matched, arm against arm | |
 //! | `datasets.png`, `datasets.tsv` | the same seed trained on each data set: filters and nearest-kernel counts | [`Report::datasets`] |
 
 use crate::analysis::{self, Predictions};
 use crate::data::Mnist;
 use crate::error::Result;
 use crate::experiment::datasets::{self, DatasetRun};
-use crate::experiment::Results;
+use crate::experiment::{Arm, Results};
 use crate::kernels::CLASSIC;
 use crate::model::MnistCnn;
+use crate::second_layer::{self, AscentConfig, Target};
 use crate::train::{History, Snapshot, TrainConfig};
 use crate::viz::{self, ColourScale, Figure};
 use image::GrayImage;
@@ -87,6 +92,25 @@ pub fn first_steps(history: &History) -> Vec<Snapshot> {
         .filter(|s| s.step <= steps)
         .cloned()
         .collect()
+}
+
+/// Top images a channel in the second layer's figures.
+const TOP_IMAGES: usize = 9;
+
+/// The input optimised for each class of `data`'s data set, captioned with
+/// its class and score.
+fn class_pictures(
+    model: &MnistCnn,
+    data: &Mnist,
+    config: &AscentConfig,
+) -> Result<Vec<(String, candle_core::Tensor)>> {
+    let names = data.dataset.short_class_names();
+    let targets: Vec<Target> = (0..names.len()).map(Target::Class).collect();
+    Ok(second_layer::optimise_inputs(model, &targets, config)?
+        .into_iter()
+        .zip(names)
+        .map(|((x, score), name)| (format!("{name} ({score:.1})"), x))
+        .collect())
 }
 
 /// The title of the filter grid after `epoch` epochs.
@@ -250,23 +274,66 @@ impl Report {
     }
 
     /// What the second layer sees ([`crate::second_layer`]): each conv2
-    /// channel's top patches over the test set. (The inputs optimised for a
-    /// class or a channel, `second_layer::optimise_inputs`, take tens of
-    /// seconds on the CPU: not drawn here yet.)
+    /// channel's top patches over the test set, and the inputs optimised
+    /// for each class and for each channel.
     pub fn second_layer(&mut self, model: &MnistCnn, data: &Mnist) -> Result<()> {
-        use crate::second_layer::top_patches;
-        let k = 9.min(data.test_len());
-        let channels = top_patches(model, &data.test_images, k)?;
+        let k = TOP_IMAGES.min(data.test_len());
+        let channels = second_layer::top_patches(model, &data.test_images, k)?;
         let noun = data.dataset.image_noun();
         let title = format!(
-            "What each conv2 channel answers most: its mean top patch and its top 9, over {} test {noun}s",
+            "What each conv2 channel answers most: its mean top patch and its top {k}, over {} test {noun}s",
             data.test_len()
         );
         self.save(
             viz::top_patches(&channels, &title)?,
             "second-layer-top-patches.png",
         )?;
-        Ok(())
+        let config = AscentConfig::default();
+        let title = format!(
+            "What the network thinks each {} looks like: the input that drives its score highest",
+            data.dataset.class_noun()
+        );
+        let classes = class_pictures(model, data, &config)?;
+        self.save(
+            viz::optimised_inputs(&classes, &title, 10)?,
+            "second-layer-classes.png",
+        )?;
+        let targets: Vec<Target> = (0..channels.len()).map(Target::Channel).collect();
+        let pictures = second_layer::optimise_inputs(model, &targets, &config)?
+            .into_iter()
+            .enumerate()
+            .map(|(ch, (x, total))| (format!("#{ch} ({total:.0})"), x))
+            .collect::<Vec<_>>();
+        let title = "What drives each conv2 channel: the input that makes its total answer largest";
+        self.save(
+            viz::optimised_inputs(&pictures, title, 8)?,
+            "second-layer-channels.png",
+        )
+    }
+
+    /// The second layer after each of the post's epochs, from the models
+    /// `reproduce` kept then ([`crate::train::post_model_file`]): each
+    /// channel's mean top patch over the test set, and the class pictures.
+    pub fn second_layer_over_training(
+        &mut self,
+        models: &[(usize, MnistCnn)],
+        data: &Mnist,
+    ) -> Result<()> {
+        let k = TOP_IMAGES.min(data.test_len());
+        let config = AscentConfig::default();
+        let rows = models
+            .iter()
+            .map(|(epoch, model)| {
+                let patches = second_layer::mean_top_patches(model, &data.test_images, k)?;
+                let label = match epoch {
+                    1 => "After 1 epoch".to_string(),
+                    e => format!("After {e} epochs"),
+                };
+                Ok((label, patches, class_pictures(model, data, &config)?))
+            })
+            .collect::<Result<Vec<viz::TrainingRow>>>()?;
+        let title = "The second layer as it learns: what each conv2 channel answers most, and what each class's score likes most";
+        self.save(viz::over_training(&rows, title)?, "second-layer-epochs.png")
     }
 
     /// The experiment's figures and tables (see [`crate::experiment`]): the
@@ -288,6 +355,32 @@ impl Report {
         }
         if let Some(fig) = viz::arm_filters(results)? {
             self.save(fig, "hand-vs-learned-filters.png")?;
+        }
+        let table = results.second_layer_tsv();
+        if table.lines().count() > 1 {
+            self.write("hand-vs-learned-second-layer.tsv", |path| {
+                crate::io::write_atomic(path, table.as_bytes())
+            })?;
+        }
+        let seed = results.config.seeds.first().copied();
+        let pair = seed.and_then(|s| {
+            Some((
+                results.run(Arm::Learned, s)?,
+                results.run(Arm::RandomFrozen, s)?,
+            ))
+        });
+        if let Some((learned, random)) = pair {
+            if !learned.second_layer.is_empty() && !random.second_layer.is_empty() {
+                let (a, b) = (&learned.second_layer, &random.second_layer);
+                let matches = second_layer::best_matches(b, a);
+                let title = format!(
+                    "Does the second layer see the same over a random first layer? Mean top patches, seed {}",
+                    learned.seed
+                );
+                let names = ("the learned-first-layer network", "the random-frozen one");
+                let fig = viz::channel_pairs(a, b, &matches, names, &title)?;
+                self.save(fig, "hand-vs-learned-second-layer.png")?;
+            }
         }
         Ok(())
     }

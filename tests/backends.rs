@@ -278,3 +278,59 @@ fn the_parallel_mask_product_equals_candles_mul_values_and_gradients() {
     let err = ops::mul_mask(&x, vec![1.0; 5]).unwrap_err().to_string();
     assert!(err.contains("mask of 5 values"), "{err}");
 }
+
+#[test]
+fn each_channels_peak_is_found_alike_by_both_paths_and_by_a_plain_scan() {
+    // conv2's shapes, f32 as the model computes; one image all black, so
+    // that every channel ties at 0 (or at its bias) everywhere.
+    let x = sparse_images(&[6, 26, 26, 32], 11)
+        .to_dtype(DType::F32)
+        .unwrap();
+    let x = Tensor::cat(
+        &[
+            x,
+            Tensor::zeros((1, 26, 26, 32), DType::F32, &Device::Cpu).unwrap(),
+        ],
+        0,
+    )
+    .unwrap();
+    let w = (random(&[3, 3, 32, 64], 12) * 0.2)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let b = (random(&[64], 13) * 0.1)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let fused = Backend::Fused.conv_relu_peaks(&x, &w, &b).unwrap();
+    let plain = Backend::Generic.conv_relu_peaks(&x, &w, &b).unwrap();
+    assert_eq!(fused.dims(), &[7, 2, 64]);
+    let maps = values(&generic::conv_relu(&x, &w, &b).unwrap()); // [7, 24, 24, 64]
+    let (fused, plain) = (values(&fused), values(&plain));
+    for n in 0..7 {
+        for ch in 0..64 {
+            let (fv, fp) = (fused[n * 128 + ch], fused[n * 128 + 64 + ch] as usize);
+            let (pv, pp) = (plain[n * 128 + ch], plain[n * 128 + 64 + ch] as usize);
+            let scan = (0..576).map(|p| maps[(n * 576 + p) * 64 + ch]);
+            let top = scan.clone().fold(f64::NEG_INFINITY, f64::max);
+            let first = scan.clone().position(|v| v == top).unwrap();
+            assert_eq!(
+                (pv, pp),
+                (top, first),
+                "image {n}, channel {ch}: the generic path"
+            );
+            assert!(
+                (fv - top).abs() < 1e-5,
+                "image {n}, channel {ch}: {fv} against {top}"
+            );
+            // The same position, unless Winograd's rounding parts a near tie.
+            let at_fused = maps[(n * 576 + fp) * 64 + ch];
+            assert!(
+                fp == first || (top - at_fused).abs() < 1e-5,
+                "image {n}, channel {ch}"
+            );
+        }
+    }
+    // The black image: every position ties; the first one is kept.
+    assert!((0..64).all(|ch| fused[6 * 128 + 64 + ch] == 0.0));
+}

@@ -47,8 +47,19 @@ fn reproduce_writes_every_figure_then_plot_and_analyze_redo_them() {
             "classic-maps-digit.png",
             "feature-maps-picture.png",
             "confusion.png",
+            "second-layer-top-patches.png",
+            "second-layer-classes.png",
+            "second-layer-channels.png",
+            "model-epoch-01.safetensors",
+            "model-epoch-02.safetensors",
+            "second-layer-epochs.png",
         ],
         0,
+    );
+    // The model kept after the last epoch is the final one.
+    assert_eq!(
+        std::fs::read(out.join("model-epoch-02.safetensors")).unwrap(),
+        std::fs::read(out.join("model.safetensors")).unwrap()
     );
     let tsv = std::fs::read_to_string(out.join("nearest-kernels.tsv")).unwrap();
     assert_eq!(tsv.lines().count(), 33, "{tsv}");
@@ -93,6 +104,18 @@ fn reproduce_writes_every_figure_then_plot_and_analyze_redo_them() {
         std::fs::read(out.join("nearest-kernels.tsv")).unwrap(),
         std::fs::read(again.join("nearest-kernels.tsv")).unwrap()
     );
+    // The second layer's figures, from the model alone, as reproduce drew them.
+    for figure in [
+        "second-layer-top-patches.png",
+        "second-layer-classes.png",
+        "second-layer-channels.png",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(figure)).unwrap(),
+            std::fs::read(again.join(figure)).unwrap(),
+            "{figure}"
+        );
+    }
 }
 
 #[test]
@@ -200,6 +223,14 @@ fn hand_vs_learned_writes_its_tables_and_figures_and_resumes() {
         first.contains("random, frozen") && first.contains("of 64 are still"),
         "{first}"
     );
+    assert!(
+        first.contains("second layer: conv2's channels with a like in another network"),
+        "{first}"
+    );
+    // Each arm against itself over other seeds, each pair of arms over the
+    // same and other seeds: 4 + 6 × 2 rows.
+    let second = std::fs::read_to_string(out.join("hand-vs-learned-second-layer.tsv")).unwrap();
+    assert_eq!(second.lines().count(), 1 + 4 + 12, "{second}");
     // Resumed, nothing is left to train: the same tables again.
     let again = run(&["--seeds", "2", "--resume"]);
     assert!(again.contains("8 of 8 runs already done"), "{again}");

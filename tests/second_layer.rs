@@ -3,12 +3,13 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use filters_are_weights::data::{to_unit, Mnist};
 use filters_are_weights::model::MnistCnn;
 use filters_are_weights::ops;
 use filters_are_weights::second_layer::{
-    optimise_input, optimise_inputs, score, top_patches, AscentConfig, Target, RECEPTIVE_FIELD,
+    best_matches, mean_top_patches, optimise_input, optimise_inputs, score, top_patches,
+    AscentConfig, Target, RECEPTIVE_FIELD,
 };
 use filters_are_weights::train::{Progress, TrainConfig, Trainer};
 
@@ -153,11 +154,16 @@ fn an_optimised_input_outscores_the_test_images_of_its_class() {
             x.max_all().unwrap().to_scalar::<f32>().unwrap(),
         );
         assert!(lo >= 0.0 && hi <= 1.0, "class {class}: pixels {lo}..{hi}");
-        // Alone, the same picture: the ascent of one does not see the others.
+        // Alone, the same picture, bit for bit: the ascent of one does not see
+        // the others.
         if class == 3 {
             let (alone, _) = optimise_input(&model, Target::Class(3), &config).unwrap();
             let diff = (alone - x).unwrap().abs().unwrap().max_all().unwrap();
-            assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
+            assert_eq!(
+                diff.to_scalar::<f32>().unwrap(),
+                0.0,
+                "alone against in a batch"
+            );
         }
         // Above every test image of its class here; held above 99% of
         // them, as other machines' last bits move both a little.
@@ -213,18 +219,57 @@ fn the_same_model_gives_the_same_optimised_picture() {
             (again - va).abs() < 1e-4,
             "{target:?}: {again} against {va}"
         );
+        // A channel's score (its own channel of conv2 alone) is its total
+        // over the whole layer's map, by the reference convolution.
+        if let Target::Channel(ch) = target {
+            let maps = reference_maps(&model, &a);
+            let total: f32 = maps.iter().skip(ch).step_by(64).sum();
+            assert!(
+                (total - va).abs() <= 1e-4 * total.abs().max(1.0),
+                "{target:?}: {va} against the reference's {total}"
+            );
+        }
     }
-    // The ascent raised each target above its value on the gray it starts from.
-    let gray = (Tensor::ones((1, 1, 28, 28), DType::F32, &Device::Cpu).unwrap() * 0.1).unwrap();
+    // The ascent raised each target above its value on the picture it
+    // starts from (what no steps give).
+    let none = AscentConfig {
+        steps: 0,
+        ..AscentConfig::default()
+    };
     for target in [Target::Class(3), Target::Channel(5)] {
-        let start = score(&model, &gray, target)
+        let (picture, start) = optimise_input(&model, target, &none).unwrap();
+        let again = score(&model, &picture, target)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();
+        assert_eq!(start.to_bits(), again.to_bits(), "{target:?}");
         let (_, end) = optimise_input(&model, target, &AscentConfig::default()).unwrap();
         assert!(
             end > start,
             "{target:?}: {start} at the start, {end} after the ascent"
         );
     }
+}
+
+#[test]
+fn a_network_finds_each_of_its_channels_in_a_renumbered_copy_of_itself() {
+    let model = MnistCnn::new(3, &Device::Cpu).unwrap();
+    let images = common::real_mnist().test_images.narrow(0, 0, 300).unwrap();
+    let patches = mean_top_patches(&model, &images, 5).unwrap();
+    assert_eq!((patches.len(), patches[0].len()), (64, 25));
+    // The same channels in another order: each found where it went.
+    let order: Vec<usize> = (0..64).map(|i| (i * 37 + 11) % 64).collect();
+    let renumbered: Vec<Vec<f32>> = order.iter().map(|&i| patches[i].clone()).collect();
+    for (j, &(found, cosine)) in best_matches(&renumbered, &patches).iter().enumerate() {
+        assert!(cosine > 0.9999, "channel {j}: {cosine}");
+        assert_eq!(
+            patches[found], renumbered[j],
+            "channel {j} matched to another"
+        );
+    }
+    // Against another seed's network, fewer than all find their like.
+    let other = MnistCnn::new(4, &Device::Cpu).unwrap();
+    let theirs = mean_top_patches(&other, &images, 5).unwrap();
+    let best = best_matches(&theirs, &patches);
+    assert!(best.iter().any(|m| m.1 < 0.9999), "{best:?}");
 }

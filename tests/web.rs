@@ -24,6 +24,7 @@ use filters_are_weights::experiment::Arm;
 use filters_are_weights::kernels::{scaled_to, Kernel};
 use filters_are_weights::model::MnistCnn;
 use filters_are_weights::picture::demo_picture;
+use filters_are_weights::second_layer;
 use filters_are_weights::train::{Progress, Snapshot, TrainConfig, Trainer};
 use filters_are_weights::viz;
 use std::io::{BufRead, BufReader, Write};
@@ -447,6 +448,8 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .args(["--pages-like", &format!("{plain}{PREFIX}")])
         .arg("--screenshot")
         .arg(&screenshot)
+        .arg("--second-layer-screenshot")
+        .arg(Path::new(ROOT).join("docs/figures/web-second-layer.png"))
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node could not be started: the page tests need Node.js");
@@ -621,6 +624,44 @@ fn the_page_teaches_the_lesson_in_chromium() {
     assert!(
         mib(&soak[2], "workerMemory") <= mib(&soak[0], "workerMemory") * 1.1,
         "the worker's memory grows: {soak:?}"
+    );
+    // What the second layer sees, drawn after epoch 1: 64 channels, the
+    // sixth chosen, its 9 top patches and 32 filters shown; its answers
+    // those of the native model after the same epoch, on the same 500 test
+    // digits, as near as two trainings a last bit apart at each step come
+    // after 30 batches (0.3% measured).
+    let second = &r["secondLayer"];
+    println!("the second layer in the page: {second}");
+    assert_eq!(second["channels"], 64, "{second}");
+    assert_eq!(second["buttons"], 64, "{second}");
+    assert_eq!(second["grid"], 64, "{second}");
+    assert_eq!(second["top"], 9, "{second}");
+    assert_eq!(second["weights"], 32, "{second}");
+    assert_eq!(second["pressed"], 1, "{second}");
+    assert_eq!(second["images"], 500, "{second}");
+    assert_eq!(second["title"], "Channel #5", "{second}");
+    let theirs = floats(&second["activations"]);
+    let ours = &second_layer::top_patches(&native, &data.test_images, 9).unwrap()[5];
+    let natively: Vec<f32> = ours.top.iter().map(|p| p.activation).collect();
+    for (page, native) in theirs.iter().zip(&natively) {
+        assert!(
+            (page - native).abs() <= 0.01 * native.abs().max(0.1),
+            "channel 5's answers: {theirs:?} in the page, {natively:?} natively"
+        );
+    }
+    let sources: Vec<usize> = floats(&second["sources"])
+        .iter()
+        .map(|&s| s as usize)
+        .collect();
+    let shared = ours
+        .top
+        .iter()
+        .filter(|p| sources.contains(&p.image))
+        .count();
+    assert!(
+        shared >= 6,
+        "channel 5's top images: {sources:?} in the page, {:?} natively",
+        ours.top.iter().map(|p| p.image).collect::<Vec<_>>()
     );
     let st = &r["soakState"];
     println!("soak, at the end: {st}");

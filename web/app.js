@@ -14,6 +14,7 @@ import { setupDataset } from './js/dataset.js';
 import { forgetPending, onPrediction, onTestDigit, padDigit, redrawPrediction, setupPad } from './js/digit.js';
 import { setupEditor } from './js/editor.js';
 import { setupKernels } from './js/kernels.js';
+import { onSecondLayer, setupSecondLayer } from './js/second-layer.js';
 import { announce, $, page, params, threads } from './js/page.js';
 import { limits, state } from './js/state.js';
 import {
@@ -99,6 +100,7 @@ const ON_MESSAGE = {
   [TO_PAGE.testDigit]: onTestDigit,
   [TO_PAGE.modelFile]: saveModel,
   [TO_PAGE.error]: showError,
+  [TO_PAGE.secondLayer]: onSecondLayer,
 };
 
 /** Fetches the data set into the worker (it answers `ready`). */
@@ -142,10 +144,11 @@ function predictForTests(pixels) {
 }
 
 // `pad`: the drawn digit; `panic`: makes the crate panic in the worker, as
-// a bug would; `exhaustMemory`: makes it run out of memory.
+// a bug would; `exhaustMemory`: makes it run out of memory; `secondLayer`:
+// what the second layer sees over every test image (for the benchmark).
 Object.assign(window, {
   faw: { state, limits, predict: predictForTests, pad: padDigit, panic: () => send(TO_WORKER.panic),
-    exhaustMemory: () => send(TO_WORKER.exhaustMemory) },
+    exhaustMemory: () => send(TO_WORKER.exhaustMemory), secondLayer: () => send(TO_WORKER.secondLayer, { all: true }) },
 });
 
 // ---- Start: what the browser can run, then the crate -----------------------
@@ -177,6 +180,7 @@ async function main() {
   setupKernels();
   setupPad();
   setupEditor();
+  setupSecondLayer(() => send(TO_WORKER.secondLayer, {}));
   $('load-status').textContent = `Fetching ${page.D.name}…`;
   setupTraining(startAgain);
   const started = startWorker((m) => (ON_MESSAGE[m.type] || (() => {}))(m),

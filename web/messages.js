@@ -25,6 +25,8 @@
 //   classicFilter { index, kernel } ... classic kernel `kernel` (its index), scaled to it
 //   randomFilter { index, seed }    ... a new glorot-uniform draw
 //   freeze    { index, frozen }     training leaves filter `index` alone, or not
+//   secondLayer { all? }            what the second layer sees now (over every test image
+//                                   with `all`, else the test subset)
 // Worker -> page.
 //   progress   { label, loaded, total }   bytes fetched so far ('decoding' when done)
 //   ready      { train, test, source, threads, threadsError }   the data decoded; training
@@ -39,6 +41,9 @@
 //   prediction { id, logits, probabilities, maps }
 //   testDigit  { index, digit, label }   784 floats, 0..1, and its class
 //   modelFile  { id, bytes }          the answer to `model` `id`
+//   secondLayer { run, step, epochsDone, stepsPerEpoch, asked, ms, memoryBytes, images, channels, k, mean,
+//                patches, activations, sources, weights }   each conv2 channel's top patches (the
+//                crate's SecondLayer) at each epoch's end, or `asked` for; `ms`: the time it took
 //   error      { kind, message, url?, origin?, status?, id? }   `kind`: one of FAILURES' keys;
 //                `id`: the prediction's that failed
 // The same, as types (JSDoc, checked by TypeScript: npm run typecheck).
@@ -49,7 +54,7 @@
  * @typedef {{ type: string, base?: string, format?: string | null, threads?: number, dataset?: string,
  *   run?: number, seed?: number, trainImages?: number, handChosen?: boolean, n?: number, show?: boolean,
  *   digit?: Float32Array, id?: number, index?: number, name?: string, bytes?: Uint8Array,
- *   values?: number[], kernel?: number, frozen?: boolean }} ToWorker
+ *   values?: number[], kernel?: number, frozen?: boolean, all?: boolean }} ToWorker
  */
 /** @typedef {{ label: string, loaded: number, total: number }} Progress */
 /**
@@ -69,6 +74,11 @@
 /** @typedef {{ index: number, digit: Float32Array, label: number }} TestDigit */
 /** @typedef {{ id: number, bytes: Uint8Array<ArrayBuffer> }} ModelFile */
 /**
+ * @typedef {{ run: number, step: number, epochsDone: number, stepsPerEpoch: number, asked: boolean, ms: number,
+ *   memoryBytes: number, images: number, channels: number, k: number, mean: Float32Array, patches: Float32Array,
+ *   activations: Float32Array, sources: Uint32Array, weights: Float32Array }} SecondLayerSeen
+ */
+/**
  * @typedef {{ kind: string, message: string, url?: string, origin?: string, status?: number, id?: number }}
  *   ErrorMessage
  */
@@ -78,10 +88,12 @@ export const TO_WORKER = Object.freeze({
   predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel', panic: 'panic',
   exhaustMemory: 'exhaustMemory',
   setFilter: 'setFilter', classicFilter: 'classicFilter', randomFilter: 'randomFilter', freeze: 'freeze',
+  secondLayer: 'secondLayer',
 });
 export const TO_PAGE = Object.freeze({
   progress: 'progress', ready: 'ready', update: 'update', stepShown: 'stepShown',
   prediction: 'prediction', testDigit: 'testDigit', modelFile: 'modelFile', error: 'error',
+  secondLayer: 'secondLayer',
 });
 
 /**

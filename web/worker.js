@@ -231,6 +231,26 @@ function train(n, show = false, opened = undefined) {
   // The hand-chosen model's losses of the same batches.
   if (u.hand) data.hand = { losses: Array.from(u.hand_losses), testAccuracy: u.hand_test_accuracy };
   post(TO_PAGE.update, data);
+  if (u.epoch_ended) secondLayer(false, false);
+}
+
+/**
+ * Tells the page what the second layer sees now (messages.js'
+ * SecondLayerSeen): over the test subset, or every test image with `all`;
+ * `asked`: at the visitor's request (else at an epoch's end).
+ * @param {boolean} all
+ * @param {boolean} asked
+ */
+function secondLayer(all, asked) {
+  const t0 = performance.now();
+  const s = session.second_layer(all);
+  const ms = performance.now() - t0;
+  post(TO_PAGE.secondLayer, {
+    run, step: s.step, epochsDone: s.epochs_done, stepsPerEpoch: s.steps_per_epoch, asked, ms,
+    memoryBytes: wasm.memory.buffer.byteLength,
+    images: s.images, channels: s.channels, k: s.k, mean: s.mean, patches: s.patches,
+    activations: s.activations, sources: s.sources, weights: s.weights,
+  });
 }
 
 function loop() {
@@ -370,6 +390,7 @@ const HANDLERS = {
   [TO_WORKER.classicFilter]: ['filter', (m) => { session.set_filter_classic(m.index, m.kernel); train(0); }],
   [TO_WORKER.randomFilter]: ['filter', (m) => { session.randomise_filter(m.index, BigInt(m.seed)); train(0); }],
   [TO_WORKER.freeze]: ['filter', (m) => { session.set_frozen(m.index, m.frozen); train(0); }],
+  [TO_WORKER.secondLayer]: ['training', (m) => secondLayer(Boolean(m.all), true)],
   [TO_WORKER.openModel]: ['model', (m) => {
     playing = false;
     session.open_model(m.name, m.bytes);

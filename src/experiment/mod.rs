@@ -41,17 +41,24 @@
 pub mod datasets;
 mod results;
 
-pub use results::{likeness_to_bank, ArmRun, ArmSummary, Drift, Results, Spread};
+pub use results::{
+    likeness_to_bank, ArmRun, ArmSummary, Drift, Results, SecondLayerLikeness, Spread,
+    CHANNEL_MATCH,
+};
 
 use crate::data::Mnist;
 use crate::error::{Error, Result};
 use crate::kernels::{as_filters, filter_lengths, hand_chosen, scaled_to};
 use crate::model::MnistCnn;
+use crate::second_layer::mean_top_patches;
 use crate::train::{Progress, TrainConfig, Trainer};
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Top images a channel for the second layer's mean top patches.
+const TOP_IMAGES: usize = 9;
 
 /// The file the results are saved to (and resumed from) in the folder.
 pub const RESULTS_FILE: &str = "hand-vs-learned.json";
@@ -266,6 +273,11 @@ impl Experiment {
             snapshots: trainer.history.snapshots.clone(),
             steps_per_epoch: trainer.history.steps_per_epoch,
             seconds: clock.elapsed().as_secs_f32(),
+            second_layer: mean_top_patches(
+                &trainer.model,
+                &data.test_images,
+                TOP_IMAGES.min(data.test_len()),
+            )?,
         })
     }
 

@@ -5,6 +5,7 @@ use super::{Arm, ExperimentConfig};
 use crate::analysis::centred_cosine;
 use crate::error::{Error, Result};
 use crate::kernels::hand_chosen;
+use crate::second_layer::best_matches;
 use crate::train::{EpochStats, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -31,6 +32,12 @@ pub struct ArmRun {
     pub steps_per_epoch: usize,
     /// Wall time of the run (training and testing), in seconds.
     pub seconds: f32,
+    /// What the trained second layer sees: each conv2 channel's mean top
+    /// patch over the test images, `[64][25]`
+    /// ([`crate::second_layer::mean_top_patches`], 9 images a channel);
+    /// empty in results saved before it was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub second_layer: Vec<Vec<f32>>,
 }
 
 impl ArmRun {
@@ -133,6 +140,33 @@ impl Drift {
     }
 }
 
+/// The centred cosine at which a conv2 channel of one network counts as
+/// matched by one of another's ([`SecondLayerLikeness`]).
+pub const CHANNEL_MATCH: f32 = 0.8;
+
+/// How alike two arms' second layers are: each conv2 channel's mean top
+/// patch matched against the other network's channels
+/// ([`crate::second_layer::best_matches`]), in both directions. Runs of the
+/// same seed share the start of every weight but the first layer's, so
+/// they are counted apart from runs of other seeds: an arm against itself
+/// over other seeds says how alike two networks come out that differ only
+/// by their start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondLayerLikeness {
+    /// The two arms (the same one twice: across its seeds).
+    pub arms: (Arm, Arm),
+    /// Whether the pairs share their seed (else each pair's seeds differ).
+    pub same_seed: bool,
+    /// How many pairs of runs.
+    pub pairs: usize,
+    /// Channels of 64 with a match at [`CHANNEL_MATCH`] or above (the two
+    /// directions averaged), over the pairs.
+    pub matched: Spread,
+    /// Each channel's best centred cosine, averaged over the channels (and
+    /// the two directions), over the pairs.
+    pub cosine: Spread,
+}
+
 /// The best centred cosine of `filter` (9 numbers) to a kernel of the bank,
 /// and that kernel (the first of equals).
 fn nearest_in_bank(filter: &[f32]) -> (&'static str, f32) {
@@ -149,6 +183,20 @@ fn nearest_in_bank(filter: &[f32]) -> (&'static str, f32) {
                 }
             },
         )
+}
+
+/// Two networks' second layers (mean top patches) matched in both
+/// directions: (channels matched at [`CHANNEL_MATCH`], mean best cosine),
+/// each the mean of the two directions.
+fn channel_likeness(a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, f32) {
+    let one_way = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+        let best = best_matches(a, b);
+        let matched = best.iter().filter(|m| m.1 >= CHANNEL_MATCH).count() as f32;
+        let cosine = best.iter().map(|m| m.1).sum::<f32>() / best.len().max(1) as f32;
+        (matched, cosine)
+    };
+    let (ab, ba) = (one_way(a, b), one_way(b, a));
+    ((ab.0 + ba.0) / 2.0, (ab.1 + ba.1) / 2.0)
 }
 
 /// Mean, over the filters of `filters` (`[n, 1, 3, 3]` row-major), of each
@@ -217,6 +265,74 @@ impl Results {
             }
         }
         drift
+    }
+
+    /// How alike the arms' second layers are ([`SecondLayerLikeness`]), for
+    /// each arm with itself and each pair of arms, where the runs kept
+    /// their mean top patches.
+    pub fn second_layer_likeness(&self) -> Vec<SecondLayerLikeness> {
+        let arms: Vec<Arm> = Arm::ALL
+            .into_iter()
+            .filter(|&a| self.runs_of(a).iter().any(|r| !r.second_layer.is_empty()))
+            .collect();
+        let mut out = Vec::new();
+        for (i, &a) in arms.iter().enumerate() {
+            for &b in &arms[i..] {
+                for same_seed in [true, false] {
+                    let mut pairs = Vec::new();
+                    for ra in self.runs_of(a) {
+                        for rb in self.runs_of(b) {
+                            // Each pair once: an arm with itself, seed below seed.
+                            let wanted = if same_seed {
+                                a != b && ra.seed == rb.seed
+                            } else {
+                                ra.seed != rb.seed && (a != b || ra.seed < rb.seed)
+                            };
+                            let kept = !ra.second_layer.is_empty() && !rb.second_layer.is_empty();
+                            if wanted && kept {
+                                pairs.push(channel_likeness(&ra.second_layer, &rb.second_layer));
+                            }
+                        }
+                    }
+                    if !pairs.is_empty() {
+                        let (matched, cosine): (Vec<f32>, Vec<f32>) = pairs.into_iter().unzip();
+                        out.push(SecondLayerLikeness {
+                            arms: (a, b),
+                            same_seed,
+                            pairs: matched.len(),
+                            matched: Spread::of(&matched),
+                            cosine: Spread::of(&cosine),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Results::second_layer_likeness`] as a table (tab-separated, with a
+    /// header line).
+    pub fn second_layer_tsv(&self) -> String {
+        let mut t = format!(
+            "arm\tagainst\tseeds\tpairs of runs\tchannels matched (cosine >= {CHANNEL_MATCH}) mean\tmin\tmax\tbest cosine mean\tmin\tmax\n"
+        );
+        for l in self.second_layer_likeness() {
+            let (m, c) = (l.matched, l.cosine);
+            t += &format!(
+                "{}\t{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.3}\t{:.3}\t{:.3}\n",
+                l.arms.0,
+                l.arms.1,
+                if l.same_seed { "same" } else { "other" },
+                l.pairs,
+                m.mean,
+                m.min,
+                m.max,
+                c.mean,
+                c.min,
+                c.max
+            );
+        }
+        t
     }
 
     /// The results an experiment saved ([`super::RESULTS_FILE`]).
@@ -343,6 +459,35 @@ impl std::fmt::Display for Results {
                 s.seeds,
                 s.like_the_bank
             )?;
+        }
+        let likeness = self.second_layer_likeness();
+        let find = |a, b, same| {
+            likeness
+                .iter()
+                .find(|l| l.arms == (a, b) && l.same_seed == same)
+        };
+        let (learned, random) = (Arm::Learned, Arm::RandomFrozen);
+        if let Some(across) = find(learned, random, false) {
+            let m = |l: &SecondLayerLikeness| {
+                format!(
+                    "{:.1} ({:.1}-{:.1})",
+                    l.matched.mean, l.matched.min, l.matched.max
+                )
+            };
+            write!(
+                f,
+                "second layer: conv2's channels with a like in another network (mean top \
+                 patches, centred cosine >= {CHANNEL_MATCH}), of 64: learned-first-layer \
+                 against random-frozen, other seeds {}",
+                m(across)
+            )?;
+            if let Some(l) = find(learned, learned, false) {
+                write!(f, "; learned against learned, other seeds {}", m(l))?;
+            }
+            if let Some(l) = find(learned, random, true) {
+                write!(f, "; learned against random-frozen, same seed {}", m(l))?;
+            }
+            writeln!(f)?;
         }
         let drift = self.drift();
         if !drift.is_empty() {

@@ -67,6 +67,16 @@ impl Backend {
         }
     }
 
+    /// Each channel's largest value of convolution, bias and ReLU in each
+    /// image, and its position `i·ow + j` (the first in row-major order
+    /// among equals): `[b, 2, o]`, values then positions. No gradient.
+    pub fn conv_relu_peaks(self, x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+        match self {
+            Backend::Fused => fused::conv_relu_peaks(x, w, b),
+            Backend::Generic => reference::peaks(&generic::conv_relu(x, w, b)?),
+        }
+    }
+
     /// 2×2 max-pooling, the gradient to the first maximum of each window.
     pub fn max_pool2x2(self, x: &Tensor) -> Result<Tensor> {
         let (_, h, w, _) = x.dims4()?;

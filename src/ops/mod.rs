@@ -133,6 +133,75 @@ fn conv_shapes(x: &Shape, w: &Shape) -> Result<Dims4Kernel> {
 /// An input's `(b, h, w, c)` and a kernel's `(kh, kw, o)`.
 type Dims4Kernel = ((usize, usize, usize, usize), (usize, usize, usize));
 
+/// Where a convolution block answers most in each image: for each image of
+/// `x` `[b, h, w, c]` and each output channel of `w` `[kh, kw, c, o]`, the
+/// largest value of `relu(conv2d(x, w) + b)` and its position. What a
+/// channel's top images need, without its maps (which for conv2 over the
+/// test set would take 1.5 GB). On the CPU the reduction happens as the
+/// convolution is computed (a 3×3 kernel by Winograd's F(2×2, 3×3), whose
+/// rounding differs from [`conv2d`]'s in the last bits). No gradient.
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use filters_are_weights::ops::{conv_relu, conv_relu_peaks};
+/// # fn main() -> candle_core::Result<()> {
+/// let x = Tensor::randn(0f32, 1., (3, 8, 8, 2), &Device::Cpu)?; // [3, 8, 8, 2]
+/// let w = Tensor::randn(0f32, 1., (3, 3, 2, 4), &Device::Cpu)?; // [3, 3, 2, 4]
+/// let b = Tensor::zeros(4, candle_core::DType::F32, &Device::Cpu)?; // [4]
+/// let peaks = conv_relu_peaks(&x, &w, &b)?;
+/// let maps = conv_relu(&x, &w, &b)?.flatten_all()?.to_vec1::<f32>()?; // [3, 6, 6, 4]
+/// for (image, channel) in [(0, 0), (2, 3)] {
+///     let (value, (i, j)) = peaks.at(image, channel);
+///     let here = maps[((image * 6 + i) * 6 + j) * 4 + channel];
+///     assert!((value - here).abs() < 1e-5);
+///     let all = (0..36).map(|p| maps[(image * 36 + p) * 4 + channel]);
+///     assert!(all.fold(0f32, f32::max) - value < 1e-5);
+/// }
+/// # Ok(()) }
+/// ```
+pub fn conv_relu_peaks(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Peaks> {
+    let ((n, _, wd, _), (_, kw, o)) = conv_shapes(x.shape(), w.shape())?;
+    let found = Backend::of(x.device()).conv_relu_peaks(x, w, b)?;
+    let found: Vec<f32> = found
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1()?;
+    let (mut values, mut positions) = (Vec::with_capacity(n * o), Vec::with_capacity(n * o));
+    for image in found.chunks(2 * o) {
+        values.extend_from_slice(&image[..o]);
+        positions.extend(image[o..].iter().map(|&p| p as usize));
+    }
+    Ok(Peaks {
+        values,
+        positions,
+        channels: o,
+        width: wd - kw + 1,
+    })
+}
+
+/// What [`conv_relu_peaks`] found: per image and channel, the largest value
+/// and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peaks {
+    /// `[images, channels]`: each channel's largest value in each image.
+    pub values: Vec<f32>,
+    /// `[images, channels]`: where, as `i·width + j` in the output map.
+    pub positions: Vec<usize>,
+    /// Output channels.
+    pub channels: usize,
+    /// The output map's width.
+    pub width: usize,
+}
+
+impl Peaks {
+    /// Image `n`'s channel `ch`: its largest value and its (row, column).
+    pub fn at(&self, n: usize, ch: usize) -> (f32, (usize, usize)) {
+        let k = n * self.channels + ch;
+        let p = self.positions[k];
+        (self.values[k], (p / self.width, p % self.width))
+    }
+}
+
 /// 2×2 max-pooling with stride 2 of `x` `[b, h, w, c]`, giving
 /// `[b, h / 2, w / 2, c]` (a trailing odd row or column is dropped, as in Keras).
 pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {

@@ -43,6 +43,30 @@ pub(super) fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
 }
 
 /// [`super::relu`] on the CPU.
+/// The reference for [`super::conv_relu_peaks`]: each channel's largest
+/// value of `maps` `[b, h, w, o]` in each image, then its position `i·w + j`
+/// (the first in row-major order among equals), as `[b, 2, o]`.
+pub(super) fn peaks(maps: &Tensor) -> Result<Tensor> {
+    let (b, h, w, o) = maps.dims4()?;
+    let values: Vec<f32> = maps
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1()?;
+    let mut out = vec![0f32; b * 2 * o];
+    for (image, out) in values.chunks(h * w * o).zip(out.chunks_mut(2 * o)) {
+        for ch in 0..o {
+            let (mut top, mut at) = (f32::NEG_INFINITY, 0);
+            for p in 0..h * w {
+                if image[p * o + ch] > top {
+                    (top, at) = (image[p * o + ch], p);
+                }
+            }
+            (out[ch], out[o + ch]) = (top, at as f32);
+        }
+    }
+    Tensor::from_vec(out, (b, 2, o), maps.device())?.to_dtype(maps.dtype())
+}
+
 pub(super) fn relu(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Relu)
 }

@@ -149,14 +149,28 @@ impl Trainer {
     /// Trains until `config.epochs` epochs are done, saving into `dir` after
     /// every epoch, each file complete on disk (written atomically): the
     /// checkpoint to resume from (`checkpoint.safetensors`), the model
-    /// (`model.safetensors`) and the history (`history.json`).
+    /// (`model.safetensors`) and the history (`history.json`); after the
+    /// post's epochs (1, 7, 15 and the last, see
+    /// [`TrainConfig::post_snapshot_epochs`]) the model once more, as it was
+    /// then ([`post_model_file`]), for the figures of the second layer over
+    /// training.
     pub fn run_saving(&mut self, data: &Mnist, dir: impl AsRef<std::path::Path>) -> Result<()> {
         let dir = dir.as_ref();
         let remaining = self.config.epochs.saturating_sub(self.epochs_done());
+        let post = TrainConfig::post_snapshot_epochs(self.config.epochs);
         self.run_epochs_with(data, remaining, |t| {
             t.save_checkpoint(dir.join(CHECKPOINT_FILE))?;
             t.model.save(dir.join("model.safetensors"))?;
+            if post.contains(&t.epochs_done()) {
+                t.model.save(dir.join(post_model_file(t.epochs_done())))?;
+            }
             crate::io::write_atomic(dir.join("history.json"), t.history.to_json()?.as_bytes())
         })
     }
+}
+
+/// The name [`Trainer::run_saving`] gives the model after `epoch` epochs,
+/// one of the post's: `model-epoch-07.safetensors`.
+pub fn post_model_file(epoch: usize) -> String {
+    format!("model-epoch-{epoch:02}.safetensors")
 }

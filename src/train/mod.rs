@@ -32,7 +32,7 @@ mod notebook;
 mod progress;
 mod stepper;
 
-pub use checkpoint::CHECKPOINT_FILE;
+pub use checkpoint::{post_model_file, CHECKPOINT_FILE};
 pub use config::{Progress, TrainConfig, EARLY_STEPS};
 pub use history::{EpochStats, History, Snapshot};
 pub use loss::{evaluate, loss, LOSS_EPSILON};

@@ -69,7 +69,7 @@ pub use filters::{
 };
 pub use pictures::{feature_maps, kernel_gallery, kernel_gallery_of, picture};
 pub use replay::{filter_replay, Replay};
-pub use second_layer::{optimised_inputs, top_patches};
+pub use second_layer::{channel_pairs, optimised_inputs, over_training, top_patches, TrainingRow};
 
 // Numbers and matrices as text live in `crate::text`; the figures use them.
 pub use crate::text::{number, table};

@@ -155,13 +155,15 @@ impl Drop for SmallDisk {
 }
 
 /// What `Report::hand_vs_learned` writes: the figures and the tables.
-pub const HAND_VS_LEARNED_FILES: [&str; 6] = [
+pub const HAND_VS_LEARNED_FILES: [&str; 8] = [
     "hand-vs-learned.png",
     "hand-vs-learned.svg",
     "hand-vs-learned.tsv",
     "hand-vs-learned-epochs.tsv",
     "hand-vs-learned-drift.tsv",
     "hand-vs-learned-filters.png",
+    "hand-vs-learned-second-layer.png",
+    "hand-vs-learned-second-layer.tsv",
 ];
 
 /// Asserts that each of `files` is in `dir` and holds more than `min_bytes`.

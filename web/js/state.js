@@ -51,6 +51,7 @@ export const state = {
   /** @type {string} */ dataset: null,
   /** @type {number} the filter being edited */ editing: null,
   /** @type {string} */ opened: null,
+  /** @type {import('../messages.js').SecondLayerSeen} what the second layer saw last */ secondLayer: null,
   stopped: false,
 };
 
@@ -112,7 +113,7 @@ export function addAccuracy(series, step, accuracy, limit = limits.accuracies) {
 export function newRun(s, handChosen) {
   Object.assign(s, {
     run: s.run + 1, step: 0, epochsDone: 0, ...newCurves(), snapshots: [], postEpochs: {}, trainMs: 0, frozen: [],
-    hand: handChosen ? newCurves() : null, opened: null,
+    hand: handChosen ? newCurves() : null, opened: null, secondLayer: null,
   });
   return s.run;
 }

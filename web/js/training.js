@@ -8,12 +8,13 @@ import { requestPrediction } from './digit.js';
 import { drawFilterGrid, filterFigure, largestAbs, sharp } from './draw.js';
 import { closeEditor, fillEditor, openEditor } from './editor.js';
 import { announce, $, canvasById, inputById, page, selectById } from './page.js';
+import { clearSecondLayer } from './second-layer.js';
 import { applyUpdate, newRun, state } from './state.js';
 
 // The controls that need the data, disabled until it is there (and again
 // if it cannot be had, or the crate stopped).
 export const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'hand-chosen', 'download-model', 'open-model',
-  'seed', 'images-per-epoch', 'test-digit'];
+  'seed', 'images-per-epoch', 'test-digit', 'second-layer-now'];
 
 /** @param {boolean} on */
 export function enableControls(on) {
@@ -37,6 +38,7 @@ export function restart() {
   const handChosen = inputById('hand-chosen').checked;
   const run = newRun(state, handChosen);
   drawPostFigure();
+  clearSecondLayer();
   closeEditor();
   const seed = Math.max(0, Math.floor(Number(inputById('seed').value) || 0));
   const trainImages = Number(selectById('images-per-epoch').value);
@@ -49,7 +51,10 @@ export function onUpdate(m) {
   const following = Number(slider.value) >= Number(slider.max) - 1 || state.snapshots.length === 0;
   const changed = applyUpdate(state, m, Array.from(page.C.post_epochs));
   if (!changed) return;
-  if (m.opened) drawPostFigure();
+  if (m.opened) {
+    drawPostFigure();
+    clearSecondLayer();
+  }
   if (changed.epochEnded) {
     const accuracy = m.testAccuracy === undefined ? '' : `: test accuracy ${(100 * m.testAccuracy).toFixed(1)}%`;
     announce(`epoch ${m.epochsDone} done${accuracy}`);

@@ -21,6 +21,7 @@ use filters_are_weights::kernels::{scaled_like, Kernel, CLASSIC};
 use filters_are_weights::model::{glorot_uniform, MnistCnn, PARAMETER_SHAPES};
 use filters_are_weights::picture::{self, WORKING_SIDE};
 use filters_are_weights::rng::Rng;
+use filters_are_weights::second_layer::{top_patches, RECEPTIVE_FIELD};
 use filters_are_weights::train::{evaluate, Progress, Stepper, TrainConfig, Trainer};
 use filters_are_weights::viz;
 use std::path::Path;
@@ -74,6 +75,12 @@ pub struct Constants {
     pub learned_colour: String,
     /// The hand-chosen, frozen model's colour in the crate's figures.
     pub hand_colour: String,
+    /// conv2's channels (64).
+    pub channels: u32,
+    /// The side of the patch a conv2 channel sees (5).
+    pub receptive_field: u32,
+    /// How many top images the second layer's section keeps a channel (9).
+    pub top_images: u32,
 }
 
 /// An arm's colour in the crate's figures, as CSS.
@@ -143,6 +150,9 @@ pub fn constants() -> Constants {
         datasets: Dataset::ALL.into_iter().map(DatasetInfo::from).collect(),
         learned_colour: css_colour(Arm::Learned),
         hand_colour: css_colour(Arm::HandFrozen),
+        channels: PARAMETER_SHAPES[2][3] as u32, // conv2.kernel [3, 3, 32, 64]
+        receptive_field: RECEPTIVE_FIELD as u32,
+        top_images: TOP_IMAGES as u32,
     }
 }
 
@@ -289,6 +299,39 @@ pub struct Reading {
     /// `[32, 26, 26]` raw sums: the digit through each filter.
     pub maps: Vec<f32>,
 }
+
+/// What the second layer sees ([`Session::second_layer`]): for each of
+/// conv2's channels, its top images over the test images searched, as the
+/// patches it saw, and its weights. Flat arrays, channel after channel.
+#[wasm_bindgen(getter_with_clone)]
+pub struct SecondLayer {
+    /// The training step the model is at.
+    pub step: u32,
+    /// The epochs done.
+    pub epochs_done: u32,
+    /// The steps of an epoch.
+    pub steps_per_epoch: u32,
+    /// Test images searched.
+    pub images: u32,
+    /// Channels (64).
+    pub channels: u32,
+    /// Top images a channel (9, or fewer where fewer were searched).
+    pub k: u32,
+    /// Each channel's mean top patch, `[channels, 5, 5]`, 0..1.
+    pub mean: Vec<f32>,
+    /// Each channel's top patches, highest first, `[channels, k, 5, 5]`.
+    pub patches: Vec<f32>,
+    /// Their activations (the channel's ReLU output), `[channels, k]`.
+    pub activations: Vec<f32>,
+    /// Which test image each came from, `[channels, k]`.
+    pub sources: Vec<u32>,
+    /// Each channel's weights, `[channels, 32, 3, 3]`: a 3×3 filter on each
+    /// of the first layer's 32 maps.
+    pub weights: Vec<f32>,
+}
+
+/// Top images a channel in the second layer's section.
+const TOP_IMAGES: usize = 9;
 
 /// Training in the page: the data, Keras' model and the crate's trainer,
 /// stepped a few batches at a time across epochs (`train::Stepper`); with
@@ -495,6 +538,43 @@ impl Session {
             hand_test_accuracy,
             shown,
         })
+    }
+
+    /// What the second layer sees now: each conv2 channel's top images over
+    /// the test subset (with `all`, over every test image), as the crate's
+    /// `second_layer::top_patches` finds them, and its weights.
+    pub fn second_layer(&self, all: bool) -> Result<SecondLayer, JsError> {
+        let model = &self.run.trainer.model;
+        let test = if all { &self.all } else { &self.data }.test_images.clone();
+        let images = test.dim(0).map_err(js)?;
+        let k = TOP_IMAGES.min(images);
+        let found = top_patches(model, &test, k).map_err(js)?;
+        // [3, 3, 32, 64] to [64, 32, 3, 3]: channel by channel, map by map.
+        let kernel = model.conv2.weights().0.as_tensor();
+        let weights = kernel.permute((3, 2, 0, 1)).map_err(js)?;
+        let trainer = &self.run.trainer;
+        let mut out = SecondLayer {
+            step: self.run.steps_done() as u32,
+            epochs_done: trainer.epochs_done() as u32,
+            steps_per_epoch: self.data.train_len().div_ceil(trainer.config.batch_size) as u32,
+            images: images as u32,
+            channels: found.len() as u32,
+            k: k as u32,
+            mean: Vec::new(),
+            patches: Vec::new(),
+            activations: Vec::new(),
+            sources: Vec::new(),
+            weights: values(&weights.contiguous().map_err(js)?)?,
+        };
+        for ch in &found {
+            out.mean.extend(ch.mean_patch());
+            for p in &ch.top {
+                out.patches.extend_from_slice(&p.patch);
+                out.activations.push(p.activation);
+                out.sources.push(p.image as u32);
+            }
+        }
+        Ok(out)
     }
 
     /// Sets filter `i` to the nine numbers `values` (row-major), exactly.

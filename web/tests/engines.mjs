@@ -7,6 +7,7 @@
 //        [--reloads N]
 //   node web/tests/engines.mjs --engine E --page URL --idx DATA --bench SECONDS [--query threads=N]
 //   node web/tests/engines.mjs --engine E --page URL --idx DATA --soak EPOCHS [--images-per-epoch N]
+//   node web/tests/engines.mjs --engine E --page URL --idx DATA --second-layer ROUNDS [--query threads=N]
 //
 // chromium: Debian's headless Chromium through playwright-core (CHROMIUM
 // names another binary); firefox: Debian's firefox-esr, headless, over
@@ -27,7 +28,10 @@
 // WebAssembly memory once the data is decoded and at the end of each of
 // EPOCHS epochs of play (of N images each, the whole set still held), with
 // the page's JavaScript heap where the engine tells it (Chromium); a
-// module's memory never shrinks, so the last is the peak.
+// module's memory never shrinks, so the last is the peak. With
+// --second-layer (benches/web_second_layer.py): after one batch, the
+// worker's time to find what the second layer sees over every test image
+// (each channel's top patches), ROUNDS times.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -194,6 +198,17 @@ try {
     result.imagesPerSecond = images / ((t1[0] - t0[0]) / 1000);
     result.trainingImagesPerSecond = images / ((t1[2] - t0[2]) / 1000);
     result.workerMemory = await engine.eval('window.faw.state.workerMemory');
+  } else if (args['second-layer']) {
+    await waitFor(engine, 'window.faw.state.snapshots.length > 0');
+    await engine.eval(`(() => { document.getElementById('one-batch').click(); return true; })()`);
+    await waitFor(engine, 'window.faw.state.step >= 1');
+    result.threads = await engine.eval('window.faw.state.threads');
+    result.secondLayer = [];
+    for (let i = 0; i < Number(args['second-layer']); i++) {
+      await engine.eval('(() => { window.faw.state.secondLayer = null; window.faw.secondLayer(); return true; })()');
+      result.secondLayer.push(await waitFor(engine, `window.faw.state.secondLayer &&
+        { images: window.faw.state.secondLayer.images, ms: window.faw.state.secondLayer.ms }`, 600000));
+    }
   } else if (args.soak) {
     await waitFor(engine, 'window.faw.state.snapshots.length > 0');
     if (args['images-per-epoch']) {
@@ -211,7 +226,8 @@ try {
     await engine.eval(`(() => { document.getElementById('play').click(); return true; })()`);
     result.soak = [];
     for (let epoch = 1; epoch <= Number(args.soak); epoch++) {
-      await waitFor(engine, `window.faw.state.epochsDone >= ${epoch}`, 1800000);
+      // Once the epoch's end is all done: the second layer drawn too.
+      await waitFor(engine, `window.faw.state.secondLayer?.epochsDone >= ${epoch}`, 1800000);
       result.soak.push(await engine.eval(memory));
     }
   } else {

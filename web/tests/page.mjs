@@ -6,7 +6,7 @@
 //        [--download FILE] [--native-model FILE --digits JSON] [--soak EPOCHS]
 //        [--threads-batches N] [--pages-like URL]
 //        [--parquet-page URL --parquet DATA] [--missing DATA] [--truncated DATA]
-//        [--hand-batches N [--hand-screenshot FILE]]
+//        [--hand-batches N [--hand-screenshot FILE]] [--second-layer-screenshot FILE]
 //        [--fashion-page URL --fashion DATA [--fashion-screenshot FILE]]
 //        [--huge DATA] [--cross-origin DATA] [--plain-page URL --unreachable DATA]
 //
@@ -237,12 +237,37 @@ try {
     await soak.click('#play');
     result.soak = [];
     for (let epoch = 1; epoch <= Number(args.soak); epoch++) {
-      await soak.waitForFunction((e) => window.faw.state.epochsDone >= e, epoch, { timeout: 300000 });
+      // Read once the epoch's end is all done: the second layer drawn too.
+      await soak.waitForFunction((e) => window.faw.state.secondLayer?.epochsDone >= e, epoch, { timeout: 300000 });
       result.soak.push(await soak.evaluate(() => ({
         epoch: window.faw.state.epochsDone,
         workerMemory: window.faw.state.workerMemory,
         jsHeap: performance.memory.usedJSHeapSize,
       })));
+      if (epoch === 1) {
+        // What the second layer sees, drawn at the epoch's end; a channel
+        // chosen shows its top patches and its 32 filters.
+        await soak.click('#second-layer-grid button:nth-child(6)');
+        result.secondLayer = await soak.evaluate(() => {
+          const s = window.faw.state.secondLayer;
+          const shown = (/** @type {string} */ id) => Array.from(document.querySelectorAll(`#${id} canvas`))
+            .filter((c) => c.getBoundingClientRect().width > 0).length;
+          return {
+            epochsDone: s.epochsDone, images: s.images, channels: s.channels, k: s.k, ms: s.ms,
+            buttons: document.querySelectorAll('#second-layer-grid button').length,
+            grid: shown('second-layer-grid'), top: shown('second-layer-top'), weights: shown('second-layer-weights'),
+            title: document.getElementById('second-layer-title').textContent,
+            pressed: document.querySelectorAll('#second-layer-grid [aria-pressed=true]').length,
+            status: document.getElementById('second-layer-status').textContent,
+            activations: Array.from(s.activations.slice(5 * s.k, 6 * s.k)),
+            sources: Array.from(s.sources.slice(5 * s.k, 6 * s.k)),
+            mean: Array.from(s.mean.slice(5 * 25, 6 * 25)),
+          };
+        });
+        if (args['second-layer-screenshot']) {
+          await soak.locator('#second-layer').screenshot({ path: args['second-layer-screenshot'] });
+        }
+      }
     }
     await soak.click('#play');
     result.soakState = await soak.evaluate(() => {

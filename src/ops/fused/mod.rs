@@ -65,6 +65,7 @@ use std::sync::{Arc, Mutex};
 
 mod adadelta;
 mod matmul;
+mod peaks;
 mod pool_block;
 mod relu_block;
 mod sums;
@@ -72,6 +73,7 @@ mod winograd;
 
 pub(crate) use adadelta::{adadelta_in_place, adadelta_in_place_from};
 pub(crate) use matmul::matmul_as_candle;
+use peaks::ConvReluPeaks;
 use pool_block::ConvReluPool;
 use relu_block::ConvRelu;
 use sums::add_assign;
@@ -107,6 +109,15 @@ pub(super) fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tenso
     };
     x.contiguous()?
         .apply_op3(&w.contiguous()?, &b.contiguous()?, op)
+}
+
+/// Each channel's largest output of convolution, bias and ReLU in each
+/// image, and where (module `peaks`): `[b, 2, o]`, values then positions.
+/// No gradient.
+pub(super) fn conv_relu_peaks(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Dims::of(x, w, b)?;
+    x.contiguous()?
+        .apply_op3_no_bwd(&w.contiguous()?, &b.contiguous()?, &ConvReluPeaks)
 }
 
 /// The blocks on plain slices, into buffers the caller keeps from step to

@@ -265,14 +265,20 @@ impl CustomOp3 for ConvReluPool {
             dims: d,
             winners: self.winners.clone(),
         };
-        let g = x.apply_op3_no_bwd(y, &dy, &grads(Part::Weights))?;
-        let (dw, db) = split_weight_grad(g, d)?;
+        // Fixed weights (an input being optimised) need no gradient.
+        let (dw, db) = if w.track_op() || b.track_op() {
+            let g = x.apply_op3_no_bwd(y, &dy, &grads(Part::Weights))?;
+            let (dw, db) = split_weight_grad(g, d)?;
+            (Some(dw), Some(db))
+        } else {
+            (None, None)
+        };
         let dx = if x.track_op() {
             Some(w.apply_op3_no_bwd(y, &dy, &grads(Part::Input))?)
         } else {
             None
         };
-        Ok((dx, Some(dw), Some(db)))
+        Ok((dx, dw, db))
     }
 }
 

@@ -189,8 +189,14 @@ impl CustomOp3 for ConvRelu {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let d = Dims::of(x, w, b)?;
         let dy = dy.contiguous()?;
-        let g = x.apply_op3_no_bwd(y, &dy, &ConvReluWeightGrad(d))?;
-        let (dw, db) = split_weight_grad(g, d)?;
+        // Fixed weights (an input being optimised) need no gradient.
+        let (dw, db) = if w.track_op() || b.track_op() {
+            let g = x.apply_op3_no_bwd(y, &dy, &ConvReluWeightGrad(d))?;
+            let (dw, db) = split_weight_grad(g, d)?;
+            (Some(dw), Some(db))
+        } else {
+            (None, None)
+        };
         // The images need no gradient; a layer deeper in a network would.
         let dx = if x.track_op() {
             let gz = y.apply_op2_no_bwd(&dy, &ReluGrad)?;
@@ -198,7 +204,7 @@ impl CustomOp3 for ConvRelu {
         } else {
             None
         };
-        Ok((dx, Some(dw), Some(db)))
+        Ok((dx, dw, db))
     }
 }
 
