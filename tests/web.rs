@@ -663,6 +663,16 @@ fn the_page_teaches_the_lesson_in_chromium() {
         "channel 5's top images: {sources:?} in the page, {:?} natively",
         ours.top.iter().map(|p| p.image).collect::<Vec<_>>()
     );
+    // "Pause after epochs 1, 7 and 15": playing stopped at the end of epoch 1.
+    let stop = &r["postStop"];
+    println!("paused at the post's epochs: {stop}");
+    assert_eq!(stop["epochsDone"], 1, "{stop}");
+    assert_eq!(stop["step"], stop["stepsPerEpoch"], "{stop}");
+    assert_eq!(stop["play"], "▶ train", "{stop}");
+    assert!(
+        stop["announced"].as_str().unwrap().contains("paused"),
+        "{stop}"
+    );
     let st = &r["soakState"];
     println!("soak, at the end: {st}");
     assert!(st["step"].as_u64().unwrap() >= 3 * BATCHES as u64);

@@ -173,8 +173,9 @@ async function main() {
   state.dataset = page.D.id;
   setupDataset();
   const epochs = Array.from(C.post_epochs);
-  $('post-title').textContent = `The post's figure: the filters after ${epochs.slice(0, -1).join(', ')} ` +
-    `and ${epochs.at(-1)} epochs`;
+  const listed = `${epochs.slice(0, -1).join(', ')} and ${epochs.at(-1)}`;
+  $('post-title').textContent = `The post's figure: the filters after ${listed} epochs`;
+  $('post-stops-epochs').textContent = listed;
   page.names = faw.classic_names();
   page.classic = faw.classic_weights();
   setupKernels();

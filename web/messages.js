@@ -25,6 +25,7 @@
 //   classicFilter { index, kernel } ... classic kernel `kernel` (its index), scaled to it
 //   randomFilter { index, seed }    ... a new glorot-uniform draw
 //   freeze    { index, frozen }     training leaves filter `index` alone, or not
+//   stops     { epochs }            playing pauses at the end of these epochs (none: [])
 //   secondLayer { all? }            what the second layer sees now (over every test image
 //                                   with `all`, else the test subset)
 // Worker -> page.
@@ -33,10 +34,11 @@
 //                threads; `threadsError`: why the build with threads did not start (null
 //                when it did, or was not tried), the one-thread build training instead
 //   update     { run, opened?, step, epochsDone, stepsPerEpoch, losses, filters, nearest, frozen,
-//                imagesPerSecond, trainMs, epochEnded, testAccuracy?,
+//                imagesPerSecond, trainMs, epochEnded, testAccuracy?, stoppedAt?,
 //                hand?: { losses, testAccuracy? } }   `frozen`: the frozen filters'
 //                indices; `hand`: the hand-chosen model's, when it trains beside;
-//                `opened`: the name of the model file just opened
+//                `opened`: the name of the model file just opened; `stoppedAt`: the epoch
+//                (one of `stops`) at whose end playing paused
 //   stepShown  { run, loss, before, gradient, update, after }   one batch's step (288 numbers each)
 //   prediction { id, logits, probabilities, maps }
 //   testDigit  { index, digit, label }   784 floats, 0..1, and its class
@@ -54,7 +56,7 @@
  * @typedef {{ type: string, base?: string, format?: string | null, threads?: number, dataset?: string,
  *   run?: number, seed?: number, trainImages?: number, handChosen?: boolean, n?: number, show?: boolean,
  *   digit?: Float32Array, id?: number, index?: number, name?: string, bytes?: Uint8Array,
- *   values?: number[], kernel?: number, frozen?: boolean, all?: boolean }} ToWorker
+ *   values?: number[], kernel?: number, frozen?: boolean, all?: boolean, epochs?: number[] }} ToWorker
  */
 /** @typedef {{ label: string, loaded: number, total: number }} Progress */
 /**
@@ -64,7 +66,7 @@
  * @typedef {{ run: number, opened?: string, step: number, epochsDone: number, stepsPerEpoch: number,
  *   losses: number[], filters: Float32Array, nearest: Float32Array, frozen: number[],
  *   imagesPerSecond: number, trainMs: number, epochEnded: boolean, testAccuracy?: number,
- *   memoryBytes: number, hand?: { losses: number[], testAccuracy?: number } }} Update
+ *   memoryBytes: number, stoppedAt?: number, hand?: { losses: number[], testAccuracy?: number } }} Update
  */
 /**
  * @typedef {{ run: number, loss: number, before: Float32Array, gradient: Float32Array, update: Float32Array,
@@ -88,7 +90,7 @@ export const TO_WORKER = Object.freeze({
   predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel', panic: 'panic',
   exhaustMemory: 'exhaustMemory',
   setFilter: 'setFilter', classicFilter: 'classicFilter', randomFilter: 'randomFilter', freeze: 'freeze',
-  secondLayer: 'secondLayer',
+  secondLayer: 'secondLayer', stops: 'stops',
 });
 export const TO_PAGE = Object.freeze({
   progress: 'progress', ready: 'ready', update: 'update', stepShown: 'stepShown',

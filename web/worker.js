@@ -32,6 +32,8 @@ let run = 0;                 // the page's number for the model now (reset, open
 /** @type {{ kind: string, message: string }} */
 let stopped = null;          // why the crate stopped (a panic, no memory left): nothing more runs
 let msPerBatch = 400;        // measured as training goes
+/** @type {number[]} */
+let stops = [];              // epochs at whose end playing pauses
 
 /**
  * Sends the page message `type` (one of messages.js' TO_PAGE).
@@ -230,6 +232,10 @@ function train(n, show = false, opened = undefined) {
   };
   // The hand-chosen model's losses of the same batches.
   if (u.hand) data.hand = { losses: Array.from(u.hand_losses), testAccuracy: u.hand_test_accuracy };
+  if (playing && u.epoch_ended && stops.includes(u.epochs_done)) {
+    playing = false;
+    data.stoppedAt = u.epochs_done;
+  }
   post(TO_PAGE.update, data);
   if (u.epoch_ended) secondLayer(false, false);
 }
@@ -391,6 +397,7 @@ const HANDLERS = {
   [TO_WORKER.randomFilter]: ['filter', (m) => { session.randomise_filter(m.index, BigInt(m.seed)); train(0); }],
   [TO_WORKER.freeze]: ['filter', (m) => { session.set_frozen(m.index, m.frozen); train(0); }],
   [TO_WORKER.secondLayer]: ['training', (m) => secondLayer(Boolean(m.all), true)],
+  [TO_WORKER.stops]: ['training', (m) => { stops = Array.from(m.epochs || []); }],
   [TO_WORKER.openModel]: ['model', (m) => {
     playing = false;
     session.open_model(m.name, m.bytes);

@@ -14,7 +14,7 @@ import { applyUpdate, newRun, state } from './state.js';
 // The controls that need the data, disabled until it is there (and again
 // if it cannot be had, or the crate stopped).
 export const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'hand-chosen', 'download-model', 'open-model',
-  'seed', 'images-per-epoch', 'test-digit', 'second-layer-now'];
+  'seed', 'images-per-epoch', 'test-digit', 'second-layer-now', 'post-stops'];
 
 /** @param {boolean} on */
 export function enableControls(on) {
@@ -31,9 +31,16 @@ export function setPlaying(on) {
   $('play').textContent = playing ? '❚❚ pause' : '▶ train';
 }
 
+/** Tells the worker where playing pauses: the post's epochs, or nowhere. */
+function sendStops() {
+  const epochs = inputById('post-stops').checked ? Array.from(page.C.post_epochs) : [];
+  send(TO_WORKER.stops, { epochs });
+}
+
 /** A new model from the seed, as the controls say: a new run. */
 export function restart() {
   send(TO_WORKER.pause);
+  sendStops();
   setPlaying(false);
   const handChosen = inputById('hand-chosen').checked;
   const run = newRun(state, handChosen);
@@ -57,7 +64,10 @@ export function onUpdate(m) {
   }
   if (changed.epochEnded) {
     const accuracy = m.testAccuracy === undefined ? '' : `: test accuracy ${(100 * m.testAccuracy).toFixed(1)}%`;
-    announce(`epoch ${m.epochsDone} done${accuracy}`);
+    // Paused at one of the post's epochs: the worker stopped playing.
+    if (m.stoppedAt) setPlaying(false);
+    const paused = m.stoppedAt ? '; paused, as asked, at one of the post\'s epochs: press train to go on' : '';
+    announce(`epoch ${m.epochsDone} done${accuracy}${paused}`);
   }
   if (changed.postEpoch) drawPostFigure();
   slider.max = String(state.snapshots.length - 1);
@@ -214,6 +224,7 @@ export function setupTraining(startAgain) {
   $('one-batch').addEventListener('click', () => send(TO_WORKER.step, { n: 1, show: true }));
   $('restart').addEventListener('click', startAgain);
   $('hand-chosen').addEventListener('change', restart);
+  $('post-stops').addEventListener('change', sendStops);
   $('seed').addEventListener('change', restart);
   $('images-per-epoch').addEventListener('change', restart);
   $('snapshot').addEventListener('input', () => drawFilters(state.snapshots[Number(inputById('snapshot').value)]));

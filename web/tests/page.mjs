@@ -234,6 +234,8 @@ try {
     await ready(soak);
     await soak.waitForFunction(() => window.faw.state.snapshots.length > 0);
     await soak.evaluate(() => Object.assign(window.faw.limits, { snapshots: 16, losses: 32, accuracies: 4 }));
+    // Paused at the post's epochs: the first of them, 1, falls in the soak.
+    await soak.check('#post-stops');
     await soak.click('#play');
     result.soak = [];
     for (let epoch = 1; epoch <= Number(args.soak); epoch++) {
@@ -245,6 +247,16 @@ try {
         jsHeap: performance.memory.usedJSHeapSize,
       })));
       if (epoch === 1) {
+        // Paused at the end of epoch 1 (a moment later, nothing has moved),
+        // then played on.
+        await soak.waitForTimeout(1000);
+        result.postStop = await soak.evaluate(() => ({
+          step: window.faw.state.step, epochsDone: window.faw.state.epochsDone,
+          stepsPerEpoch: window.faw.state.snapshots.at(-1).stepsPerEpoch,
+          play: document.getElementById('play').textContent,
+          announced: document.getElementById('announce').textContent,
+        }));
+        await soak.click('#play');
         // What the second layer sees, drawn at the epoch's end; a channel
         // chosen shows its top patches and its 32 filters.
         await soak.click('#second-layer-grid button:nth-child(6)');
