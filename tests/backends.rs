@@ -333,4 +333,20 @@ fn each_channels_peak_is_found_alike_by_both_paths_and_by_a_plain_scan() {
     }
     // The black image: every position ties; the first one is kept.
     assert!((0..64).all(|ch| fused[6 * 128 + 64 + ch] == 0.0));
+    // An odd-sized output (5 × 7) and a 2 × 2 kernel: no Winograd, the
+    // direct convolution one image at a time; the same as the plain scan.
+    let x = sparse_images(&[3, 6, 8, 2], 14)
+        .to_dtype(DType::F32)
+        .unwrap();
+    let w = random(&[2, 2, 2, 4], 15).to_dtype(DType::F32).unwrap();
+    let b = (random(&[4], 16) * 0.1)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let fused = values(&Backend::Fused.conv_relu_peaks(&x, &w, &b).unwrap());
+    let plain = values(&Backend::Generic.conv_relu_peaks(&x, &w, &b).unwrap());
+    assert_eq!(fused.len(), 3 * 2 * 4);
+    for (i, (f, p)) in fused.iter().zip(&plain).enumerate() {
+        assert!((f - p).abs() < 1e-5, "entry {i}: {f} against {p}");
+    }
 }
