@@ -21,6 +21,7 @@
 //! | [`viz`] | the figures: filter grids, evolution, kernel gallery, curves |
 //! | [`analysis`] | beyond the post: nearest classic kernels, feature maps, mistakes |
 //! | [`experiment`] | the post's claim tested: hand-chosen, random and learned first layers |
+//! | [`link`] | a run as a link: the settings that replay it bit for bit |
 //! | [`report`] | a run's figures and analysis, written to a folder |
 //! | [`text`] | numbers and matrices as text |
 //!
@@ -53,6 +54,7 @@ pub mod error;
 pub mod experiment;
 pub mod io;
 pub mod kernels;
+pub mod link;
 pub mod model;
 pub mod ops;
 pub mod optim;

@@ -206,3 +206,63 @@ fn frozen_filters_stay_on_the_autograd_path_too() {
         "the other filters did not train"
     );
 }
+
+/// A link's run (src/link.rs), replayed: the same losses and filters, bit
+/// for bit, as making its edits by hand between batches: seed 7, 3000
+/// images an epoch (24 batches: batch 25 begins the second), filter 3 set
+/// and frozen before the first batch, filter 10 set after 12, filter 3
+/// let train again after 20, to batch 30.
+#[test]
+fn a_link_replays_the_run_its_edits_make_by_hand() {
+    use filters_are_weights::link::RunLink;
+    use filters_are_weights::train::Stepper;
+    let all = common::real_mnist().subset(3840, 500).unwrap();
+    let sobel = [1.0, 0.0, -1.0, 2.0, 0.0, -2.0, 1.0, 0.0, -1.0];
+    let mine = [0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9];
+    let query = "link=1&seed=7&images=3000&filter=3:1,0,-1,2,0,-2,1,0,-1&freeze=3\
+                 &filter=10@12:0.1,-0.2,0.3,-0.4,0.5,-0.6,0.7,-0.8,0.9&thaw=3@20&until=30";
+    let link = RunLink::parse(query).unwrap().unwrap();
+    let replayed = link.replay(&all, 0).unwrap();
+
+    let data = all.subset(3000, 1000).unwrap();
+    let trainer = filters_are_weights::link::run_trainer(7, &Device::Cpu).unwrap();
+    let mut stepper = Stepper::new(trainer);
+    let kernel = |w: [f32; 9]| {
+        Kernel::new(
+            "",
+            [[w[0], w[1], w[2]], [w[3], w[4], w[5]], [w[6], w[7], w[8]]],
+        )
+    };
+    stepper
+        .trainer
+        .model
+        .set_conv1_filter(3, &kernel(sobel))
+        .unwrap();
+    stepper.trainer.freeze_filters(&[3]).unwrap();
+    let mut losses = Vec::new();
+    for step in 0..30 {
+        if step == 12 {
+            stepper
+                .trainer
+                .model
+                .set_conv1_filter(10, &kernel(mine))
+                .unwrap();
+        }
+        if step == 20 {
+            let at_20 = stepper.trainer.model.conv1_filter_values().unwrap();
+            assert_eq!(filter(&at_20, 3), sobel, "frozen for 20 batches");
+            stepper.trainer.freeze_filters(&[]).unwrap();
+        }
+        losses.push(stepper.next(&data).unwrap().0.loss);
+    }
+    assert_eq!(replayed.losses, losses);
+    let (a, b) = (
+        replayed.model.conv1_filter_values().unwrap(),
+        stepper.trainer.model.conv1_filter_values().unwrap(),
+    );
+    assert_eq!(a, b);
+    // Both trained after their edits: neither is where it was set.
+    assert_ne!(filter(&a, 3), sobel);
+    assert_ne!(filter(&a, 10), mine);
+    assert_eq!(stepper.steps_done(), 30);
+}

@@ -14,6 +14,7 @@ import { setupDataset } from './js/dataset.js';
 import { forgetPending, onPrediction, onTestDigit, padDigit, redrawPrediction, setupPad } from './js/digit.js';
 import { setupEditor } from './js/editor.js';
 import { setupKernels } from './js/kernels.js';
+import { readLink, setupLink } from './js/link.js';
 import { onSecondLayer, setupSecondLayer } from './js/second-layer.js';
 import { announce, $, page, params, threads } from './js/page.js';
 import { limits, state } from './js/state.js';
@@ -184,6 +185,8 @@ async function main() {
   setupSecondLayer(() => send(TO_WORKER.secondLayer, {}));
   $('load-status').textContent = `Fetching ${page.D.name}…`;
   setupTraining(startAgain);
+  setupLink();
+  readLink();
   const started = startWorker((m) => (ON_MESSAGE[m.type] || (() => {}))(m),
     (why) => showError({ kind: 'worker', message: why }));
   if (!started) return;

@@ -6,10 +6,12 @@
 //   load      { base, format, threads, dataset }  fetch the data set `dataset` ('mnist',
 //                                   'fashion-mnist') at `base` ('idx', 'parquet' or null:
 //                                   find out); train on `threads` threads (where isolated)
-//   reset     { run, seed, trainImages, handChosen }  a new model, the page's run number
-//                                   `run`; the first `trainImages` images an epoch;
+//   reset     { run, seed, trainImages, handChosen, link? }  a new model, the page's run
+//                                   number `run`; the first `trainImages` images an epoch;
 //                                   `handChosen`: the hand-chosen, frozen model beside it,
-//                                   on the same batches
+//                                   on the same batches; `link`: a link's query, whose
+//                                   filter changes are made as training reaches them and
+//                                   whose last batch it stops at
 //   play      {}                    train until paused
 //   pause     {}
 //   step      { n, show }           train `n` batches; `show`: the last one's step too
@@ -34,11 +36,14 @@
 //                threads; `threadsError`: why the build with threads did not start (null
 //                when it did, or was not tried), the one-thread build training instead
 //   update     { run, opened?, step, epochsDone, stepsPerEpoch, losses, filters, nearest, frozen,
-//                imagesPerSecond, trainMs, epochEnded, testAccuracy?, stoppedAt?,
-//                hand?: { losses, testAccuracy? } }   `frozen`: the frozen filters'
-//                indices; `hand`: the hand-chosen model's, when it trains beside;
-//                `opened`: the name of the model file just opened; `stoppedAt`: the epoch
-//                (one of `stops`) at whose end playing paused
+//                imagesPerSecond, trainMs, epochEnded, testAccuracy?, stoppedAt?, reachedUntil?,
+//                link?, linkHere?, linkError?, hand?: { losses, testAccuracy? } }   `frozen`:
+//                the frozen filters' indices; `hand`: the hand-chosen model's, when it
+//                trains beside; `opened`: the name of the model file just opened;
+//                `stoppedAt`: the epoch (one of `stops`) at whose end playing paused;
+//                `reachedUntil`: training stopped at the link's last batch; `link`: this
+//                run as a link's query (`linkHere`: one that trains to this batch and
+//                stops), or `linkError`: why there is none
 //   stepShown  { run, loss, before, gradient, update, after }   one batch's step (288 numbers each)
 //   prediction { id, logits, probabilities, maps }
 //   testDigit  { index, digit, label }   784 floats, 0..1, and its class
@@ -54,7 +59,7 @@
 /**
  * A message to the worker: its `type` (TO_WORKER) and that message's fields.
  * @typedef {{ type: string, base?: string, format?: string | null, threads?: number, dataset?: string,
- *   run?: number, seed?: number, trainImages?: number, handChosen?: boolean, n?: number, show?: boolean,
+ *   run?: number, seed?: number | string, link?: string | null, trainImages?: number, handChosen?: boolean, n?: number, show?: boolean,
  *   digit?: Float32Array, id?: number, index?: number, name?: string, bytes?: Uint8Array,
  *   values?: number[], kernel?: number, frozen?: boolean, all?: boolean, epochs?: number[] }} ToWorker
  */
@@ -66,7 +71,8 @@
  * @typedef {{ run: number, opened?: string, step: number, epochsDone: number, stepsPerEpoch: number,
  *   losses: number[], filters: Float32Array, nearest: Float32Array, frozen: number[],
  *   imagesPerSecond: number, trainMs: number, epochEnded: boolean, testAccuracy?: number,
- *   memoryBytes: number, stoppedAt?: number, hand?: { losses: number[], testAccuracy?: number } }} Update
+ *   memoryBytes: number, stoppedAt?: number, reachedUntil?: boolean, link?: string, linkHere?: string,
+ *   linkError?: string, hand?: { losses: number[], testAccuracy?: number } }} Update
  */
 /**
  * @typedef {{ run: number, loss: number, before: Float32Array, gradient: Float32Array, update: Float32Array,

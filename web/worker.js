@@ -236,6 +236,18 @@ function train(n, show = false, opened = undefined) {
     playing = false;
     data.stoppedAt = u.epochs_done;
   }
+  // The link's last batch: training stops there.
+  if (u.reached_until) {
+    playing = false;
+    data.reachedUntil = true;
+  }
+  // This run as a link, and as one that trains to this batch and stops.
+  try {
+    data.link = session.link(stops.length > 0, undefined);
+    data.linkHere = session.link(stops.length > 0, u.step);
+  } catch (e) {
+    data.linkError = e.message;
+  }
   post(TO_PAGE.update, data);
   if (u.epoch_ended) secondLayer(false, false);
 }
@@ -319,6 +331,7 @@ function whyTrapped(e) {
 function reset(m) {
   run = m.run;
   session.reset(BigInt(m.seed), m.trainImages, TEST_IMAGES, Boolean(m.handChosen));
+  if (m.link) session.follow(m.link);
   train(0);
 }
 

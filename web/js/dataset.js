@@ -1,7 +1,7 @@
 // 4. The data: which data set the page trains on (MNIST or Fashion-MNIST),
 // and the words that name what its pictures are. Another data set is
 // another page: the same address with ?dataset=.
-import { $, page, selectById } from './page.js';
+import { $, page, params, selectById } from './page.js';
 
 export function setupDataset() {
   const { C, D } = page;
@@ -9,7 +9,9 @@ export function setupDataset() {
   for (const d of C.datasets) picker.add(new Option(d.name, d.id));
   picker.value = D.id;
   picker.addEventListener('change', () => {
-    const next = new URLSearchParams(location.search);
+    // The page's own settings stay; a link's run does not (it was on the other set).
+    const next = new URLSearchParams();
+    for (const k of C.page_keys) if (params.has(k)) next.set(k, params.get(k));
     next.set('dataset', picker.value);
     location.search = next.toString();
   });

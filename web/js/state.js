@@ -52,6 +52,8 @@ export const state = {
   /** @type {number} the filter being edited */ editing: null,
   /** @type {string} */ opened: null,
   /** @type {import('../messages.js').SecondLayerSeen} what the second layer saw last */ secondLayer: null,
+  /** @type {{ query: string, here: string, error: string }} this run as a link's query (js/link.js) */ link: null,
+  /** @type {string} why the page's link could not be replayed */ linkError: null,
   stopped: false,
 };
 

@@ -7,6 +7,7 @@ import { send } from './channel.js';
 import { requestPrediction } from './digit.js';
 import { drawFilterGrid, filterFigure, largestAbs, sharp } from './draw.js';
 import { closeEditor, fillEditor, openEditor } from './editor.js';
+import { onLink, takeLink } from './link.js';
 import { announce, $, canvasById, inputById, page, selectById } from './page.js';
 import { clearSecondLayer } from './second-layer.js';
 import { applyUpdate, newRun, state } from './state.js';
@@ -14,7 +15,7 @@ import { applyUpdate, newRun, state } from './state.js';
 // The controls that need the data, disabled until it is there (and again
 // if it cannot be had, or the crate stopped).
 export const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'hand-chosen', 'download-model', 'open-model',
-  'seed', 'images-per-epoch', 'test-digit', 'second-layer-now', 'post-stops'];
+  'seed', 'images-per-epoch', 'test-digit', 'second-layer-now', 'post-stops', 'copy-link', 'link-until'];
 
 /** @param {boolean} on */
 export function enableControls(on) {
@@ -37,7 +38,11 @@ function sendStops() {
   send(TO_WORKER.stops, { epochs });
 }
 
-/** A new model from the seed, as the controls say: a new run. */
+/**
+ * A new model from the seed, as the controls say: a new run (the first
+ * after the page opened from a link follows the link, and where the link
+ * says "train to batch N", trains there at once).
+ */
 export function restart() {
   send(TO_WORKER.pause);
   sendStops();
@@ -47,9 +52,16 @@ export function restart() {
   drawPostFigure();
   clearSecondLayer();
   closeEditor();
-  const seed = Math.max(0, Math.floor(Number(inputById('seed').value) || 0));
+  // In decimal: a seed may be larger than a JavaScript number holds exactly.
+  const typed = inputById('seed').value.trim();
+  const seed = /^\d{1,19}$/.test(typed) ? typed : String(Math.max(0, Math.floor(Number(typed) || 0)));
   const trainImages = Number(selectById('images-per-epoch').value);
-  send(TO_WORKER.reset, { run, seed, trainImages, handChosen });
+  const link = takeLink();
+  send(TO_WORKER.reset, { run, seed, trainImages, handChosen, link: link?.query ?? null });
+  if (link?.until) {
+    setPlaying(true);
+    send(TO_WORKER.play);
+  }
 }
 
 /** @param {import('./state.js').Update} m */
@@ -58,6 +70,11 @@ export function onUpdate(m) {
   const following = Number(slider.value) >= Number(slider.max) - 1 || state.snapshots.length === 0;
   const changed = applyUpdate(state, m, Array.from(page.C.post_epochs));
   if (!changed) return;
+  onLink(m);
+  if (m.reachedUntil) {
+    setPlaying(false);
+    announce(`batch ${m.step}: stopped where the link asks; press train to go on`);
+  }
   if (m.opened) {
     drawPostFigure();
     clearSecondLayer();

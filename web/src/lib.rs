@@ -18,11 +18,12 @@ use filters_are_weights::data::{idx, parquet, Dataset, Mnist, IDX_FILES, IMAGE_S
 use filters_are_weights::experiment::Arm;
 use filters_are_weights::image;
 use filters_are_weights::kernels::{scaled_like, Kernel, CLASSIC};
+use filters_are_weights::link::{self, Change, Edit, Plan, RunLink};
 use filters_are_weights::model::{glorot_uniform, MnistCnn, PARAMETER_SHAPES};
 use filters_are_weights::picture::{self, WORKING_SIDE};
 use filters_are_weights::rng::Rng;
 use filters_are_weights::second_layer::{top_patches, RECEPTIVE_FIELD};
-use filters_are_weights::train::{evaluate, Progress, Stepper, TrainConfig, Trainer};
+use filters_are_weights::train::{evaluate, Stepper, TrainConfig, Trainer};
 use filters_are_weights::viz;
 use std::path::Path;
 use wasm_bindgen::prelude::*;
@@ -81,6 +82,9 @@ pub struct Constants {
     pub receptive_field: u32,
     /// How many top images the second layer's section keeps a channel (9).
     pub top_images: u32,
+    /// The page's own keys in its address (where the data comes from, how
+    /// it runs), which a run's link keeps but which change nothing trained.
+    pub page_keys: Vec<String>,
 }
 
 /// An arm's colour in the crate's figures, as CSS.
@@ -153,6 +157,7 @@ pub fn constants() -> Constants {
         channels: PARAMETER_SHAPES[2][3] as u32, // conv2.kernel [3, 3, 32, 64]
         receptive_field: RECEPTIVE_FIELD as u32,
         top_images: TOP_IMAGES as u32,
+        page_keys: link::PAGE_KEYS.iter().map(|k| k.to_string()).collect(),
     }
 }
 
@@ -286,6 +291,9 @@ pub struct Update {
     pub hand_test_accuracy: Option<f32>,
     /// The last batch's step, when it was asked to be shown.
     pub shown: Option<StepShown>,
+    /// Whether training stopped at the batch the link asked for
+    /// ([`Session::follow`]); it goes on from there when asked.
+    pub reached_until: bool,
 }
 
 /// What the model makes of one digit: ten logits, their probabilities, and
@@ -347,6 +355,14 @@ pub struct Session {
     hand: Option<Stepper>,
     /// The step at which the test subset was last scored.
     scored_at: Option<u32>,
+    /// The changes made to the filters by hand, in order, each with its step.
+    made: Vec<Edit>,
+    /// A link's changes still to make ([`Session::follow`]).
+    plan: Plan,
+    /// A link's last batch, not reached yet.
+    until: Option<usize>,
+    /// Whether the model came from a file: then no link can replay it.
+    opened: bool,
 }
 
 /// One split of a data set from the bytes of a parquet file in the Hub's layout.
@@ -421,6 +437,10 @@ impl Session {
             run,
             hand: None,
             scored_at: None,
+            made: Vec::new(),
+            plan: Plan::default(),
+            until: None,
+            opened: false,
         })
     }
 
@@ -458,6 +478,107 @@ impl Session {
             None
         };
         self.scored_at = None;
+        self.made.clear();
+        self.plan = Plan::default();
+        self.until = None;
+        self.opened = false;
+        Ok(())
+    }
+
+    /// Follows a link (its query, `link=1&seed=…`: `filters_are_weights::link`)
+    /// from the start of the run just reset, which must have its seed, data
+    /// set, images an epoch and model beside: its filters are set and frozen
+    /// at their batches as training reaches them, and training stops at its
+    /// last batch (`Update::reached_until`).
+    pub fn follow(&mut self, query: &str) -> Result<(), JsError> {
+        let link = RunLink::parse(query)
+            .map_err(js)?
+            .ok_or_else(|| JsError::new("the address holds no run to replay"))?;
+        let here = self.settings(false, None);
+        let (a, b) = (
+            (link.seed, link.dataset, link.hand_chosen),
+            (here.seed, here.dataset, here.hand_chosen),
+        );
+        let images = link
+            .train_images
+            .unwrap_or(usize::MAX)
+            .min(self.all.train_len());
+        if a != b || images != self.data.train_len() || self.run.steps_done() > 0 {
+            return Err(JsError::new(
+                "the run was not started with the link's seed, data set, images an epoch and model beside",
+            ));
+        }
+        self.plan = Plan::new(link.edits);
+        self.until = link.until;
+        Ok(())
+    }
+
+    /// This run as a link's query (`filters_are_weights::link`): its
+    /// settings and every change made to a filter by hand, with `stops` (the
+    /// post's epochs) and `until` (a batch to train to, then stop). A model
+    /// opened from a file has none: a link holds settings, not weights.
+    pub fn link(&self, stops: bool, until: Option<u32>) -> Result<String, JsError> {
+        if self.opened {
+            return Err(JsError::new(
+                "this model was opened from a file, and a link holds a run's settings, not its \
+                 weights: share the file (\"download the model\") instead",
+            ));
+        }
+        // "To batch 0": no batch to train to.
+        let until = until.filter(|&n| n > 0).map(|n| n as usize);
+        Ok(self.settings(stops, until).to_query())
+    }
+
+    fn settings(&self, post_stops: bool, until: Option<usize>) -> RunLink {
+        RunLink {
+            seed: self.run.trainer.config.seed,
+            dataset: self.all.dataset,
+            train_images: Some(self.data.train_len()),
+            hand_chosen: self.hand.is_some(),
+            post_stops,
+            until,
+            edits: self
+                .made
+                .iter()
+                .chain(self.plan.pending())
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Makes the link's changes whose batch has come.
+    fn make_due(&mut self) -> Result<(), JsError> {
+        let made = self.plan.apply_due(&mut self.run).map_err(js)?;
+        self.made.extend(made);
+        Ok(())
+    }
+
+    /// Whether training is at the link's last batch: then it stops there
+    /// (once; asked again, it goes on).
+    fn at_until(&mut self) -> bool {
+        let here = self.until == Some(self.run.steps_done());
+        if here {
+            self.until = None;
+        }
+        here
+    }
+
+    /// Keeps a change made by hand to filter `i`: the nine numbers it holds
+    /// now, or whether it is frozen.
+    fn keep(&mut self, i: u32, change: Option<Change>) -> Result<(), JsError> {
+        let change = match change {
+            Some(c) => c,
+            None => {
+                let values = self.run.trainer.model.conv1_filter_values().map_err(js)?;
+                let i = i as usize;
+                Change::Set(values[i * 9..(i + 1) * 9].try_into().map_err(js)?)
+            }
+        };
+        self.made.push(Edit {
+            step: self.run.steps_done(),
+            filter: i as usize,
+            change,
+        });
         Ok(())
     }
 
@@ -474,7 +595,13 @@ impl Session {
         let mut hand_losses = Vec::new();
         let mut shown = None;
         let mut epoch_ended = false;
+        let mut reached_until = false;
         for i in 0..n {
+            self.make_due()?;
+            if self.at_until() {
+                reached_until = true;
+                break;
+            }
             let (loss, ended) = if show && i + 1 == n {
                 let (stats, step, ended) = self.run.next_shown(&self.data).map_err(js)?;
                 shown = Some(StepShown {
@@ -498,6 +625,8 @@ impl Session {
                 break;
             }
         }
+        self.make_due()?;
+        reached_until |= n > 0 && self.at_until();
         let step = self.run.steps_done() as u32;
         let since = step as i64 - self.scored_at.map_or(-1, i64::from);
         let (test_accuracy, hand_test_accuracy) = if epoch_ended || since >= score_every as i64 {
@@ -537,6 +666,7 @@ impl Session {
             test_accuracy,
             hand_test_accuracy,
             shown,
+            reached_until,
         })
     }
 
@@ -581,7 +711,8 @@ impl Session {
     pub fn set_filter(&mut self, i: u32, values: &[f32]) -> Result<(), JsError> {
         let kernel = kernel_of(values)?;
         let model = &self.run.trainer.model;
-        model.set_conv1_filter(i as usize, &kernel).map_err(js)
+        model.set_conv1_filter(i as usize, &kernel).map_err(js)?;
+        self.keep(i, None)
     }
 
     /// Sets filter `i` to classic kernel `k` (its index in
@@ -595,7 +726,8 @@ impl Session {
         let model = &self.run.trainer.model;
         let filters = model.conv1_filter_values().map_err(js)?;
         let scaled = scaled_like(kernel, &filters, i as usize);
-        model.set_conv1_filter(i as usize, &scaled).map_err(js)
+        model.set_conv1_filter(i as usize, &scaled).map_err(js)?;
+        self.keep(i, None)
     }
 
     /// Draws filter `i` again from the glorot-uniform start Keras gives the
@@ -621,7 +753,8 @@ impl Session {
         if frozen {
             which.push(i as usize);
         }
-        self.run.trainer.freeze_filters(&which).map_err(js)
+        self.run.trainer.freeze_filters(&which).map_err(js)?;
+        self.keep(i, Some(Change::Freeze(frozen)))
     }
 
     /// What the model makes of one drawn digit (784 values, 0..1, row by
@@ -661,6 +794,10 @@ impl Session {
         }
         self.run = Stepper::new(Trainer::new(model, config).map_err(js)?);
         self.scored_at = None;
+        self.made.clear();
+        self.plan = Plan::default();
+        self.until = None;
+        self.opened = true;
         Ok(())
     }
 
@@ -684,15 +821,47 @@ impl Session {
     }
 }
 
+/// The page's trainer for a run from `seed` (the one a link replays).
 fn new_trainer(seed: u64) -> Result<Trainer, JsError> {
-    let config = TrainConfig {
-        seed,
-        epochs: 15,
-        snapshot_epochs: Vec::new(),
-        progress: Progress::Silent,
-        ..TrainConfig::default()
+    link::run_trainer(seed, &Device::Cpu).map_err(js)
+}
+
+/// A link's settings, for the page's controls.
+#[wasm_bindgen(getter_with_clone)]
+pub struct LinkSettings {
+    /// The seed, in decimal (a u64 may not fit in a JavaScript number).
+    pub seed: String,
+    /// The data set's id ("mnist", "fashion-mnist").
+    pub dataset: String,
+    /// Training images an epoch; 0: all of them.
+    pub train_images: u32,
+    /// Whether the hand-chosen model trains beside.
+    pub hand_chosen: bool,
+    /// Whether playing pauses at the post's epochs.
+    pub post_stops: bool,
+    /// The batch to train to, then stop; 0: none.
+    pub until: u32,
+    /// Changes made to filters by hand.
+    pub edits: u32,
+}
+
+/// A run's settings from the page's query (`location.search`): `None`
+/// where it holds none, an error that says what is wrong where it cannot
+/// be read (malformed, or from a newer page).
+#[wasm_bindgen]
+pub fn read_link(query: &str) -> Result<Option<LinkSettings>, JsError> {
+    let Some(link) = RunLink::parse(query).map_err(js)? else {
+        return Ok(None);
     };
-    Trainer::new(MnistCnn::new(seed, &Device::Cpu).map_err(js)?, config).map_err(js)
+    Ok(Some(LinkSettings {
+        seed: link.seed.to_string(),
+        dataset: link.dataset.id().into(),
+        train_images: link.train_images.unwrap_or(0) as u32,
+        hand_chosen: link.hand_chosen,
+        post_stops: link.post_stops,
+        until: link.until.unwrap_or(0) as u32,
+        edits: link.edits.len() as u32,
+    }))
 }
 
 fn digit_tensor(digit: &[f32]) -> Result<Tensor, JsError> {

@@ -8,6 +8,7 @@
 //   node web/tests/engines.mjs --engine E --page URL --idx DATA --bench SECONDS [--query threads=N]
 //   node web/tests/engines.mjs --engine E --page URL --idx DATA --soak EPOCHS [--images-per-epoch N]
 //   node web/tests/engines.mjs --engine E --page URL --idx DATA --second-layer ROUNDS [--query threads=N]
+//   node web/tests/engines.mjs --engine E --page URL --idx DATA --link QUERY
 //
 // chromium: Debian's headless Chromium through playwright-core (CHROMIUM
 // names another binary); firefox: Debian's firefox-esr, headless, over
@@ -31,7 +32,11 @@
 // module's memory never shrinks, so the last is the peak. With
 // --second-layer (benches/web_second_layer.py): after one batch, the
 // worker's time to find what the second layer sees over every test image
-// (each channel's top patches), ROUNDS times.
+// (each channel's top patches), ROUNDS times. With --link: the page opened
+// with a run's link (QUERY, added to the address); once it has trained to
+// the link's batch and stopped (or said why it cannot replay the link),
+// its losses, filters and frozen filters, what it says of the link, the
+// link it makes of the run, and whether it stayed stopped.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -178,7 +183,8 @@ const engine = await ENGINES[args.engine]();
 const result = { engine: args.engine };
 const ready = 'window.faw && (window.faw.state.ready || window.faw.state.dataError)';
 try {
-  const query = `?data=${encodeURIComponent(args.idx)}&format=idx${args.query ? `&${args.query}` : ''}`;
+  const query = `?data=${encodeURIComponent(args.idx)}&format=idx${args.query ? `&${args.query}` : ''}` +
+    `${args.link ? `&${args.link}` : ''}`;
   await engine.open(args.page + query);
   await waitFor(engine, ready);
   if (args.bench) {
@@ -209,6 +215,25 @@ try {
       result.secondLayer.push(await waitFor(engine, `window.faw.state.secondLayer &&
         { images: window.faw.state.secondLayer.images, ms: window.faw.state.secondLayer.ms }`, 600000));
     }
+  } else if (args.link) {
+    await waitFor(engine, 'window.faw.state.snapshots.length > 0');
+    const until = Number(new URLSearchParams(args.link).get('until') || 0);
+    const linkError = await engine.eval('window.faw.state.linkError');
+    if (until && !linkError) {
+      await waitFor(engine, `window.faw.state.step >= ${until} &&
+        document.getElementById('play').textContent.includes('train')`, 600000);
+    }
+    const seen = `({ step: window.faw.state.step, losses: window.faw.state.losses,
+      filters: Array.from(window.faw.state.filters), frozen: window.faw.state.frozen,
+      hand: window.faw.state.hand && window.faw.state.hand.losses, linkError: window.faw.state.linkError,
+      note: document.getElementById('link-note').textContent, made: document.getElementById('link').value,
+      seed: document.getElementById('seed').value, play: document.getElementById('play').textContent,
+      announced: document.getElementById('announce').textContent,
+      madeHere: (() => { const b = document.getElementById('link-until'); b.click();
+        const v = document.getElementById('link').value; b.click(); return v; })() })`;
+    Object.assign(result, await engine.eval(seen));
+    await sleep(1500);
+    result.stayed = await engine.eval('window.faw.state.step');
   } else if (args.soak) {
     await waitFor(engine, 'window.faw.state.snapshots.length > 0');
     if (args['images-per-epoch']) {
