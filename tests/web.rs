@@ -1417,6 +1417,78 @@ fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
     }
 }
 
+/// The page offline after one visit (web/tests/offline.mjs, Chromium): a
+/// copy of the built page and the test data served by web/serve.py; once
+/// loaded, the page and the data set are kept (the page says so); the
+/// server stopped, the page reloads and trains 10 batches; a new version
+/// served on the same address replaces the kept one on the next visit, and
+/// is the one that opens offline after.
+#[test]
+fn the_page_works_offline_after_one_visit() {
+    let (web, chromium) = browser_tools();
+    build_page(&web);
+    let dir = tempfile::tempdir().unwrap();
+    write_data(dir.path());
+    let site = dir.path().join("site");
+    copy_dir(&web.join("dist"), &site);
+    let (site_arg, data_arg) = (site.to_str().unwrap(), dir.path().join("idx"));
+    let args = ["--site", site_arg, "--data", data_arg.to_str().unwrap()];
+    let r = node_script(&web, &chromium, false, "offline.mjs", &args);
+    println!("online: {}", r["online"]["offline"]);
+    println!(
+        "kept: {}, page files {}",
+        r["online"]["kept"], r["pageCache"]
+    );
+    assert_eq!(r["console"], serde_json::json!([]), "{r}");
+    let online = &r["online"];
+    assert_eq!(
+        online["kept"]["kept"],
+        serde_json::json!(["mnist"]),
+        "{online}"
+    );
+    assert_eq!(online["kept"]["page"], true, "{online}");
+    let said = online["offline"].as_str().unwrap();
+    assert!(said.contains("keeps this page and MNIST"), "{said}");
+    assert!(said.contains("Fashion-MNIST: not kept"), "{said}");
+    assert!(
+        r["pageCache"].as_u64() >= Some(20),
+        "the page's files: {}",
+        r["pageCache"]
+    );
+    let offline = &r["offline"];
+    assert_eq!(offline["ready"], true, "offline: {}", offline["status"]);
+    assert_eq!(offline["controlled"], true);
+    assert_eq!(offline["step"], 10, "{offline}");
+    let losses = floats(&offline["losses"]);
+    assert_eq!(losses.len(), 10);
+    assert!(
+        losses.iter().all(|l| l.is_finite() && *l > 0.0),
+        "{losses:?}"
+    );
+    for (when, seen) in [("online", &r["updated"]), ("offline", &r["updatedOffline"])] {
+        let title = seen["title"].as_str().unwrap();
+        assert!(
+            title.ends_with("(new version)"),
+            "{when}, the new version: {title}"
+        );
+        assert_eq!(seen["ready"], true, "{when}: {}", seen["status"]);
+    }
+}
+
+/// Copies the folder `from` to `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 /// The bound on the page's WebAssembly memory with the whole of MNIST held.
 const FULL_MNIST_MIB: f64 = 200.0;
 

@@ -15,6 +15,7 @@ import { forgetPending, onPrediction, onTestDigit, padDigit, redrawPrediction, s
 import { setupEditor } from './js/editor.js';
 import { setupKernels } from './js/kernels.js';
 import { readLink, setupLink } from './js/link.js';
+import { showOffline } from './js/offline.js';
 import { onSecondLayer, setupSecondLayer } from './js/second-layer.js';
 import { announce, $, page, params, threads } from './js/page.js';
 import { limits, state } from './js/state.js';
@@ -102,6 +103,7 @@ const ON_MESSAGE = {
   [TO_PAGE.modelFile]: saveModel,
   [TO_PAGE.error]: showError,
   [TO_PAGE.secondLayer]: onSecondLayer,
+  [TO_PAGE.offline]: (m) => showOffline(m.error),
 };
 
 /** Fetches the data set into the worker (it answers `ready`). */
@@ -187,6 +189,7 @@ async function main() {
   setupTraining(startAgain);
   setupLink();
   readLink();
+  showOffline();
   const started = startWorker((m) => (ON_MESSAGE[m.type] || (() => {}))(m),
     (why) => showError({ kind: 'worker', message: why }));
   if (!started) return;

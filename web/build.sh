@@ -65,6 +65,11 @@ wasm-bindgen --target web --out-dir dist/pkg \
 wasm-bindgen --target web --out-dir dist/pkg-threads \
     "$target/wasm-threads/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
 cp -r index.html app.js worker.js messages.js coi.js style.css js dist/
+# The page's files, for coi.js (the service worker) to keep for offline
+# use: everything but the type declarations (and the guide, built below).
+files=$(cd dist && find . -type f ! -name '*.d.ts' | sed 's|^\./||' | LC_ALL=C sort | sed 's/.*/"&"/' | paste -sd, -)
+sed -i "s|^const FILES = \[\];|const FILES = [\"./\", $files];|" dist/coi.js
+grep -q '^const FILES = \["\./", ' dist/coi.js || { echo "build.sh: could not list the page's files in dist/coi.js" >&2; exit 1; }
 # The guide (../book, mdBook) beside the page, where the page's "In the
 # guide" links lead: built where mdbook is installed (cargo install mdbook).
 if command -v mdbook >/dev/null; then

@@ -1,52 +1,104 @@
-// Cross-origin isolation where the host sends no headers for it (GitHub
-// Pages): the page's threads need a SharedArrayBuffer, which a browser
+// The page's one service worker: cross-origin isolation where the host
+// sends no headers for it (GitHub Pages), and the page offline after one
+// visit. This file is both halves: loaded by the page, it registers itself
+// as the service worker; run as the service worker, it answers the page's
+// requests.
+//
+// Isolation: the page's threads need a SharedArrayBuffer, which a browser
 // gives only to a page served with
 //   Cross-Origin-Opener-Policy: same-origin
 //   Cross-Origin-Embedder-Policy: require-corp (or credentialless).
-// This file is both halves of the usual remedy (the approach of the npm
-// package coi-serviceworker): loaded by the page, it registers itself as a
-// service worker and reloads the page once, when that worker first takes
-// control; run as the service worker, it answers the page's requests with
-// the two headers added. A page that is already isolated (web/serve.py
-// sends the headers), a browser without service workers, an insecure
-// origin, or `?isolate=no` leave it alone: the page then trains on one
-// thread and says why.
+// The worker adds the two headers to every answer (the approach of the npm
+// package coi-serviceworker), and the page reloads once, when the worker
+// first takes control, to be served through it. A page that is already
+// isolated (web/serve.py sends the headers) needs no reload.
+//
+// Offline: every answer comes from the network first, and the page's own
+// files are kept in the browser's Cache Storage as they come, so that each
+// online visit brings the newest version; when the network does not
+// answer, the copy kept is served. The page's files are all kept when the
+// worker installs (web/build.sh writes their list below, `FILES`), so one
+// visit is enough; the data sets are kept by the training worker as it
+// fetches them (worker.js, `DATA_CACHE`), with a note of what each is.
+//
+// A browser without service workers, an insecure origin (plain HTTP from
+// another machine), or `?isolate=no` leave the page alone: it then trains
+// on one thread and says why, and needs the network.
+
+// The page's files, relative to this one: written by web/build.sh.
+const FILES = [];
+// Where they are kept (the data sets are in 'faw-data').
+const PAGE_CACHE = 'faw-page';
 
 if (typeof window === 'undefined') {
-  // The service worker.
-  self.addEventListener('install', () => self.skipWaiting());
-  self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+  const scope = /** @type {any} */ (self).registration.scope;
+  const keep = new Set(FILES.map((f) => new URL(f, scope).href));
+  /** The answer `response`, with the headers that isolate the page. */
+  const isolated = (/** @type {Response} */ response) => {
+    // Opaque answers (another origin, no CORS) cannot be changed.
+    if (response.status === 0) return response;
+    const headers = new Headers(response.headers);
+    headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+    headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+    headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  };
+  /** The page's file a request is for (its address without the query), if it is one. */
+  const pageFile = (/** @type {Request} */ request) => {
+    const url = new URL(request.url);
+    url.search = '';
+    url.hash = '';
+    if (request.mode === 'navigate' && url.href.startsWith(scope) && !keep.has(url.href)) return scope;
+    return keep.has(url.href) ? url.href : null;
+  };
+  self.addEventListener('install', (event) => {
+    /** @type {any} */ (self).skipWaiting();
+    // Every file, or none: a page half kept would not start offline.
+    event.waitUntil(caches.open(PAGE_CACHE).then((cache) => cache.addAll([...keep])));
+  });
+  self.addEventListener('activate', (event) => event.waitUntil(/** @type {any} */ (self).clients.claim()));
   self.addEventListener('fetch', (event) => {
     const request = event.request;
     if (request.cache === 'only-if-cached' && request.mode !== 'same-origin') return;
-    event.respondWith(fetch(request).then((response) => {
-      // Opaque answers (another origin, no CORS) cannot be changed.
-      if (response.status === 0) return response;
-      const headers = new Headers(response.headers);
-      headers.set('Cross-Origin-Opener-Policy', 'same-origin');
-      headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
-      headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
-      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
-    }));
+    if (request.method !== 'GET') return;
+    const file = pageFile(request);
+    const plain = request.mode === 'navigate' && new URL(request.url).searchParams.get('isolate') === 'no';
+    const answer = (/** @type {Response} */ r) => (plain ? r : isolated(r));
+    event.respondWith((async () => {
+      try {
+        const response = await fetch(request);
+        if (file && response.ok && response.status === 200) {
+          const copy = response.clone();
+          event.waitUntil(caches.open(PAGE_CACHE).then((cache) => cache.put(file, copy)));
+        }
+        return answer(response);
+      } catch (e) {
+        // No network: the copy kept (a page's file, or a data set's).
+        const kept = (file && await caches.match(file)) || await caches.match(request);
+        if (kept) return answer(kept);
+        throw e;
+      }
+    })());
   });
 } else {
-  // The page: register, then reload once to be served through the worker.
+  // The page: register, then reload once to be served through the worker
+  // where that isolates it.
   const off = new URLSearchParams(location.search).get('isolate') === 'no';
   const reloaded = sessionStorage.getItem('coi-reloaded') === '1';
-  if (!window.crossOriginIsolated && !off && window.isSecureContext && navigator.serviceWorker) {
-    navigator.serviceWorker.register(document.currentScript.src).then((registration) => {
-      if (registration.active && !navigator.serviceWorker.controller && !reloaded) {
+  const needsReload = () => !window.crossOriginIsolated && !off && !reloaded;
+  if (!off && window.isSecureContext && navigator.serviceWorker) {
+    navigator.serviceWorker.register(/** @type {HTMLScriptElement} */ (document.currentScript).src).then((registration) => {
+      if (registration.active && !navigator.serviceWorker.controller && needsReload()) {
         sessionStorage.setItem('coi-reloaded', '1');
         location.reload();
       }
       navigator.serviceWorker.addEventListener('controllerchange', () => {
-        if (!reloaded && !window.crossOriginIsolated) {
+        if (needsReload()) {
           sessionStorage.setItem('coi-reloaded', '1');
           location.reload();
         }
       });
     }, (e) => console.warn(`coi.js: the service worker could not be registered (${e.message})`));
-  } else if (window.crossOriginIsolated) {
-    sessionStorage.removeItem('coi-reloaded');
   }
+  if (window.crossOriginIsolated) sessionStorage.removeItem('coi-reloaded');
 }

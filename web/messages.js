@@ -48,6 +48,8 @@
 //   prediction { id, logits, probabilities, maps }
 //   testDigit  { index, digit, label }   784 floats, 0..1, and its class
 //   modelFile  { id, bytes }          the answer to `model` `id`
+//   offline    { dataset, bytes?, error? }   the data set is kept for offline use (`bytes`
+//                of it), or could not be (`error`)
 //   secondLayer { run, step, epochsDone, stepsPerEpoch, asked, ms, memoryBytes, images, channels, k, mean,
 //                patches, activations, sources, weights }   each conv2 channel's top patches (the
 //                crate's SecondLayer) at each epoch's end, or `asked` for; `ms`: the time it took
@@ -101,7 +103,7 @@ export const TO_WORKER = Object.freeze({
 export const TO_PAGE = Object.freeze({
   progress: 'progress', ready: 'ready', update: 'update', stepShown: 'stepShown',
   prediction: 'prediction', testDigit: 'testDigit', modelFile: 'modelFile', error: 'error',
-  secondLayer: 'secondLayer',
+  secondLayer: 'secondLayer', offline: 'offline',
 });
 
 /**
@@ -142,8 +144,9 @@ const FAILURES = Object.freeze({
     'server sends no Access-Control-Allow-Origin header, which a page on another origin needs ' +
     `(Python's http.server sends none).\nWhat to do: ${SERVE}.`,
   'offline': (m, c, d) =>
-    `Could not fetch ${d.name}: this browser is offline.\nWhat to do: connect to the internet and ` +
-    `reload the page, or ${SERVE}.`,
+    `Could not fetch ${d.name}: this browser is offline, and has not kept ${d.name} from an earlier ` +
+    `visit.\nWhat to do: connect to the internet and reload the page (once it has loaded ${d.name}, ` +
+    `the page keeps it and works offline after), or ${SERVE}.`,
   'not-found': (m, c, d) =>
     `Could not fetch ${d.name}: there is none at ${m.url} (HTTP 404: not found).\nWhat to do: ` +
     `check the address given with ?data=; ${layout(c, d)}.`,
@@ -266,6 +269,17 @@ export function oneThread({ secure, isolated, error }) {
   }
   return '';
 }
+
+// Where the training worker keeps each data set it fetched, for the page
+// offline (coi.js, the service worker, serves it when the network does not
+// answer), with a note of what each is at OFFLINE_NOTE + its id.
+export const DATA_CACHE = 'faw-data';
+export const OFFLINE_NOTE = 'offline-data/';
+
+/**
+ * A data set kept for offline use: which, from where, its files' bytes.
+ * @typedef {{ dataset: string, name: string, source: string, bytes: number, files: string[] }} OfflineNote
+ */
 
 // The most the page reads of one file: MNIST's largest, the training
 // images unzipped, is 47 MB (Fashion-MNIST's too).

@@ -66,6 +66,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     prefix = "/"
     data = None
+    site = DIST
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
 
     def translate_path(self, path):
@@ -80,7 +81,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             if found is not None:
                 return str(found)
         else:
-            root = DIST
+            root = self.site
         return str(root.joinpath(*[p for p in rest.split("/") if p not in ("", ".", "..")]))
 
     def do_GET(self):
@@ -119,11 +120,14 @@ def main(argv=None):
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for a classroom)")
     p.add_argument("--prefix", default="/", help="serve the page under this path (default /)")
+    p.add_argument("--site", metavar="DIR", type=Path, default=DIST,
+                   help="the built page to serve (default web/dist, which web/build.sh writes)")
     p.add_argument("--verbose", action="store_true", help="print every request")
     args = p.parse_args(argv)
 
-    if not (DIST / "index.html").is_file():
-        p.exit(2, f"{DIST} holds no built page: build it first with web/build.sh\n")
+    site = args.site.resolve()
+    if not (site / "index.html").is_file():
+        p.exit(2, f"{site} holds no built page: build it first with web/build.sh\n")
     prefix = "/" + args.prefix.strip("/") + "/" if args.prefix.strip("/") else "/"
     query = ""
     data = None
@@ -146,7 +150,7 @@ def main(argv=None):
         dataset = dataset or args.dataset or "mnist"
         query = f"?data=data/&format={layout}" + (f"&dataset={dataset}" if dataset != "mnist" else "")
 
-    handler = type("PageHandler", (Handler,), {"prefix": prefix, "data": data})
+    handler = type("PageHandler", (Handler,), {"prefix": prefix, "data": data, "site": site})
     try:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
     except OSError as e:

@@ -3,7 +3,9 @@
 // at a time, so that the page stays responsive; with the hand-chosen
 // comparison on, a second model beside it on the same batches. The
 // messages in and out are in messages.js.
-import { datasetOf, MAX_FILE_BYTES, memoryUnshareable, PKG, TO_PAGE, TO_WORKER } from './messages.js';
+import {
+  DATA_CACHE, datasetOf, MAX_FILE_BYTES, memoryUnshareable, OFFLINE_NOTE, PKG, TO_PAGE, TO_WORKER,
+} from './messages.js';
 
 /** @typedef {import('./messages.js').ToWorker} ToWorker */
 
@@ -88,6 +90,42 @@ async function whyUnfetched(url, error) {
   }
 }
 
+/** The files of the data set being loaded, as fetched, to keep for offline use. */
+/** @type {{ url: string, bytes: Uint8Array<ArrayBuffer> }[]} */
+let fetched = [];
+
+/**
+ * Keeps the data set just loaded (`fetched`) in the browser's Cache Storage,
+ * where coi.js finds it when the network does not answer, with a note of
+ * what it is; files kept already (the same size) are not written again.
+ * Then tells the page. Where there is no Cache Storage (not a secure
+ * context), nothing is kept.
+ * @param {DatasetInfo} set
+ * @param {string} source
+ */
+async function keepForOffline(set, source) {
+  const files = fetched;
+  fetched = [];
+  if (!self.caches) return;
+  try {
+    const cache = await caches.open(DATA_CACHE);
+    for (const { url, bytes } of files) {
+      const kept = await cache.match(url);
+      if (kept && Number(kept.headers.get('content-length')) === bytes.length) continue;
+      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) };
+      await cache.put(url, new Response(bytes, { headers }));
+    }
+    const bytes = files.reduce((n, f) => n + f.bytes.length, 0);
+    /** @type {import('./messages.js').OfflineNote} */
+    const note = { dataset: set.id, name: set.name, source, bytes, files: files.map((f) => f.url) };
+    await cache.put(new URL(OFFLINE_NOTE + set.id, self.location.href).href,
+      new Response(JSON.stringify(note), { headers: { 'content-type': 'application/json' } }));
+    post(TO_PAGE.offline, { dataset: set.id, bytes });
+  } catch (e) {
+    post(TO_PAGE.offline, { dataset: set.id, error: e.message || String(e) });
+  }
+}
+
 /**
  * The bytes at `url`, told to the page as they come (`label`: the file).
  * @param {string} url
@@ -124,6 +162,7 @@ async function fetchBytes(url, label) {
   const bytes = new Uint8Array(loaded);
   let at = 0;
   for (const c of chunks) { bytes.set(c, at); at += c.length; }
+  fetched.push({ url, bytes });
   return bytes;
 }
 
@@ -174,6 +213,7 @@ async function load(base, format, set) {
     } catch (e) {
       // Not the Hub's layout at this address: the four IDX files, then.
       if (e.kind !== 'not-found' || format === 'parquet') throw e;
+      fetched = [];
     }
   }
   /** @type {Uint8Array[]} */
@@ -379,8 +419,10 @@ const HANDLERS = {
     await start(m.threads);
     const set = datasetOf(C, m.dataset);
     if (!set) throw new Error(`there is no data set "${m.dataset}"`);
+    fetched = [];
     session = await load(m.base, m.format, set);
     const info = session.info();
+    keepForOffline(set, info.source);
     post(TO_PAGE.ready, {
       train: info.train, test: info.test, source: info.source, threads: faw.threads(), threadsError,
     });

@@ -54,6 +54,7 @@ export const state = {
   /** @type {import('../messages.js').SecondLayerSeen} what the second layer saw last */ secondLayer: null,
   /** @type {{ query: string, here: string, error: string }} this run as a link's query (js/link.js) */ link: null,
   /** @type {string} why the page's link could not be replayed */ linkError: null,
+  /** @type {{ kept: string[], page: boolean, usage?: number }} what this browser keeps offline */ offline: null,
   stopped: false,
 };
 
