@@ -401,13 +401,14 @@ fn edit(key: &str, value: &str) -> std::result::Result<Edit, String> {
 }
 
 /// The page's trainer for a run from `seed`: Keras' settings (batch 128,
-/// Adadelta), stepped batch by batch across epochs, silent.
+/// Adadelta), stepped batch by batch across epochs, silent, its filters
+/// kept at the post's epochs.
 pub fn run_trainer(seed: u64, device: &Device) -> Result<Trainer> {
     let config = TrainConfig {
         seed,
         epochs: 15,
-        snapshot_epochs: Vec::new(),
         progress: Progress::Silent,
+        // The filters at the end of epochs 0, 1, 7 and 15: the post's figure.
         ..TrainConfig::default()
     };
     Trainer::new(MnistCnn::new(seed, device)?, config)

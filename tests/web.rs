@@ -1489,6 +1489,105 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Pictures for slides (web/tests/figures.mjs, Chromium): after one batch
+/// shown and the rest of epoch 1, each file the page saves (the filters
+/// with their nearest kernels, the post's figure, the step, the animation)
+/// decodes and is, byte for byte, the figure the native crate draws from
+/// what the page says it drew it from; the animation has a frame for each
+/// snapshot of the slider. Before an epoch has ended, the post's figure
+/// cannot be drawn, and the page says why.
+#[test]
+fn the_page_saves_the_crates_figures_for_slides() {
+    use filters_are_weights::candle::Tensor;
+    use filters_are_weights::train::{FilterStep, History, Snapshot};
+    let (web, chromium) = browser_tools();
+    build_page(&web);
+    let dir = tempfile::tempdir().unwrap();
+    write_data(dir.path());
+    let server = ServePy::start(&dir.path().join("idx"));
+    let out = dir.path().join("saved");
+    std::fs::create_dir_all(&out).unwrap();
+    let args = [
+        "--page",
+        server.base(),
+        "--idx",
+        "data/",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let r = node_script(&web, &chromium, false, "figures.mjs", &args);
+    assert_eq!(r["pageErrors"], serde_json::json!([]), "{r}");
+    let too_soon = r["tooSoon"].as_str().unwrap();
+    assert!(too_soon.contains("no epoch has ended yet"), "{too_soon}");
+    let tensor =
+        |v: &serde_json::Value| Tensor::from_vec(floats(v), (32, 1, 3, 3), &Device::Cpu).unwrap();
+    for kind in ["filters", "post", "step", "evolution"] {
+        let f = &r["files"][kind];
+        let saved = std::fs::read(f["path"].as_str().unwrap()).unwrap();
+        let inputs = &f["inputs"];
+        let history = || serde_json::from_value::<History>(inputs.clone()).unwrap();
+        let native = match kind {
+            "filters" => viz::nearest_kernels(&tensor(&inputs["filters"]))
+                .unwrap()
+                .png_bytes()
+                .to_vec(),
+            "post" => {
+                let h = history();
+                let epochs = h.epoch_snapshots();
+                assert_eq!(epochs.iter().map(|s| s.epoch).collect::<Vec<_>>(), [0, 1]);
+                viz::filter_evolution(&epochs, h.steps_per_epoch)
+                    .unwrap()
+                    .png_bytes()
+                    .to_vec()
+            }
+            "step" => {
+                let step = FilterStep {
+                    loss: inputs["loss"].as_f64().unwrap() as f32,
+                    before: tensor(&inputs["before"]),
+                    gradient: tensor(&inputs["gradient"]),
+                    update: tensor(&inputs["update"]),
+                    after: tensor(&inputs["after"]),
+                };
+                viz::filter_step(&step).unwrap().png_bytes().to_vec()
+            }
+            _ => {
+                let snapshots: Vec<Snapshot> =
+                    serde_json::from_value(inputs["snapshots"].clone()).unwrap();
+                assert_eq!(snapshots.len() as u64, r["snapshots"].as_u64().unwrap());
+                let spe = inputs["stepsPerEpoch"].as_u64().unwrap() as usize;
+                let ms = inputs["frameMs"].as_u64().unwrap() as u32;
+                let gif = viz::filter_animation(&snapshots, spe, ms).unwrap();
+                let frames = image::AnimationDecoder::into_frames(
+                    image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&saved)).unwrap(),
+                )
+                .count();
+                println!("{kind}: {} frames, {} KB", frames, saved.len() / 1024);
+                assert_eq!(frames, snapshots.len(), "a frame for each snapshot");
+                gif.gif_bytes().to_vec()
+            }
+        };
+        if kind != "evolution" {
+            let png = image::load_from_memory(&saved).unwrap();
+            println!(
+                "{kind}: {} x {} px, {} KB",
+                png.width(),
+                png.height(),
+                saved.len() / 1024
+            );
+            assert!(
+                png.width() >= 900 && png.width() <= 1920,
+                "{kind}: {} px wide",
+                png.width()
+            );
+        }
+        assert!(f["status"].as_str().unwrap().starts_with("saved "), "{f}");
+        assert!(
+            saved == native,
+            "{kind}: the page's file is not the native crate's figure"
+        );
+    }
+}
+
 /// The bound on the page's WebAssembly memory with the whole of MNIST held.
 const FULL_MNIST_MIB: f64 = 200.0;
 

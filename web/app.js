@@ -13,6 +13,7 @@ import { listenUntil, replaceWorker, send, startWorker } from './js/channel.js';
 import { setupDataset } from './js/dataset.js';
 import { forgetPending, onPrediction, onTestDigit, padDigit, redrawPrediction, setupPad } from './js/digit.js';
 import { setupEditor } from './js/editor.js';
+import { onFigure, onFigureError, setupFigures } from './js/figures.js';
 import { setupKernels } from './js/kernels.js';
 import { readLink, setupLink } from './js/link.js';
 import { showOffline } from './js/offline.js';
@@ -44,6 +45,10 @@ function fail(text) {
  */
 function showError(m) {
   const { D } = page;
+  if (m.kind === 'figure') {
+    onFigureError(explain(m, page.C, D));
+    return;
+  }
   const data = isDataFailure(m);
   const what = explain(m, page.C, D) + (data ? ` The kernels above work without ${D.name}.` : '');
   // The controls as they were before: nothing waits for an answer.
@@ -104,6 +109,7 @@ const ON_MESSAGE = {
   [TO_PAGE.error]: showError,
   [TO_PAGE.secondLayer]: onSecondLayer,
   [TO_PAGE.offline]: (m) => showOffline(m.error),
+  [TO_PAGE.figure]: onFigure,
 };
 
 /** Fetches the data set into the worker (it answers `ready`). */
@@ -188,6 +194,7 @@ async function main() {
   $('load-status').textContent = `Fetching ${page.D.name}…`;
   setupTraining(startAgain);
   setupLink();
+  setupFigures();
   readLink();
   showOffline();
   const started = startWorker((m) => (ON_MESSAGE[m.type] || (() => {}))(m),

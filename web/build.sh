@@ -65,6 +65,14 @@ wasm-bindgen --target web --out-dir dist/pkg \
 wasm-bindgen --target web --out-dir dist/pkg-threads \
     "$target/wasm-threads/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
 cp -r index.html app.js worker.js messages.js coi.js style.css js dist/
+# The figures' font (DejaVu Sans, from the dejavu crate the crate embeds
+# natively), beside the page: the worker fetches it when it first draws a
+# picture for slides.
+font=$(cargo metadata --format-version 1 --locked --manifest-path Cargo.toml |
+    python3 -c 'import glob, json, os, sys
+p = [p for p in json.load(sys.stdin)["packages"] if p["name"] == "dejavu"][0]
+print(glob.glob(os.path.join(os.path.dirname(p["manifest_path"]), "assets", "*", "ttf", "DejaVuSans.ttf"))[0])')
+cp "$font" dist/DejaVuSans.ttf
 # The page's files, for coi.js (the service worker) to keep for offline
 # use: everything but the type declarations (and the guide, built below).
 files=$(cd dist && find . -type f ! -name '*.d.ts' | sed 's|^\./||' | LC_ALL=C sort | sed 's/.*/"&"/' | paste -sd, -)

@@ -30,6 +30,9 @@
 //   stops     { epochs }            playing pauses at the end of these epochs (none: [])
 //   secondLayer { all? }            what the second layer sees now (over every test image
 //                                   with `all`, else the test subset)
+//   figure    { id, kind, steps?, filters? }   a picture for slides, drawn by the crate
+//                                   (Session.figure's kinds; "evolution": the snapshots'
+//                                   steps and their filters, 288 numbers each)
 // Worker -> page.
 //   progress   { label, loaded, total }   bytes fetched so far ('decoding' when done)
 //   ready      { train, test, source, threads, threadsError }   the data decoded; training
@@ -48,6 +51,8 @@
 //   prediction { id, logits, probabilities, maps }
 //   testDigit  { index, digit, label }   784 floats, 0..1, and its class
 //   modelFile  { id, bytes }          the answer to `model` `id`
+//   figure     { id, kind, name, mime, bytes, inputs }   the picture asked for: its file,
+//                and what it was drawn from (JSON)
 //   offline    { dataset, bytes?, error? }   the data set is kept for offline use (`bytes`
 //                of it), or could not be (`error`)
 //   secondLayer { run, step, epochsDone, stepsPerEpoch, asked, ms, memoryBytes, images, channels, k, mean,
@@ -63,7 +68,8 @@
  * @typedef {{ type: string, base?: string, format?: string | null, threads?: number, dataset?: string,
  *   run?: number, seed?: number | string, link?: string | null, trainImages?: number, handChosen?: boolean, n?: number, show?: boolean,
  *   digit?: Float32Array, id?: number, index?: number, name?: string, bytes?: Uint8Array,
- *   values?: number[], kernel?: number, frozen?: boolean, all?: boolean, epochs?: number[] }} ToWorker
+ *   values?: number[], kernel?: number, frozen?: boolean, all?: boolean, epochs?: number[], kind?: string,
+ *   steps?: Uint32Array, filters?: Float32Array }} ToWorker
  */
 /** @typedef {{ label: string, loaded: number, total: number }} Progress */
 /**
@@ -84,6 +90,10 @@
 /** @typedef {{ index: number, digit: Float32Array, label: number }} TestDigit */
 /** @typedef {{ id: number, bytes: Uint8Array<ArrayBuffer> }} ModelFile */
 /**
+ * @typedef {{ id: number, kind: string, name: string, mime: string, bytes: Uint8Array<ArrayBuffer>, inputs: string }}
+ *   FigureFile
+ */
+/**
  * @typedef {{ run: number, step: number, epochsDone: number, stepsPerEpoch: number, asked: boolean, ms: number,
  *   memoryBytes: number, images: number, channels: number, k: number, mean: Float32Array, patches: Float32Array,
  *   activations: Float32Array, sources: Uint32Array, weights: Float32Array }} SecondLayerSeen
@@ -98,12 +108,12 @@ export const TO_WORKER = Object.freeze({
   predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel', panic: 'panic',
   exhaustMemory: 'exhaustMemory',
   setFilter: 'setFilter', classicFilter: 'classicFilter', randomFilter: 'randomFilter', freeze: 'freeze',
-  secondLayer: 'secondLayer', stops: 'stops',
+  secondLayer: 'secondLayer', stops: 'stops', figure: 'figure',
 });
 export const TO_PAGE = Object.freeze({
   progress: 'progress', ready: 'ready', update: 'update', stepShown: 'stepShown',
   prediction: 'prediction', testDigit: 'testDigit', modelFile: 'modelFile', error: 'error',
-  secondLayer: 'secondLayer', offline: 'offline',
+  secondLayer: 'secondLayer', offline: 'offline', figure: 'figure',
 });
 
 /**
@@ -177,6 +187,7 @@ const FAILURES = Object.freeze({
     `Could not open ${m.url}: ${m.message}.\nWhat to do: open a model.safetensors written by ` +
     '`filters-are-weights reproduce` or downloaded from this page.',
   'filter': (m) => `Could not change the filter: ${m.message}. The model is as it was.`,
+  'figure': (m) => `Could not draw the picture: ${m.message}.`,
   'prediction': (m, c, d) => `Could not read the ${d.image_noun}: ${m.message}.`,
   'internal': (m) => `Something went wrong in the page: ${m.message}. Reloading it may help.`,
 });

@@ -180,6 +180,23 @@ async function fetchIdx(base, name) {
   }
 }
 
+let fontGiven = false;
+
+/** Gives the crate its figures' font, fetched beside the page the first time it is needed. */
+async function useFont() {
+  if (fontGiven) return;
+  const url = new URL(C.font_file, self.location.href).href;
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`the pictures' font (${url}) could not be fetched: ${e.message}`, { cause: e });
+  }
+  if (!response.ok) throw new Error(`the pictures' font (${url}) could not be fetched: HTTP ${response.status}`);
+  faw.use_font(new Uint8Array(await response.arrayBuffer()));
+  fontGiven = true;
+}
+
 /**
  * The crate's decoding, its refusals told as "not MNIST".
  * @param {() => Session} make
@@ -452,6 +469,12 @@ const HANDLERS = {
   [TO_WORKER.randomFilter]: ['filter', (m) => { session.randomise_filter(m.index, BigInt(m.seed)); train(0); }],
   [TO_WORKER.freeze]: ['filter', (m) => { session.set_frozen(m.index, m.frozen); train(0); }],
   [TO_WORKER.secondLayer]: ['training', (m) => secondLayer(Boolean(m.all), true)],
+  [TO_WORKER.figure]: ['figure', async (m) => {
+    await useFont();
+    const f = session.figure(m.kind, m.steps || new Uint32Array(), m.filters || new Float32Array());
+    const bytes = f.bytes;
+    post(TO_PAGE.figure, { id: m.id, kind: m.kind, name: f.name, mime: f.mime, bytes, inputs: f.inputs });
+  }],
   [TO_WORKER.stops]: ['training', (m) => { stops = Array.from(m.epochs || []); }],
   [TO_WORKER.openModel]: ['model', (m) => {
     playing = false;

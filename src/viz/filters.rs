@@ -171,8 +171,7 @@ fn filter_rows(rows: &[(String, Vec<f32>, f32)], title: &str, bar: Option<f32>) 
     ensure_font();
     let widest = rows
         .iter()
-        .filter_map(|(name, _, _)| ("sans-serif", 15).into_font().box_size(name).ok())
-        .map(|(w, _)| w as i32)
+        .map(|(name, _, _)| super::text_width(name, 15))
         .max()
         .unwrap_or(0);
     let (px, gap, label) = (10, 4, (widest + 24).max(120));

@@ -56,6 +56,9 @@ mod comparison;
 mod curves;
 mod digits;
 mod filters;
+mod glyphs;
+#[cfg(target_arch = "wasm32")]
+pub use glyphs::use_font;
 mod pictures;
 mod replay;
 mod second_layer;
@@ -153,9 +156,12 @@ fn plot_err(e: impl std::fmt::Display) -> Error {
     Error::Plot(e.to_string())
 }
 
-/// Registers the embedded DejaVu Sans font, so text renders without any
-/// system font library. Idempotent (and per evcxr cell, as it must be). In
-/// WebAssembly plotters draws text with the browser's fonts instead.
+/// Registers the embedded DejaVu Sans font for plotters' charts (their
+/// axes and legends), so that their text renders without any system font
+/// library. Idempotent (and per evcxr cell, as it must be). In WebAssembly
+/// plotters has no such font (it would ask a browser's DOM), so only the
+/// figures whose text is the crate's own ([`glyphs`]) draw there: the
+/// filters', not the charts.
 fn ensure_font() {
     #[cfg(not(target_arch = "wasm32"))]
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -229,17 +235,12 @@ fn text<DB: DrawingBackend>(
     (x, y): (i32, i32),
     size: u32,
 ) -> Result<()> {
-    area.draw_text(s, &("sans-serif", size).into_font().color(&BLACK), (x, y))
-        .map_err(plot_err)
+    glyphs::draw(area, s, (x, y), size, &BLACK)
 }
 
 /// The width in pixels of `s` in the figures' font at `size`.
 fn text_width(s: &str, size: u32) -> i32 {
-    ensure_font();
-    ("sans-serif", size)
-        .into_font()
-        .box_size(s)
-        .map_or(s.len() as i32 * size as i32 / 2, |(w, _)| w as i32)
+    glyphs::size_of(s, size).map_or(s.len() as i32 * size as i32 / 2, |(w, _)| w)
 }
 
 fn largest_abs(values: &[f32]) -> f32 {

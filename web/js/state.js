@@ -55,6 +55,7 @@ export const state = {
   /** @type {{ query: string, here: string, error: string }} this run as a link's query (js/link.js) */ link: null,
   /** @type {string} why the page's link could not be replayed */ linkError: null,
   /** @type {{ kept: string[], page: boolean, usage?: number }} what this browser keeps offline */ offline: null,
+  /** @type {{ kind: string, name: string, bytes: number, inputs: string }} the last picture saved */ figure: null,
   stopped: false,
 };
 

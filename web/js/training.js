@@ -7,6 +7,7 @@ import { send } from './channel.js';
 import { requestPrediction } from './digit.js';
 import { drawFilterGrid, filterFigure, largestAbs, sharp } from './draw.js';
 import { closeEditor, fillEditor, openEditor } from './editor.js';
+import { FIGURE_CONTROLS } from './figures.js';
 import { onLink, takeLink } from './link.js';
 import { announce, $, canvasById, inputById, page, selectById } from './page.js';
 import { clearSecondLayer } from './second-layer.js';
@@ -15,7 +16,8 @@ import { applyUpdate, newRun, state } from './state.js';
 // The controls that need the data, disabled until it is there (and again
 // if it cannot be had, or the crate stopped).
 export const TRAINING_CONTROLS = ['play', 'one-batch', 'restart', 'hand-chosen', 'download-model', 'open-model',
-  'seed', 'images-per-epoch', 'test-digit', 'second-layer-now', 'post-stops', 'copy-link', 'link-until'];
+  'seed', 'images-per-epoch', 'test-digit', 'second-layer-now', 'post-stops', 'copy-link', 'link-until',
+  ...FIGURE_CONTROLS];
 
 /** @param {boolean} on */
 export function enableControls(on) {

@@ -23,7 +23,7 @@ use filters_are_weights::model::{glorot_uniform, MnistCnn, PARAMETER_SHAPES};
 use filters_are_weights::picture::{self, WORKING_SIDE};
 use filters_are_weights::rng::Rng;
 use filters_are_weights::second_layer::{top_patches, RECEPTIVE_FIELD};
-use filters_are_weights::train::{evaluate, Stepper, TrainConfig, Trainer};
+use filters_are_weights::train::{evaluate, FilterStep, Snapshot, Stepper, TrainConfig, Trainer};
 use filters_are_weights::viz;
 use std::path::Path;
 use wasm_bindgen::prelude::*;
@@ -85,6 +85,8 @@ pub struct Constants {
     /// The page's own keys in its address (where the data comes from, how
     /// it runs), which a run's link keeps but which change nothing trained.
     pub page_keys: Vec<String>,
+    /// The figures' font, a file beside the page ([`use_font`]).
+    pub font_file: String,
 }
 
 /// An arm's colour in the crate's figures, as CSS.
@@ -158,6 +160,7 @@ pub fn constants() -> Constants {
         receptive_field: RECEPTIVE_FIELD as u32,
         top_images: TOP_IMAGES as u32,
         page_keys: link::PAGE_KEYS.iter().map(|k| k.to_string()).collect(),
+        font_file: FONT_FILE.into(),
     }
 }
 
@@ -341,6 +344,27 @@ pub struct SecondLayer {
 /// Top images a channel in the second layer's section.
 const TOP_IMAGES: usize = 9;
 
+/// The figures' font, as web/build.sh copies it beside the page.
+const FONT_FILE: &str = "DejaVuSans.ttf";
+
+/// Milliseconds a frame of the filters' animation shows (the last, four times that).
+const FRAME_MS: u32 = 200;
+
+/// A picture for slides ([`Session::figure`]): its file's name, type and
+/// bytes, and what it was drawn from (JSON), so that the crate can draw it
+/// again.
+#[wasm_bindgen(getter_with_clone)]
+pub struct FigureFile {
+    /// A file name: the one `reproduce` gives the same figure.
+    pub name: String,
+    /// "image/png" or "image/gif".
+    pub mime: String,
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// What it was drawn from, as JSON.
+    pub inputs: String,
+}
+
 /// Training in the page: the data, Keras' model and the crate's trainer,
 /// stepped a few batches at a time across epochs (`train::Stepper`); with
 /// the hand-chosen comparison on, a second model beside it (the same
@@ -363,6 +387,8 @@ pub struct Session {
     until: Option<usize>,
     /// Whether the model came from a file: then no link can replay it.
     opened: bool,
+    /// The last batch's step shown, for its picture.
+    last_step: Option<FilterStep>,
 }
 
 /// One split of a data set from the bytes of a parquet file in the Hub's layout.
@@ -441,6 +467,7 @@ impl Session {
             plan: Plan::default(),
             until: None,
             opened: false,
+            last_step: None,
         })
     }
 
@@ -482,6 +509,7 @@ impl Session {
         self.plan = Plan::default();
         self.until = None;
         self.opened = false;
+        self.last_step = None;
         Ok(())
     }
 
@@ -611,6 +639,7 @@ impl Session {
                     update: values(&step.update)?,
                     after: values(&step.after)?,
                 });
+                self.last_step = Some(step);
                 (stats.loss, ended)
             } else {
                 let (stats, ended) = self.run.next(&self.data).map_err(js)?;
@@ -707,6 +736,90 @@ impl Session {
         Ok(out)
     }
 
+    /// A picture for slides, drawn by the crate's `viz` as `reproduce` draws
+    /// it: `kind` is "filters" (the 32 filters now, each with its nearest
+    /// classic kernel), "post" (the filters at the end of epochs 0, 1, 7
+    /// and 15, as far as training got), "step" (the last batch shown:
+    /// before, gradient, update, after) or "evolution" (an animated GIF, a
+    /// frame for each of the snapshots `steps` with their filters
+    /// `filters`, 288 numbers each).
+    pub fn figure(
+        &self,
+        kind: &str,
+        steps: Vec<u32>,
+        filters: Vec<f32>,
+    ) -> Result<FigureFile, JsError> {
+        let trainer = &self.run.trainer;
+        let history = &trainer.history;
+        let spe = self.data.train_len().div_ceil(trainer.config.batch_size);
+        let png = |name: &str, fig: viz::Figure, inputs: serde_json::Value| FigureFile {
+            name: name.into(),
+            mime: "image/png".into(),
+            bytes: fig.png_bytes().to_vec(),
+            inputs: inputs.to_string(),
+        };
+        // What the picture was drawn from, so that it can be drawn again.
+        let history_json = || serde_json::to_value(history).map_err(js);
+        match kind {
+            "filters" => {
+                let now = trainer.model.conv1_filters().map_err(js)?;
+                let fig = viz::nearest_kernels(&now).map_err(js)?;
+                let inputs = serde_json::json!({ "filters": values(&now)? });
+                Ok(png("nearest-kernels.png", fig, inputs))
+            }
+            "post" => {
+                let snapshots = history.epoch_snapshots();
+                if snapshots.len() < 2 {
+                    return Err(JsError::new(
+                        "no epoch has ended yet: the figure shows the filters at the end of epochs \
+                         (the post's 1, 7 and 15); train to the end of epoch 1 first",
+                    ));
+                }
+                let fig = viz::filter_evolution(&snapshots, history.steps_per_epoch).map_err(js)?;
+                Ok(png("filters-evolution.png", fig, history_json()?))
+            }
+            "step" => {
+                let step = self
+                    .last_step
+                    .as_ref()
+                    .ok_or_else(|| JsError::new("no step shown yet: press \"one batch\" first"))?;
+                let fig = viz::filter_step(step).map_err(js)?;
+                let inputs = serde_json::json!({
+                    "loss": step.loss, "before": values(&step.before)?, "gradient": values(&step.gradient)?,
+                    "update": values(&step.update)?, "after": values(&step.after)?,
+                });
+                Ok(png("filter-step.png", fig, inputs))
+            }
+            "evolution" => {
+                // conv1.kernel [3, 3, 1, 32]: 288 numbers a snapshot.
+                let per: usize = PARAMETER_SHAPES[0].iter().product();
+                if steps.is_empty() || filters.len() != steps.len() * per {
+                    return Err(JsError::new(&format!(
+                        "an animation needs snapshots: {per} numbers for each step"
+                    )));
+                }
+                let snapshots: Vec<Snapshot> = steps
+                    .iter()
+                    .zip(filters.chunks(per))
+                    .map(|(&step, f)| Snapshot {
+                        epoch: step as usize / spe.max(1),
+                        step: step as usize,
+                        filters: f.to_vec(),
+                    })
+                    .collect();
+                let gif = viz::filter_animation(&snapshots, spe, FRAME_MS).map_err(js)?;
+                let inputs = serde_json::json!({ "snapshots": snapshots, "stepsPerEpoch": spe, "frameMs": FRAME_MS });
+                Ok(FigureFile {
+                    name: "filters-animation.gif".into(),
+                    mime: "image/gif".into(),
+                    bytes: gif.gif_bytes().to_vec(),
+                    inputs: inputs.to_string(),
+                })
+            }
+            _ => Err(JsError::new(&format!("there is no picture \"{kind}\""))),
+        }
+    }
+
     /// Sets filter `i` to the nine numbers `values` (row-major), exactly.
     pub fn set_filter(&mut self, i: u32, values: &[f32]) -> Result<(), JsError> {
         let kernel = kernel_of(values)?;
@@ -798,6 +911,7 @@ impl Session {
         self.plan = Plan::default();
         self.until = None;
         self.opened = true;
+        self.last_step = None;
         Ok(())
     }
 
@@ -843,6 +957,14 @@ pub struct LinkSettings {
     pub until: u32,
     /// Changes made to filters by hand.
     pub edits: u32,
+}
+
+/// Gives the crate's figures their font (`DejaVuSans.ttf`, which the page
+/// serves beside it): fetched when the first picture is drawn, so that the
+/// WebAssembly does not carry it.
+#[wasm_bindgen]
+pub fn use_font(bytes: Vec<u8>) -> Result<(), JsError> {
+    viz::use_font(Vec::leak(bytes)).map_err(js)
 }
 
 /// A run's settings from the page's query (`location.search`): `None`
