@@ -1491,8 +1491,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Pictures for slides (web/tests/figures.mjs, Chromium): after one batch
 /// shown and the rest of epoch 1, each file the page saves (the filters
-/// with their nearest kernels, the post's figure, the step, the animation)
-/// decodes and is, byte for byte, the figure the native crate draws from
+/// with their nearest kernels, the post's figure, the curves, the step,
+/// the animation) decodes and is, byte for byte, the figure the native crate draws from
 /// what the page says it drew it from; the animation has a frame for each
 /// snapshot of the slider. Before an epoch has ended, the post's figure
 /// cannot be drawn, and the page says why.
@@ -1521,7 +1521,7 @@ fn the_page_saves_the_crates_figures_for_slides() {
     assert!(too_soon.contains("no epoch has ended yet"), "{too_soon}");
     let tensor =
         |v: &serde_json::Value| Tensor::from_vec(floats(v), (32, 1, 3, 3), &Device::Cpu).unwrap();
-    for kind in ["filters", "post", "step", "evolution"] {
+    for kind in ["filters", "post", "curves", "step", "evolution"] {
         let f = &r["files"][kind];
         let saved = std::fs::read(f["path"].as_str().unwrap()).unwrap();
         let inputs = &f["inputs"];
@@ -1540,6 +1540,7 @@ fn the_page_saves_the_crates_figures_for_slides() {
                     .png_bytes()
                     .to_vec()
             }
+            "curves" => viz::curves(&history()).unwrap().png_bytes().to_vec(),
             "step" => {
                 let step = FilterStep {
                     loss: inputs["loss"].as_f64().unwrap() as f32,

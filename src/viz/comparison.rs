@@ -83,6 +83,7 @@ fn draw_comparison<DB: DrawingBackend>(
             .collect();
         let epochs = bands.iter().map(|(_, b)| b.len()).max().unwrap_or(1);
         let mut chart = epoch_chart(area, name, epochs, padded(&all, (0.0, unit)))?;
+        let mut legend = Vec::new();
         for (arm, points) in bands {
             let c = arm_colour(arm);
             // The range over seeds: the band from the smallest to the largest.
@@ -96,11 +97,10 @@ fn draw_comparison<DB: DrawingBackend>(
                     points.iter().map(|(x, v)| (*x, v[0])),
                     c.stroke_width(2),
                 ))
-                .map_err(plot_err)?
-                .label(arm.label())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
+                .map_err(plot_err)?;
+            legend.push((arm.label(), c.stroke_width(2)));
         }
-        draw_legend(&mut chart, panel.legend)?;
+        draw_legend(&mut chart, panel.legend, &legend)?;
     }
     Ok(())
 }

@@ -44,14 +44,14 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
             .collect();
         let name = format!("{name}{on}");
         let mut chart = epoch_chart(panel, &name, epochs.len(), padded(&values, (0.0, 1.0)))?;
+        let mut legend = Vec::new();
         for ((label, points), colour) in lines.into_iter().zip([BLUE, RED]) {
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour));
+                .map_err(plot_err)?;
+            legend.push((label, ShapeStyle::from(&colour)));
         }
-        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
+        draw_legend(&mut chart, SeriesLabelPosition::MiddleRight, &legend)?;
     }
     Ok(())
 }
@@ -108,21 +108,75 @@ pub(super) type EpochChart<'a, DB> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>,
 >;
 
-/// The chart's legend, at `position`.
+/// The chart's legend, at `position`: each line of `entries` (a label and
+/// its line's style), laid out and drawn as plotters' series labels are
+/// (a 10-pixel margin, 30 pixels for the line's sample, lines 1.25 of the
+/// font's size apart, on white at 0.8 in a black frame), with the text's
+/// size measured by the crate ([`super::glyphs`]): plotters measures a
+/// legend with its own fonts, which in WebAssembly it does not have.
 pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut EpochChart<'a, DB>,
     position: SeriesLabelPosition,
+    entries: &[(&str, ShapeStyle)],
 ) -> Result<()> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)
+    let area = chart.plotting_area().strip_coord_spec();
+    let (size, margin, sample) = (13u32, 10i32, 30i32);
+    let line = |i: usize| (f64::from(i as u32) * f64::from(size) * 1.25).round() as i32;
+    let (mut w, mut h) = (0, 0);
+    for (i, (label, _)) in entries.iter().enumerate() {
+        let (dx, dy) = super::glyphs::size_of(label, f64::from(size))?;
+        w = w.max(dx);
+        h = h.max(line(i) + dy);
+    }
+    let (w, h) = (w + sample + 2 * margin, h + 2 * margin);
+    let (area_w, area_h) = area.dim_in_pixel();
+    let (x, y) = layout(position, (w, h), (area_w as i32, area_h as i32));
+    let frame = [(x, y), (x + w, y + h)];
+    area.draw(&Rectangle::new(frame, WHITE.mix(0.8).filled()))
+        .map_err(plot_err)?;
+    area.draw(&Rectangle::new(frame, ShapeStyle::from(&BLACK)))
+        .map_err(plot_err)?;
+    let font = ("sans-serif", size).into_font().color(&BLACK);
+    // The labels first, then each line's sample beside its label's middle.
+    let tops: Vec<i32> = (0..entries.len()).map(|i| y + margin + line(i)).collect();
+    for ((label, _), &top) in entries.iter().zip(&tops) {
+        area.draw_text(label, &font, (x + sample + margin, top))
+            .map_err(plot_err)?;
+    }
+    for ((label, style), &top) in entries.iter().zip(&tops) {
+        let (_, dy) = super::glyphs::size_of(label, f64::from(size))?;
+        let mid = (top + top + dy) / 2;
+        area.draw(&PathElement::new(
+            [(x + margin, mid), (x + margin + 18, mid)],
+            *style,
+        ))
+        .map_err(plot_err)?;
+    }
+    Ok(())
 }
 
+/// Where a legend `(w, h)` goes in an area `(area_w, area_h)`: as plotters
+/// places series labels, 5 pixels from the edges.
+fn layout(
+    position: SeriesLabelPosition,
+    (w, h): (i32, i32),
+    (area_w, area_h): (i32, i32),
+) -> (i32, i32) {
+    use SeriesLabelPosition::*;
+    let x = match position {
+        UpperLeft | MiddleLeft | LowerLeft => 5,
+        UpperMiddle | MiddleMiddle | LowerMiddle => (area_w - w) / 2,
+        UpperRight | MiddleRight | LowerRight => area_w - w - 5,
+        Coordinate(x, _) => x,
+    };
+    let y = match position {
+        UpperLeft | UpperMiddle | UpperRight => 5,
+        MiddleLeft | MiddleMiddle | MiddleRight => (area_h - h) / 2,
+        LowerLeft | LowerMiddle | LowerRight => area_h - h - 5,
+        Coordinate(_, y) => y,
+    };
+    (x, y)
+}
 /// Loss and accuracy per epoch, train and test, as PNG and SVG.
 pub fn curves(history: &History) -> Result<Figure> {
     if history.epochs.is_empty() {

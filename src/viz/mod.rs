@@ -37,17 +37,23 @@ use std::path::Path;
 
 /// A figure of `$size` (`(w, h)` pixels) drawn by `$draw(area, args...)`,
 /// a function generic over the drawing backend, twice: as PNG and as SVG.
+/// In WebAssembly, as PNG only: plotters' SVG text is laid out with its
+/// fonts, which it does not have there.
 macro_rules! png_and_svg {
     ($size:expr, $draw:path $(, $arg:expr)*) => {{
         let (w, h): (u32, u32) = $size;
+        #[allow(unused_mut)]
         let mut fig = render(w, h, |area| $draw(area $(, $arg)*))?;
-        let mut svg = String::new();
+        #[cfg(not(target_arch = "wasm32"))]
         {
-            let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-            $draw(&root $(, $arg)*)?;
-            root.present().map_err(plot_err)?;
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+                $draw(&root $(, $arg)*)?;
+                root.present().map_err(plot_err)?;
+            }
+            fig.svg = Some(svg);
         }
-        fig.svg = Some(svg);
         Ok(fig)
     }};
 }
@@ -158,10 +164,10 @@ fn plot_err(e: impl std::fmt::Display) -> Error {
 
 /// Registers the embedded DejaVu Sans font for plotters' charts (their
 /// axes and legends), so that their text renders without any system font
-/// library. Idempotent (and per evcxr cell, as it must be). In WebAssembly
-/// plotters has no such font (it would ask a browser's DOM), so only the
-/// figures whose text is the crate's own ([`glyphs`]) draw there: the
-/// filters', not the charts.
+/// library. Idempotent (and per evcxr cell, as it must be). The PNG
+/// figures' text is the crate's own ([`glyphs`]), which needs no
+/// registration and draws the same in WebAssembly, where plotters has no
+/// font (it would ask a browser's DOM).
 fn ensure_font() {
     #[cfg(not(target_arch = "wasm32"))]
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -175,7 +181,7 @@ fn ensure_font() {
     });
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+type Area<'a> = DrawingArea<glyphs::Glyphed<BitMapBackend<'a>>, Shift>;
 
 /// Draws with `draw` on a white `width × height` canvas.
 fn render_rgb(
@@ -186,7 +192,8 @@ fn render_rgb(
     ensure_font();
     let mut buf = vec![255u8; width as usize * height as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let backend = glyphs::Glyphed(BitMapBackend::with_buffer(&mut buf, (width, height)));
+        let root = backend.into_drawing_area();
         draw(&root)?;
         root.present().map_err(plot_err)?;
     }
@@ -235,12 +242,13 @@ fn text<DB: DrawingBackend>(
     (x, y): (i32, i32),
     size: u32,
 ) -> Result<()> {
-    glyphs::draw(area, s, (x, y), size, &BLACK)
+    area.draw_text(s, &("sans-serif", size).into_font().color(&BLACK), (x, y))
+        .map_err(plot_err)
 }
 
 /// The width in pixels of `s` in the figures' font at `size`.
 fn text_width(s: &str, size: u32) -> i32 {
-    glyphs::size_of(s, size).map_or(s.len() as i32 * size as i32 / 2, |(w, _)| w)
+    glyphs::size_of(s, f64::from(size)).map_or(s.len() as i32 * size as i32 / 2, |(w, _)| w)
 }
 
 fn largest_abs(values: &[f32]) -> f32 {

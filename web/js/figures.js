@@ -1,8 +1,8 @@
 // 2. Pictures for slides: the crate's own figures (its `viz`, compiled into
 // the page), drawn by the training worker from the run now, saved as files:
-// the filters with their nearest classic kernels, the post's figure, one
-// batch's step (PNG), and the filters' evolution over the snapshots so far
-// (an animated GIF).
+// the filters with their nearest classic kernels, the post's figure, the
+// curves per epoch, one batch's step (PNG), and the filters' evolution over
+// the snapshots so far (an animated GIF).
 import { TO_WORKER } from '../messages.js';
 import { send } from './channel.js';
 import { announce, $, filterCount, filterSize } from './page.js';
@@ -13,7 +13,8 @@ import { state, thin } from './state.js';
 export const GIF_FRAMES = 120;
 
 // Each button's picture (Session.figure's kinds).
-const BUTTONS = { 'save-filters': 'filters', 'save-post': 'post', 'save-step': 'step', 'save-evolution': 'evolution' };
+const BUTTONS = { 'save-filters': 'filters', 'save-post': 'post', 'save-curves': 'curves', 'save-step': 'step',
+  'save-evolution': 'evolution' };
 export const FIGURE_CONTROLS = Object.keys(BUTTONS);
 
 // Pictures asked for: only the answer to the last one is saved.

@@ -739,10 +739,10 @@ impl Session {
     /// A picture for slides, drawn by the crate's `viz` as `reproduce` draws
     /// it: `kind` is "filters" (the 32 filters now, each with its nearest
     /// classic kernel), "post" (the filters at the end of epochs 0, 1, 7
-    /// and 15, as far as training got), "step" (the last batch shown:
-    /// before, gradient, update, after) or "evolution" (an animated GIF, a
-    /// frame for each of the snapshots `steps` with their filters
-    /// `filters`, 288 numbers each).
+    /// and 15, as far as training got), "curves" (loss and accuracy per
+    /// epoch), "step" (the last batch shown: before, gradient, update,
+    /// after) or "evolution" (an animated GIF, a frame for each of the
+    /// snapshots `steps` with their filters `filters`, 288 numbers each).
     pub fn figure(
         &self,
         kind: &str,
@@ -777,6 +777,16 @@ impl Session {
                 }
                 let fig = viz::filter_evolution(&snapshots, history.steps_per_epoch).map_err(js)?;
                 Ok(png("filters-evolution.png", fig, history_json()?))
+            }
+            "curves" => {
+                if history.epochs.is_empty() {
+                    return Err(JsError::new(
+                        "no epoch has ended yet: these curves have a point per epoch (train and \
+                         test); train to the end of epoch 1 first",
+                    ));
+                }
+                let fig = viz::curves(history).map_err(js)?;
+                Ok(png("curves.png", fig, history_json()?))
             }
             "step" => {
                 let step = self

@@ -34,8 +34,8 @@ try {
   await page.waitForFunction(() => window.faw.state.epochsDone >= 1 &&
     document.getElementById('play').textContent.includes('train'), null, { timeout: 300000 });
   result.snapshots = await page.evaluate(() => window.faw.state.snapshots.length);
-  for (const [id, kind] of [['save-filters', 'filters'], ['save-post', 'post'], ['save-step', 'step'],
-    ['save-evolution', 'evolution']]) {
+  for (const [id, kind] of [['save-filters', 'filters'], ['save-post', 'post'], ['save-curves', 'curves'],
+    ['save-step', 'step'], ['save-evolution', 'evolution']]) {
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 300000 }), page.click(`#${id}`)]);
     const path = join(args.out, download.suggestedFilename());
     await download.saveAs(path);
