@@ -1273,9 +1273,9 @@ fn the_page_works_from_the_keyboard_alone() {
 /// 30 and stop". Both stop at batch 30 with the same losses and filters,
 /// bit for bit, those of the native trainer replaying the same link (losses
 /// within 1e-5, filters within 1e-4: native sums in another order), filter
-/// 3 exactly as set; the link
-/// each makes of the run reads back as the one opened. A malformed link
-/// and one from a newer page are explained, and the page starts plain.
+/// 3 exactly as set; the link each makes of the run reads back as the one
+/// opened. A malformed link and one from a newer page are explained, and
+/// the page starts plain.
 #[test]
 fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
     use filters_are_weights::link::RunLink;

@@ -16,7 +16,7 @@ import { setupEditor } from './js/editor.js';
 import { onFigure, onFigureError, setupFigures } from './js/figures.js';
 import { setupKernels } from './js/kernels.js';
 import { readLink, setupLink } from './js/link.js';
-import { showOffline } from './js/offline.js';
+import { setupOffline, showOffline } from './js/offline.js';
 import { onSecondLayer, setupSecondLayer } from './js/second-layer.js';
 import { announce, $, page, params, threads } from './js/page.js';
 import { limits, state } from './js/state.js';
@@ -196,6 +196,7 @@ async function main() {
   setupLink();
   setupFigures();
   readLink();
+  setupOffline();
   showOffline();
   const started = startWorker((m) => (ON_MESSAGE[m.type] || (() => {}))(m),
     (why) => showError({ kind: 'worker', message: why }));

@@ -17,8 +17,8 @@
 // files are kept in the browser's Cache Storage as they come, so that each
 // online visit brings the newest version; when the network does not
 // answer, the copy kept is served. The page's files are all kept when the
-// worker installs (web/build.sh writes their list below, `FILES`), so one
-// visit is enough; the data sets are kept by the training worker as it
+// page asks (web/build.sh writes their list below, `FILES`), so one visit
+// is enough; the data sets are kept by the training worker as it
 // fetches them (worker.js, `DATA_CACHE`), with a note of what each is.
 //
 // A browser without service workers, an insecure origin (plain HTTP from
@@ -33,14 +33,20 @@ const PAGE_CACHE = 'faw-page';
 if (typeof window === 'undefined') {
   const scope = /** @type {any} */ (self).registration.scope;
   const keep = new Set(FILES.map((f) => new URL(f, scope).href));
-  /** The answer `response`, with the headers that isolate the page. */
+  /**
+   * The answer `response`, with the headers that isolate the page where
+   * its server sent none (web/serve.py's own, credentialless, stay).
+   */
   const isolated = (/** @type {Response} */ response) => {
     // Opaque answers (another origin, no CORS) cannot be changed.
     if (response.status === 0) return response;
     const headers = new Headers(response.headers);
-    headers.set('Cross-Origin-Opener-Policy', 'same-origin');
-    headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
-    headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
+    const add = (/** @type {string} */ name, /** @type {string} */ value) => {
+      if (!headers.has(name)) headers.set(name, value);
+    };
+    add('Cross-Origin-Opener-Policy', 'same-origin');
+    add('Cross-Origin-Embedder-Policy', 'require-corp');
+    add('Cross-Origin-Resource-Policy', 'cross-origin');
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   };
   /** The page's file a request is for (its address without the query), if it is one. */
@@ -51,12 +57,33 @@ if (typeof window === 'undefined') {
     if (request.mode === 'navigate' && url.href.startsWith(scope) && !keep.has(url.href)) return scope;
     return keep.has(url.href) ? url.href : null;
   };
-  self.addEventListener('install', (event) => {
-    /** @type {any} */ (self).skipWaiting();
-    // Every file, or none: a page half kept would not start offline.
-    event.waitUntil(caches.open(PAGE_CACHE).then((cache) => cache.addAll([...keep])));
-  });
+  // Installed and active at once, so that a page it isolates reloads
+  // without waiting for the page's files to be kept (megabytes).
+  self.addEventListener('install', () => /** @type {any} */ (self).skipWaiting());
   self.addEventListener('activate', (event) => event.waitUntil(/** @type {any} */ (self).clients.claim()));
+  // "keep", from the page (js/offline.js), once it runs: every file of the
+  // page not kept yet is fetched and kept, files of older versions no
+  // longer listed are dropped, and the page is told how many are kept.
+  self.addEventListener('message', (event) => {
+    if (event.data?.type !== 'keep') return;
+    event.waitUntil((async () => {
+      const cache = await caches.open(PAGE_CACHE);
+      for (const request of await cache.keys()) if (!keep.has(request.url)) await cache.delete(request);
+      let kept = 0;
+      for (const url of keep) {
+        if (!await cache.match(url)) {
+          try {
+            const response = await fetch(url, { cache: 'no-cache' });
+            if (response.ok) await cache.put(url, response);
+          } catch {
+            // No network: counted as not kept.
+          }
+        }
+        if (await cache.match(url)) kept += 1;
+      }
+      /** @type {any} */ (event.source)?.postMessage({ type: 'kept', kept, of: keep.size });
+    })());
+  });
   self.addEventListener('fetch', (event) => {
     const request = event.request;
     if (request.cache === 'only-if-cached' && request.mode !== 'same-origin') return;
@@ -88,7 +115,7 @@ if (typeof window === 'undefined') {
   const needsReload = () => !window.crossOriginIsolated && !off && !reloaded;
   if (!off && window.isSecureContext && navigator.serviceWorker) {
     navigator.serviceWorker.register(/** @type {HTMLScriptElement} */ (document.currentScript).src).then((registration) => {
-      if (registration.active && !navigator.serviceWorker.controller && needsReload()) {
+      if (registration?.active && !navigator.serviceWorker.controller && needsReload()) {
         sessionStorage.setItem('coi-reloaded', '1');
         location.reload();
       }

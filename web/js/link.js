@@ -64,7 +64,12 @@ export function readLink() {
  * @returns {{ query: string, until: boolean } | null}
  */
 export function takeLink() {
-  if (pending === null) return null;
+  if (pending === null) {
+    // A run of the visitor's own: the note of what the link replayed goes
+    // (that it could not be replayed stays).
+    if (!state.linkError) $('link-note').hidden = true;
+    return null;
+  }
   const query = pending;
   pending = null;
   return { query, until: /(^|[?&])until=/.test(query) };

@@ -9,6 +9,24 @@ import { state } from './state.js';
 
 const MB = (/** @type {number} */ bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 
+// Whether the service worker (coi.js) has kept every file of the page: it
+// says so when asked to keep them (setupOffline).
+let pageKept = false;
+
+/**
+ * Asks the service worker, once it is active, to keep the page's files,
+ * and says what is kept when it answers.
+ */
+export function setupOffline() {
+  if (!window.isSecureContext || !navigator.serviceWorker) return;
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    if (event.data?.type !== 'kept') return;
+    pageKept = event.data.kept === event.data.of;
+    showOffline();
+  });
+  navigator.serviceWorker.ready.then((registration) => registration?.active?.postMessage({ type: 'keep' }));
+}
+
 /**
  * The data sets kept, from the notes in the data cache.
  * @returns {Promise<import('../messages.js').OfflineNote[]>}
@@ -34,13 +52,11 @@ export async function showOffline(error) {
   }
   try {
     const kept = await keptDatasets();
-    const registration = await navigator.serviceWorker.getRegistration();
-    const pageKept = Boolean(registration?.active) && await caches.has('faw-page');
     const names = kept.map((n) => `${n.name} (${MB(n.bytes)}, ${n.source})`);
     const missing = page.C.datasets.filter((d) => !kept.some((n) => n.dataset === d.id)).map((d) => d.name);
     const usage = navigator.storage?.estimate ? (await navigator.storage.estimate()).usage : null;
     state.offline = { kept: kept.map((n) => n.dataset), page: pageKept, usage };
-    line.textContent = `Offline: ${pageKept ? 'this browser keeps this page' : 'the page is being kept'}` +
+    line.textContent = `Offline: ${pageKept ? 'this browser keeps this page' : 'the page is not kept yet'}` +
       `${names.length ? ` and ${names.join(' and ')}` : ', but no data set yet'}, so that it opens and ` +
       `trains without the network${usage ? ` (${MB(usage)} in all)` : ''}. ` +
       `${missing.length ? `${missing.join(' and ')}: not kept; open it once online to keep it. ` : ''}` +

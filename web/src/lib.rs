@@ -504,13 +504,19 @@ impl Session {
         } else {
             None
         };
+        self.fresh_run(false);
+        Ok(())
+    }
+
+    /// A new run's bookkeeping: nothing scored, changed by hand, planned by
+    /// a link or shown yet; `opened`: its model came from a file.
+    fn fresh_run(&mut self, opened: bool) {
         self.scored_at = None;
         self.made.clear();
         self.plan = Plan::default();
         self.until = None;
-        self.opened = false;
+        self.opened = opened;
         self.last_step = None;
-        Ok(())
     }
 
     /// Follows a link (its query, `link=1&seed=…`: `filters_are_weights::link`)
@@ -916,12 +922,7 @@ impl Session {
             self.hand = Some(Stepper::new(hand.map_err(js)?));
         }
         self.run = Stepper::new(Trainer::new(model, config).map_err(js)?);
-        self.scored_at = None;
-        self.made.clear();
-        self.plan = Plan::default();
-        self.until = None;
-        self.opened = true;
-        self.last_step = None;
+        self.fresh_run(true);
         Ok(())
     }
 

@@ -83,7 +83,8 @@ async function trainClicks(query, n) {
 // What a page made to fail says, once it has said it.
 async function failure(url, data, format, query, hub) {
   // `hub`: how the Hugging Face Hub answers (routed: it is never reached).
-  const context = hub ? await browser.newContext() : null;
+  // Without the service worker (coi.js): its own fetches would pass the route by.
+  const context = hub ? await browser.newContext({ serviceWorkers: 'block' }) : null;
   if (hub) await context.route(/huggingface\.co/, hub);
   const page = await open(url, data, format, { failing: true, query, context });
   await ready(page);
@@ -430,13 +431,16 @@ try {
     noPkg: (page) => page.route(/\/pkg(-threads)?\//, (route) => route.fulfill({ status: 404, body: '' })),
   };
   for (const [name, breakIt] of Object.entries(cannot)) {
-    const page = await browser.newPage();
+    // Without the service worker (coi.js), which would fetch the page's
+    // files itself, past the routes that break them.
+    const context = await browser.newContext({ serviceWorkers: 'block' });
+    const page = await context.newPage();
     page.on('pageerror', (e) => result.pageErrors.push(String(e)));
     await breakIt(page);
     await page.goto(`${args.page}?data=${encodeURIComponent(args.idx)}&format=idx`);
     await page.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
     result.cannotStart[name] = await page.textContent('#load-status');
-    await page.close();
+    await context.close();
   }
 
   // 11. The same page on the Hub's parquet layout; and data it cannot have.
