@@ -41,8 +41,12 @@ if (typeof window === 'undefined') {
     // Opaque answers (another origin, no CORS) cannot be changed.
     if (response.status === 0) return response;
     const headers = new Headers(response.headers);
+    // WebKit (Safari's engine; WebKitGTK 2.50 here) does not isolate a page
+    // whose `credentialless` came through a service worker: there the
+    // worker's require-corp replaces it.
+    const webkit = /AppleWebKit/.test(navigator.userAgent) && !/Chrome|Chromium|Firefox/.test(navigator.userAgent);
     const add = (/** @type {string} */ name, /** @type {string} */ value) => {
-      if (!headers.has(name)) headers.set(name, value);
+      if (!headers.has(name) || webkit) headers.set(name, value);
     };
     add('Cross-Origin-Opener-Policy', 'same-origin');
     add('Cross-Origin-Embedder-Policy', 'require-corp');
