@@ -29,45 +29,65 @@ pub(super) fn draw_filter(
     .map_err(plot_err)
 }
 
-/// A horizontal colour bar for `[-scale, scale]` with its three ticks.
-fn draw_colour_bar(area: &Area, (x, y): (i32, i32), width: i32, scale: f32) -> Result<()> {
+/// A horizontal colour bar for `[-scale, scale]` with its three ticks,
+/// `zoom` times the size it has in the figures (12 px high, 13 px text).
+fn draw_colour_bar(
+    area: &Area,
+    (x, y): (i32, i32),
+    width: i32,
+    scale: f32,
+    zoom: i32,
+) -> Result<()> {
     for i in 0..width {
         let v = scale * (2.0 * i as f32 / (width - 1) as f32 - 1.0);
         area.draw(&Rectangle::new(
-            [(x + i, y), (x + i + 1, y + 12)],
+            [(x + i, y), (x + i + 1, y + 12 * zoom)],
             diverging(v, scale).filled(),
         ))
         .map_err(plot_err)?;
     }
-    text(area, &format!("{:+.2}", -scale), (x - 4, y + 15), 13)?;
-    text(area, "0", (x + width / 2 - 3, y + 15), 13)?;
+    let (below, size) = (y + 15 * zoom, 13 * zoom as u32);
+    text(
+        area,
+        &format!("{:+.2}", -scale),
+        (x - 4 * zoom, below),
+        size,
+    )?;
+    text(area, "0", (x + width / 2 - 3 * zoom, below), size)?;
     text(
         area,
         &format!("{:+.2}", scale),
-        (x + width - 32, y + 15),
-        13,
+        (x + width - 32 * zoom, below),
+        size,
     )
 }
 
 /// The post's figure: the first layer's filters `[32, 1, 3, 3]` in a grid of
 /// 4 rows of 8, with a colour bar.
 pub fn filter_grid(filters: &Tensor, title: &str, scale: ColourScale) -> Result<Figure> {
-    png_figure(filter_grid_rgb(filters, title, scale)?)
+    png_figure(filter_grid_rgb(filters, title, scale, 1)?)
 }
 
-fn filter_grid_rgb(filters: &Tensor, title: &str, scale: ColourScale) -> Result<image::RgbImage> {
+/// The grid of [`filter_grid`], every length and text `zoom` times as large.
+fn filter_grid_rgb(
+    filters: &Tensor,
+    title: &str,
+    scale: ColourScale,
+    zoom: i32,
+) -> Result<image::RgbImage> {
     let rows = crate::analysis::filter_values(filters)?;
-    let (px, gap, cols) = (14, 10, 8);
+    let (px, gap, cols) = (14 * zoom, 10 * zoom, 8);
     let block = 3 * px;
     let grid_rows = rows.len().div_ceil(cols) as i32;
-    let width = (cols as i32 * (block + gap) + gap).max(360);
-    let height = 40 + grid_rows * (block + gap) + gap + 40;
+    let (header, footer) = (40 * zoom, 40 * zoom);
+    let width = (cols as i32 * (block + gap) + gap).max(360 * zoom);
+    let height = header + grid_rows * (block + gap) + gap + footer;
     let shared = match scale {
         ColourScale::Fixed(m) => m,
         _ => largest_abs(&rows.concat()),
     };
     render_rgb(width as u32, height as u32, |area| {
-        text(area, title, (gap, 10), 18)?;
+        text(area, title, (gap, 10 * zoom), 18 * zoom as u32)?;
         for (i, f) in rows.iter().enumerate() {
             let (r, c) = ((i / cols) as i32, (i % cols) as i32);
             let s = match scale {
@@ -77,13 +97,14 @@ fn filter_grid_rgb(filters: &Tensor, title: &str, scale: ColourScale) -> Result<
             draw_filter(
                 area,
                 f,
-                (gap + c * (block + gap), 40 + r * (block + gap)),
+                (gap + c * (block + gap), header + r * (block + gap)),
                 px,
                 s,
             )?;
         }
         if scale != ColourScale::PerFilter {
-            draw_colour_bar(area, (width / 2 - 100, height - 36), 200, shared)?;
+            let bar = (width / 2 - 100 * zoom, height - 36 * zoom);
+            draw_colour_bar(area, bar, 200 * zoom, shared, zoom)?;
         }
         Ok(())
     })
@@ -190,7 +211,7 @@ fn filter_rows(rows: &[(String, Vec<f32>, f32)], title: &str, bar: Option<f32>) 
             }
         }
         match bar {
-            Some(scale) => draw_colour_bar(area, (width / 2 - 100, height - 38), 200, scale),
+            Some(scale) => draw_colour_bar(area, (width / 2 - 100, height - 38), 200, scale, 1),
             None => Ok(()),
         }
     })
@@ -221,39 +242,103 @@ impl Animation {
 
 /// The 32 filters changing over training: one frame per snapshot, all on one
 /// colour scale, `frame_ms` milliseconds each (the last one lingers), looping.
+/// Each frame is the grid of [`filter_grid`] (426 px wide).
 pub fn filter_animation(
     snapshots: &[Snapshot],
     steps_per_epoch: usize,
     frame_ms: u32,
 ) -> Result<Animation> {
-    use image::codecs::gif::{GifEncoder, Repeat};
-    use image::{Delay, Frame};
+    filter_animation_zoomed(snapshots, steps_per_epoch, frame_ms, 1)
+}
+
+/// [`filter_animation`] drawn `zoom` times as large, its text too (not
+/// pixels blown up): 3 makes frames 1,278 px wide, for a slide.
+pub fn filter_animation_zoomed(
+    snapshots: &[Snapshot],
+    steps_per_epoch: usize,
+    frame_ms: u32,
+    zoom: u32,
+) -> Result<Animation> {
     if snapshots.is_empty() {
         return Err(Error::Plot("no snapshots to animate".into()));
+    }
+    if !(1..=8).contains(&zoom) {
+        return Err(Error::Plot(format!(
+            "an animation is drawn 1 to 8 times as large, not {zoom}"
+        )));
     }
     let all: Vec<f32> = snapshots
         .iter()
         .flat_map(|s| s.filters.iter().copied())
         .collect();
     let scale = ColourScale::Fixed(largest_abs(&all));
-    let mut gif = Vec::new();
-    {
-        let mut encoder = GifEncoder::new_with_speed(&mut gif, 10);
-        encoder.set_repeat(Repeat::Infinite).map_err(plot_err)?;
-        for (i, s) in snapshots.iter().enumerate() {
-            let title = format!("First-layer filters, {}", s.label(steps_per_epoch));
-            let rgb = filter_grid_rgb(&s.tensor()?, &title, scale)?;
-            let rgba = image::DynamicImage::ImageRgb8(rgb).to_rgba8();
-            let ms = if i + 1 == snapshots.len() {
-                frame_ms * 4
-            } else {
-                frame_ms
-            };
-            let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(ms, 1));
-            encoder.encode_frame(frame).map_err(plot_err)?;
-        }
+    let frame = |i: usize| {
+        let s = &snapshots[i];
+        let title = format!("First-layer filters, {}", s.label(steps_per_epoch));
+        filter_grid_rgb(&s.tensor()?, &title, scale, zoom as i32)
+    };
+    let n = snapshots.len();
+    let delay = |i: usize| if i + 1 == n { frame_ms * 4 } else { frame_ms };
+    Ok(Animation {
+        gif: gif_of(n, frame, delay)?,
+    })
+}
+
+/// An animated GIF of `n` frames, frame `i` drawn by `frame(i)` (one at a
+/// time: they are large) and shown for `delay_ms(i)` milliseconds, looping.
+/// GIF has at most 256 colours a frame; these frames share one colour
+/// scale, so one palette serves them all, learnt by NeuQuant from the first,
+/// middle and last frames, and each colour's nearest entry is looked up once.
+fn gif_of(
+    n: usize,
+    frame: impl Fn(usize) -> Result<image::RgbImage>,
+    delay_ms: impl Fn(usize) -> u32,
+) -> Result<Vec<u8>> {
+    use std::collections::HashMap;
+    let mut sample = Vec::new();
+    let mut size = (0, 0);
+    for i in [0, n / 2, n - 1] {
+        let rgb = frame(i)?;
+        size = rgb.dimensions();
+        sample.extend(rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]));
     }
-    Ok(Animation { gif })
+    let (w, h) = size;
+    let quant = color_quant::NeuQuant::new(10, 256, &sample);
+    let mut index: HashMap<[u8; 3], u8> = HashMap::new();
+    let mut gif = Vec::new();
+    let too_big = |_| Error::Plot(format!("a GIF is at most 65535 pixels wide, not {w}×{h}"));
+    let (gw, gh) = (
+        u16::try_from(w).map_err(too_big)?,
+        u16::try_from(h).map_err(too_big)?,
+    );
+    let mut encoder =
+        gif::Encoder::new(&mut gif, gw, gh, &quant.color_map_rgb()).map_err(plot_err)?;
+    encoder
+        .set_repeat(gif::Repeat::Infinite)
+        .map_err(plot_err)?;
+    for i in 0..n {
+        let rgb = frame(i)?;
+        // Runs of one colour are long: the last pixel's entry first.
+        let mut last = ([255, 255, 255], quant.index_of(&[255; 4]) as u8);
+        let pixels: Vec<u8> = rgb
+            .pixels()
+            .map(|p| {
+                if p.0 != last.0 {
+                    let at = *index
+                        .entry(p.0)
+                        .or_insert_with(|| quant.index_of(&[p[0], p[1], p[2], 255]) as u8);
+                    last = (p.0, at);
+                }
+                last.1
+            })
+            .collect();
+        let mut indexed = gif::Frame::from_indexed_pixels(gw, gh, pixels, None);
+        // GIF counts in hundredths of a second.
+        indexed.delay = u16::try_from(delay_ms(i).div_ceil(10)).unwrap_or(u16::MAX);
+        encoder.write_frame(&indexed).map_err(plot_err)?;
+    }
+    drop(encoder);
+    Ok(gif)
 }
 
 /// Each learned filter with the classic kernel most like it and their

@@ -2,7 +2,7 @@
 //!
 //! | module | figures |
 //! |---|---|
-//! | `filters` | [`filter_grid`], [`filter_evolution`], [`filter_change`], [`filter_step`], [`filter_animation`], [`nearest_kernels`] |
+//! | `filters` | [`filter_grid`], [`filter_evolution`], [`filter_change`], [`filter_step`], [`filter_animation`], [`filter_animation_zoomed`], [`nearest_kernels`] |
 //! | `replay` | [`filter_replay`]: the snapshots in one HTML output, with a slider and play/pause |
 //! | `pictures` | [`kernel_gallery`], [`feature_maps`], [`picture`] |
 //! | `digits` | [`digit_grid`], [`mistakes`], [`confusion`], [`class_counts`] |
@@ -73,8 +73,8 @@ pub use comparison::{arm_colour, arm_comparison, arm_filters, dataset_filters};
 pub use curves::curves;
 pub use digits::{class_counts, confusion, digit_grid, mistakes};
 pub use filters::{
-    filter_animation, filter_change, filter_evolution, filter_grid, filter_step, filter_table,
-    nearest_kernels, Animation,
+    filter_animation, filter_animation_zoomed, filter_change, filter_evolution, filter_grid,
+    filter_step, filter_table, nearest_kernels, Animation,
 };
 pub use pictures::{feature_maps, kernel_gallery, kernel_gallery_of, picture};
 pub use replay::{filter_replay, Replay};

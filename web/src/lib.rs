@@ -349,6 +349,8 @@ const FONT_FILE: &str = "DejaVuSans.ttf";
 
 /// Milliseconds a frame of the filters' animation shows (the last, four times that).
 const FRAME_MS: u32 = 200;
+/// The animation drawn three times as large as the notebooks' (1,278 px wide), for a slide.
+const GIF_ZOOM: u32 = 3;
 
 /// A picture for slides ([`Session::figure`]): its file's name, type and
 /// bytes, and what it was drawn from (JSON), so that the crate can draw it
@@ -823,8 +825,11 @@ impl Session {
                         filters: f.to_vec(),
                     })
                     .collect();
-                let gif = viz::filter_animation(&snapshots, spe, FRAME_MS).map_err(js)?;
-                let inputs = serde_json::json!({ "snapshots": snapshots, "stepsPerEpoch": spe, "frameMs": FRAME_MS });
+                let gif = viz::filter_animation_zoomed(&snapshots, spe, FRAME_MS, GIF_ZOOM)
+                    .map_err(js)?;
+                let inputs = serde_json::json!({
+                    "snapshots": snapshots, "stepsPerEpoch": spe, "frameMs": FRAME_MS, "zoom": GIF_ZOOM,
+                });
                 Ok(FigureFile {
                     name: "filters-animation.gif".into(),
                     mime: "image/gif".into(),

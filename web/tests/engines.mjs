@@ -52,25 +52,32 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * in it (its value as JSON), size the window, take a screenshot.
  * @typedef {{ open(url: string): Promise<void>, eval(expr: string): Promise<any>,
  *   size(width: number, height: number): Promise<void>, screenshot(file: string): Promise<void>,
- *   close(): Promise<void> }} Engine
+ *   close(): Promise<void>, said?: string[] }} Engine
  */
 
 /**
  * An Engine over a playwright or puppeteer page (the two speak alike but
  * for sizing the window, `size`).
  * @param {{ close(): Promise<void> }} browser
- * @param {{ goto(url: string): Promise<any>, evaluate(expr: string): Promise<any>,
+ * @param {{ goto(url: string): Promise<any>, evaluate(expr: string): Promise<any>, on: Function,
  *   screenshot(o: { path: string, fullPage: boolean }): Promise<any> }} page
  * @param {(width: number, height: number) => Promise<void>} size
  * @returns {Engine}
  */
-const pageEngine = (browser, page, size) => ({
-  open: async (url) => { await page.goto(url); },
-  eval: (expr) => page.evaluate(expr),
-  size,
-  screenshot: async (file) => { await page.screenshot({ path: file, fullPage: true }); },
-  close: () => browser.close(),
-});
+const pageEngine = (browser, page, size) => {
+  // The page's warnings and errors, told when a test waits in vain.
+  const said = [];
+  page.on('console', (m) => { if (['error', 'warn', 'warning'].includes(m.type())) said.push(m.text()); });
+  page.on('pageerror', (e) => said.push(String(e)));
+  return {
+    open: async (url) => { await page.goto(url); },
+    eval: (expr) => page.evaluate(expr),
+    size,
+    screenshot: async (file) => { await page.screenshot({ path: file, fullPage: true }); },
+    close: () => browser.close(),
+    said,
+  };
+};
 
 /** @returns {Promise<Engine>} */
 async function chromium() {
@@ -162,6 +169,19 @@ async function webkit() {
 
 const ENGINES = { chromium, firefox, webkit };
 
+/** What the page shows and where it stands, for a test that waited in vain. */
+async function seenNow(engine) {
+  try {
+    const said = engine.said?.length ? ` It said: ${engine.said.slice(-10).join(' | ')}` : '';
+    return JSON.stringify(await engine.eval(`({ address: location.href, isolated: window.crossOriginIsolated,
+      serviceWorker: Boolean(navigator.serviceWorker?.controller), reloaded: sessionStorage.getItem('coi-reloaded'),
+      load: document.getElementById('load-status')?.textContent, train: document.getElementById('train-status')?.textContent,
+      state: window.faw && { ready: window.faw.state.ready, step: window.faw.state.step, threads: window.faw.state.threads } })`)) + said;
+  } catch (e) {
+    return `(not readable: ${e.message})`;
+  }
+}
+
 /** Waits up to `ms` for `expr` to be truthy; returns its value. */
 async function waitFor(engine, expr, ms = 120000) {
   const until = Date.now() + ms;
@@ -174,7 +194,7 @@ async function waitFor(engine, expr, ms = 120000) {
       if (Date.now() > until) throw e;
     }
     if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${expr}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${expr}; the page: ${await seenNow(engine)}`);
     await sleep(100);
   }
 }
@@ -222,6 +242,8 @@ try {
     if (until && !linkError) {
       await waitFor(engine, `window.faw.state.step >= ${until} &&
         document.getElementById('play').textContent.includes('train')`, 600000);
+      // The live region is set a frame after it is cleared (js/page.js' announce).
+      await waitFor(engine, `document.getElementById('announce').textContent !== ''`, 10000);
     }
     const seen = `({ step: window.faw.state.step, losses: window.faw.state.losses,
       filters: Array.from(window.faw.state.filters), frozen: window.faw.state.frozen,
