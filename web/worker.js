@@ -396,29 +396,9 @@ function reset(m) {
 /** @type {string | null} */
 let threadsError = null;
 
-// How long the threads may take to start (well under a second, as a rule):
-// past it, the one-thread build trains instead, and the page says why.
-const THREADS_START_MS = 20000;
-
-/**
- * `promise`, or a rejection saying `why` where it has not settled within `ms`.
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
- * @param {string} why
- * @returns {Promise<T>}
- */
-function within(promise, ms, why) {
-  /** @type {ReturnType<typeof setTimeout>} */
-  let timer;
-  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(why)), ms); });
-  return /** @type {Promise<T>} */ (Promise.race([promise, late])).finally(() => clearTimeout(timer));
-}
-
 // The crate's module, started once, on `threads` threads where the page
 // is cross-origin isolated. Where the build with threads cannot start (a
-// browser that will not share memory with its workers, say, or threads
-// that do not start in time: Firefox, now and then, under load), the
+// browser that will not share memory with its workers, say), the
 // one-thread build trains instead, and the page is told why; a failure of
 // that one is the browser's.
 /** @param {number} threads */
@@ -431,8 +411,7 @@ async function start(threads) {
       /** @type {typeof import('./dist/pkg-threads/filters_are_weights_web.js')} */
       const withThreads = await import(PKG(isolated, threads));
       wasm = await withThreads.default();
-      await within(withThreads.initThreadPool(threads), THREADS_START_MS,
-        `its ${threads} threads had not started after ${THREADS_START_MS / 1000} s`);
+      await withThreads.initThreadPool(threads);
       faw = withThreads;
     } catch (e) {
       threadsError = e.message || String(e);
