@@ -1253,9 +1253,14 @@ fn the_page_works_from_the_keyboard_alone() {
     assert_eq!(memory["playDisabled"], true);
     assert_eq!(memory["restartDisabled"], false);
     assert_eq!(r["afterMemory"], 1, "{r}");
+    println!(
+        "the answer for the whole pad checked {} ms after the batches",
+        r["lastStroke"]["ms"]
+    );
     assert_eq!(
         r["lastStroke"]["shown"], r["lastStroke"]["whole"],
-        "the answer shown is not the one for the whole pad: a stroke was never read"
+        "the answer shown is not the one for the whole pad after {} ms: a stroke was never read",
+        r["lastStroke"]["ms"]
     );
     let touch = &r["touch"];
     assert!(
