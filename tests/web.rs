@@ -49,10 +49,17 @@ struct ServePy {
 
 impl ServePy {
     fn start(data: &Path) -> ServePy {
+        Self::start_site(data, &Path::new(ROOT).join("web/dist"))
+    }
+
+    /// The page built in `site` (a copy of web/dist) with `data`.
+    fn start_site(data: &Path, site: &Path) -> ServePy {
         let mut child = Command::new("python3")
             .arg(Path::new(ROOT).join("web/serve.py"))
             .args(["--port", "0", "--prefix", PREFIX, "--data"])
             .arg(data)
+            .arg("--site")
+            .arg(site)
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 could not be started: web/serve.py needs Python 3");
@@ -1272,10 +1279,10 @@ fn the_page_works_from_the_keyboard_alone() {
     assert_eq!(touch["wide"], false, "{touch}");
 }
 
-/// A run's link (src/link.rs) opened in Chromium and Firefox: seed 7, 3000
-/// images an epoch (batch 25 begins the second), filter 3 set by hand and
-/// frozen before the first batch, filter 10 set after 12, "train to batch
-/// 30 and stop". Both stop at batch 30 with the same losses and filters,
+/// A run's link (src/link.rs) opened in Chromium and Firefox, each on one
+/// thread: seed 7, 3000 images an epoch (batch 25 begins the second),
+/// filter 3 set by hand and frozen before the first batch, filter 10 set
+/// after 12, "train to batch 30 and stop". Both stop at batch 30 with the same losses and filters,
 /// bit for bit, those of the native trainer replaying the same link (losses
 /// within 1e-5, filters within 1e-4: native sums in another order), filter
 /// 3 exactly as set; the link each makes of the run reads back as the one
@@ -1306,8 +1313,8 @@ fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
             "--link",
             link,
             // One thread: the numbers are the same on any number (the
-            // three-engine test holds 1 and 2 threads alike), and Firefox,
-            // loaded, now and then never starts its threads.
+            // three-engine test holds 1 and 2 threads alike), and threads
+            // that do not start have a test of their own.
             "--query",
             "threads=1",
         ];
@@ -1482,6 +1489,73 @@ fn the_page_works_offline_after_one_visit() {
             "{when}, the new version: {title}"
         );
         assert_eq!(seen["ready"], true, "{when}: {}", seen["status"]);
+    }
+}
+
+/// Threads that never start: a copy of the page whose pool threads each
+/// load the module and then never run rayon's loop (as Firefox, loaded, now
+/// and then leaves one), so that building the pool never ends. In Firefox
+/// the page trains all the same, on one thread, once the threads have had
+/// their time (20 s), and says why; its losses are the native trainer's.
+#[test]
+fn the_page_trains_on_one_thread_when_its_threads_never_start() {
+    let (web, chromium) = browser_tools();
+    other_engines();
+    build_page(&web);
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_data(dir.path());
+    let site = dir.path().join("site");
+    copy_dir(&web.join("dist"), &site);
+    let snippets = site.join("pkg-threads/snippets");
+    let helpers = std::fs::read_dir(&snippets)
+        .unwrap()
+        .map(|d| d.unwrap().path().join("src/workerHelpers.no-bundler.js"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no wasm-bindgen-rayon worker script in {}",
+                snippets.display()
+            )
+        });
+    let script = std::fs::read_to_string(&helpers).unwrap();
+    let run_thread = "pkg.wbg_rayon_start_worker(data.receiver);";
+    assert!(
+        script.contains(run_thread),
+        "{}: {script}",
+        helpers.display()
+    );
+    std::fs::write(&helpers, script.replace(run_thread, "// never runs")).unwrap();
+    let server = ServePy::start_site(&dir.path().join("idx"), &site);
+    let (native_losses, _) = native_training(&data);
+    let args = [
+        "--engine",
+        "firefox",
+        "--page",
+        server.base(),
+        "--idx",
+        "data/",
+        "--batches",
+        "3",
+    ];
+    let r = node_script(&web, &chromium, false, "engines.mjs", &args);
+    let status = r["status"].as_str().unwrap();
+    println!("firefox: {status}");
+    assert_eq!(r["ready"], true, "{status}");
+    assert_eq!(r["isolated"], true, "served by web/serve.py");
+    assert_eq!(r["threads"], 1, "{r}");
+    assert!(
+        status.contains("would not start WebAssembly threads (its ")
+            && status.contains(" threads had not started after 20 s)"),
+        "{status}"
+    );
+    let losses = floats(&r["losses"]);
+    assert_eq!(losses.len(), 3);
+    for (i, (a, b)) in losses.iter().zip(&native_losses).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "batch {}: loss {a}, {b} natively",
+            i + 1
+        );
     }
 }
 

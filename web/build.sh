@@ -64,7 +64,7 @@ wasm-bindgen --target web --out-dir dist/pkg \
     "$target/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
 wasm-bindgen --target web --out-dir dist/pkg-threads \
     "$target/wasm-threads/wasm32-unknown-unknown/release/filters_are_weights_web.wasm"
-cp -r index.html app.js worker.js messages.js coi.js style.css js dist/
+cp -r index.html app.js worker.js pool.js messages.js coi.js style.css js dist/
 # The figures' font (DejaVu Sans, from the dejavu crate the crate embeds
 # natively), beside the page: the worker fetches it when it first draws a
 # picture for slides.

@@ -10,7 +10,7 @@ export default [
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.browser },
   },
   {
-    files: ['worker.js'],
+    files: ['worker.js', 'pool.js'],
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: globals.worker },
   },
   {

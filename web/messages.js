@@ -103,6 +103,12 @@
  *   ErrorMessage
  */
 
+// Between the training worker and the worker that starts its threads
+// (pool.js), once: the training worker's compiled module, its shared
+// memory and how many threads; the answer, once they all run (or why not).
+/** @typedef {{ module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number }} PoolStart */
+/** @typedef {{ started: boolean, error?: string }} PoolStarted */
+
 export const TO_WORKER = Object.freeze({
   load: 'load', reset: 'reset', play: 'play', pause: 'pause', step: 'step',
   predict: 'predict', testDigit: 'testDigit', model: 'model', openModel: 'openModel', panic: 'panic',

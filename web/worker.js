@@ -396,9 +396,67 @@ function reset(m) {
 /** @type {string | null} */
 let threadsError = null;
 
+// How long the pool's threads may take to start (well under a second, as a
+// rule): past it, the one-thread build trains instead, and the page says why.
+const THREADS_START_MS = 20000;
+
+// The worker that started the pool (pool.js), held here: its own workers
+// are the pool's threads, and a worker nobody holds may be collected while
+// its threads run (Firefox's bug 1702191).
+/** @type {Set<Worker>} */
+const poolStarters = new Set();
+
+/**
+ * A WebAssembly module, compiled as it downloads where the server says
+ * what it is.
+ * @param {URL} url
+ * @returns {Promise<WebAssembly.Module>}
+ */
+async function compiled(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  return response.headers.get('Content-Type') === 'application/wasm'
+    ? WebAssembly.compileStreaming(response)
+    : WebAssembly.compile(await response.arrayBuffer());
+}
+
+/**
+ * Starts the pool of `threads` threads of the threaded build's `module`,
+ * which shares `memory`, from pool.js. Building the pool blocks the thread
+ * that builds it until every one of them runs, so it is built there and
+ * not here: rejected, and pool.js ended with the threads it started, when
+ * they do not all run within THREADS_START_MS.
+ * @param {WebAssembly.Module} module
+ * @param {WebAssembly.Memory} memory
+ * @param {number} threads
+ * @returns {Promise<void>}
+ */
+function startPool(module, memory, threads) {
+  const pool = new Worker(new URL('./pool.js', import.meta.url), { type: 'module' });
+  poolStarters.add(pool);
+  return new Promise((resolve, reject) => {
+    const fail = (/** @type {string} */ why) => {
+      clearTimeout(timer);
+      pool.terminate();
+      poolStarters.delete(pool);
+      reject(new Error(why));
+    };
+    const timer = setTimeout(() => fail(`its ${threads} threads had not started after ${THREADS_START_MS / 1000} s`),
+      THREADS_START_MS);
+    pool.onmessage = (/** @type {MessageEvent<import('./messages.js').PoolStarted>} */ { data }) => {
+      if (!data.started) return fail(data.error);
+      clearTimeout(timer);
+      resolve();
+    };
+    pool.onerror = (e) => fail(`the worker that starts them failed (${e.message || 'pool.js would not run'})`);
+    pool.postMessage(/** @type {import('./messages.js').PoolStart} */ ({ module, memory, threads }));
+  });
+}
+
 // The crate's module, started once, on `threads` threads where the page
 // is cross-origin isolated. Where the build with threads cannot start (a
-// browser that will not share memory with its workers, say), the
+// browser that will not share memory with its workers, say, or threads
+// that do not start in time: Firefox, now and then, under load), the
 // one-thread build trains instead, and the page is told why; a failure of
 // that one is the browser's.
 /** @param {number} threads */
@@ -408,10 +466,12 @@ async function start(threads) {
   if (isolated && threads > 1) threadsError = memoryUnshareable();
   if (isolated && threads > 1 && !threadsError) {
     try {
+      const js = PKG(isolated, threads);
       /** @type {typeof import('./dist/pkg-threads/filters_are_weights_web.js')} */
-      const withThreads = await import(PKG(isolated, threads));
-      wasm = await withThreads.default();
-      await withThreads.initThreadPool(threads);
+      const withThreads = await import(js);
+      const module = await compiled(new URL(js.replace(/\.js$/, '_bg.wasm'), import.meta.url));
+      wasm = await withThreads.default({ module_or_path: module });
+      await startPool(module, wasm.memory, threads);
       faw = withThreads;
     } catch (e) {
       threadsError = e.message || String(e);

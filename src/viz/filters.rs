@@ -306,7 +306,7 @@ fn gif_of(
     let quant = color_quant::NeuQuant::new(10, 256, &sample);
     let mut index: HashMap<[u8; 3], u8> = HashMap::new();
     let mut gif = Vec::new();
-    let too_big = |_| Error::Plot(format!("a GIF is at most 65535 pixels wide, not {w}×{h}"));
+    let too_big = |_| Error::Plot(format!("a GIF is at most 65535 pixels a side, not {w}×{h}"));
     let (gw, gh) = (
         u16::try_from(w).map_err(too_big)?,
         u16::try_from(h).map_err(too_big)?,

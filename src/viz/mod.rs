@@ -316,4 +316,40 @@ mod tests {
         assert_eq!(img.get_pixel(10 + 52 + 21, 40 + 21).0, [33, 102, 172]);
         assert_eq!(img.get_pixel(10 + 2 * 52 + 21, 40 + 21).0, [255, 255, 255]);
     }
+
+    #[test]
+    fn an_animation_zoomed_is_drawn_that_many_times_as_large() {
+        let snapshots: Vec<Snapshot> = (0..3)
+            .map(|i| Snapshot {
+                epoch: i,
+                step: 10 * i,
+                filters: (0..32 * 9)
+                    .map(|k| ((k * (i + 1)) % 7) as f32 - 3.0)
+                    .collect(),
+            })
+            .collect();
+        let frames = |zoom| {
+            let a = filter_animation_zoomed(&snapshots, 10, 100, zoom).unwrap();
+            let mut options = gif::DecodeOptions::new();
+            options.set_color_output(gif::ColorOutput::RGBA);
+            let mut decoder = options.read_info(a.gif_bytes()).unwrap();
+            let mut sizes = Vec::new();
+            while let Some(f) = decoder.read_next_frame().unwrap() {
+                sizes.push((f.width as u32, f.height as u32, f.delay));
+            }
+            sizes
+        };
+        let (one, three) = (frames(1), frames(3));
+        assert_eq!(one.len(), 3);
+        assert_eq!(one[0].0, 426, "{one:?}");
+        // Every length three times as long; the last frame lingers 4x.
+        for (a, b) in one.iter().zip(&three) {
+            assert_eq!((3 * a.0, 3 * a.1, a.2), *b);
+        }
+        assert_eq!((one[0].2, one[2].2), (10, 40));
+        for zoom in [0, 9] {
+            let e = filter_animation_zoomed(&snapshots, 10, 100, zoom).unwrap_err();
+            assert!(e.to_string().contains("1 to 8 times as large"), "{e}");
+        }
+    }
 }
