@@ -64,7 +64,12 @@ try {
   await page.waitForFunction(() => window.faw.state.offline?.page && window.faw.state.offline.kept.length > 0,
     null, { timeout: 120000 });
   result.online = await seen();
-  result.pageCache = await page.evaluate(async () => (await (await caches.open('faw-page')).keys()).length);
+  // The page's files kept, each relative to the page ("./" the page itself).
+  result.pageCache = await page.evaluate(async () => {
+    const base = new URL('./', location.href).href;
+    const keys = await (await caches.open('faw-page')).keys();
+    return keys.map((k) => k.url.slice(base.length) || './').sort();
+  });
 
   // 2. The server stopped: reloaded, the page opens and trains 10 batches.
   await stop(child);
