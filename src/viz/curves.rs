@@ -46,6 +46,12 @@ fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &Hist
         let mut chart = epoch_chart(panel, &name, epochs.len(), padded(&values, (0.0, 1.0)))?;
         let mut legend = Vec::new();
         for ((label, points), colour) in lines.into_iter().zip([BLUE, RED]) {
+            // One epoch is one point, which a line does not show: a dot.
+            if let [point] = points[..] {
+                chart
+                    .draw_series(std::iter::once(Circle::new(point, 4, colour.filled())))
+                    .map_err(plot_err)?;
+            }
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))
                 .map_err(plot_err)?;

@@ -318,6 +318,42 @@ mod tests {
     }
 
     #[test]
+    fn curves_after_one_epoch_show_each_value_as_a_dot() {
+        let stats = crate::train::EpochStats {
+            epoch: 1,
+            train_loss: 0.5,
+            train_accuracy: 0.85,
+            test_loss: 0.2,
+            test_accuracy: 0.94,
+            train_seconds: 1.0,
+        };
+        let history = History {
+            epochs: vec![stats],
+            ..History::default()
+        };
+        let fig = curves(&history).unwrap();
+        if let Ok(dir) = std::env::var("FAW_KEEP_FIGURES") {
+            fig.save_png(Path::new(&dir).join("curves-one-epoch.png"))
+                .unwrap();
+        }
+        let img = image::load_from_memory(fig.png_bytes()).unwrap().to_rgb8();
+        // Each panel's plot is centred on epoch 1, the legend at its right:
+        // the dots are the only colour in its middle.
+        let (w, h) = img.dimensions();
+        for panel in 0..2 {
+            let middle = panel * w / 2 + w / 4 + 20;
+            let colours = |c: [u8; 3]| {
+                (middle - 15..middle + 15)
+                    .flat_map(|x| (0..h).map(move |y| (x, y)))
+                    .filter(|&(x, y)| img.get_pixel(x, y).0 == c)
+                    .count()
+            };
+            assert!(colours([0, 0, 255]) >= 20, "panel {panel}: no blue dot");
+            assert!(colours([255, 0, 0]) >= 20, "panel {panel}: no red dot");
+        }
+    }
+
+    #[test]
     fn an_animation_zoomed_is_drawn_that_many_times_as_large() {
         let snapshots: Vec<Snapshot> = (0..3)
             .map(|i| Snapshot {
