@@ -22,6 +22,11 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (m) => { if (m.type() === 'error') result.console.push(m.text()); });
   page.on('pageerror', (e) => result.pageErrors.push(String(e)));
+  // File choosers intercepted from the start: interception turned on only
+  // when the wait for one begins races the key press that opens it (the
+  // browser is told without waiting for its answer), and a chooser that
+  // opens before goes unseen.
+  page.on('filechooser', () => {});
   await page.goto(`${args.page}?data=${encodeURIComponent(args.idx)}&format=idx`);
   await page.waitForFunction(() => window.faw?.state.ready && window.faw.state.snapshots.length > 0,
     null, { timeout: 120000 });
