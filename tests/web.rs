@@ -994,6 +994,17 @@ fn node_script(
     script: &str,
     args: &[&str],
 ) -> serde_json::Value {
+    try_node_script(web, chromium, display, script, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`node_script`], its failure returned: what the script printed.
+fn try_node_script(
+    web: &Path,
+    chromium: &str,
+    display: bool,
+    script: &str,
+    args: &[&str],
+) -> Result<serde_json::Value, String> {
     let mut cmd = if display {
         let mut c = Command::new("xvfb-run");
         c.args(["-a", "-s", "-screen 0 1920x1200x24", "node"]);
@@ -1011,9 +1022,30 @@ fn node_script(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    if !out.status.success() {
+        return Err(format!("{script} failed:\n{stdout}\n{stderr}"));
+    }
     serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("no result from {script} ({e}):\n{stdout}\n{stderr}"))
+        .map_err(|e| format!("no result from {script} ({e}):\n{stdout}\n{stderr}"))
+}
+
+/// A run of engines.mjs that met a fault of the engine, not of the page,
+/// seen now and then on a loaded machine: WebKit's web process crashing,
+/// or Firefox never running one of the page's threads (the page then
+/// trains on one thread after 20 s, and says so: a test of its own holds
+/// that). What the run met, or None.
+fn engine_fault(run: &Result<serde_json::Value, String>) -> Option<String> {
+    match run {
+        Err(e) if e.contains("WebProcess CRASHED") => Some(e.clone()),
+        Ok(r)
+            if r["status"]
+                .as_str()
+                .is_some_and(|s| s.contains(" threads had not started after 20 s")) =>
+        {
+            Some(r["status"].to_string())
+        }
+        _ => None,
+    }
 }
 
 /// Firefox ESR, WebKitWebDriver and Xvfb (Debian's `firefox-esr`,
@@ -1038,7 +1070,8 @@ fn other_engines() {
 /// thread with the reason on the page. At 360, 768, 1280 and 1920 CSS
 /// pixels the page is no wider than the window, with a screenshot each,
 /// and axe-core finds no violation (in Chromium; Firefox checks the widths
-/// too, WebKit those from 768, its window's smallest being 447).
+/// too, WebKit those from 768, its window's smallest being 447). An engine
+/// that meets a fault of its own (`engine_fault`) is run once more.
 #[test]
 fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
     let (web, chromium) = browser_tools();
@@ -1086,7 +1119,15 @@ fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
         let mut args = vec!["--engine", engine];
         args.extend(common);
         args.extend(more);
-        let r = node_script(&web, &chromium, engine == "webkit", "engines.mjs", &args);
+        let run = || try_node_script(&web, &chromium, engine == "webkit", "engines.mjs", &args);
+        // Once more after a fault of the engine (printed): a page that
+        // always meets one fails all the same.
+        let mut r = run();
+        if let Some(fault) = engine_fault(&r) {
+            println!("{engine}, run again after a fault of the engine: {fault}");
+            r = run();
+        }
+        let r = r.unwrap_or_else(|e| panic!("{e}"));
         println!(
             "{engine}: {} thread(s), {:?} s for {ENGINE_BATCHES} batches; {}",
             r["threads"], r["trainSeconds"], r["userAgent"]
@@ -1282,11 +1323,11 @@ fn the_page_works_from_the_keyboard_alone() {
 /// A run's link (src/link.rs) opened in Chromium and Firefox, each on one
 /// thread: seed 7, 3000 images an epoch (batch 25 begins the second),
 /// filter 3 set by hand and frozen before the first batch, filter 10 set
-/// after 12, "train to batch 30 and stop". Both stop at batch 30 with the same losses and filters,
-/// bit for bit, those of the native trainer replaying the same link (losses
-/// within 1e-5, filters within 1e-4: native sums in another order), filter
-/// 3 exactly as set; the link each makes of the run reads back as the one
-/// opened. A malformed link and one from a newer page are explained, and
+/// after 12, "train to batch 30 and stop". Both stop at batch 30 with the
+/// same losses and filters, bit for bit, those of the native trainer
+/// replaying the same link (losses within 1e-5, filters within 1e-4: native
+/// sums in another order), filter 3 exactly as set; the link each makes of
+/// the run reads back as the one opened. A malformed link and one from a newer page are explained, and
 /// the page starts plain.
 #[test]
 fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
