@@ -5,8 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-/// Everything that can go wrong in this crate, by kind.
+/// Everything that can go wrong in this crate, by kind. Its messages speak of
+/// the library's own settings; the command line adds its options where it
+/// reports them. New kinds may be added: match with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file could not be read.
     #[error("{}: {source}", path.display())]
@@ -53,6 +56,18 @@ pub enum Error {
         /// What does not fit.
         problem: String,
     },
+    /// A run cannot resume from what a folder holds: a checkpoint or results
+    /// made with other settings or data.
+    #[error("{}: cannot resume from it: {problem}", path.display())]
+    CannotResume {
+        /// The checkpoint or results file.
+        path: PathBuf,
+        /// What differs, and what to do.
+        problem: String,
+    },
+    /// A link to a run cannot be read ([`crate::link::RunLink::parse`]).
+    #[error("this link cannot be replayed: {0}")]
+    Link(#[from] crate::link::LinkError),
     /// Training diverged: the loss became NaN or infinite.
     #[error(
         "training diverged: the loss became {loss} in epoch {epoch}, batch {batch}. \
@@ -125,20 +140,15 @@ fn write_advice(e: &std::io::Error) -> &'static str {
     const EDQUOT: i32 = 122;
     match e.kind() {
         ErrorKind::StorageFull => {
-            "The disk is full: free some space there, or write somewhere else \
-             (reproduce --out DIR)"
+            "The disk is full: free some space there, or write somewhere else"
         }
         _ if matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT)) => {
             "The disk (or your quota on it) is full: free some space there, or write \
-             somewhere else (reproduce --out DIR)"
+             somewhere else"
         }
         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
-            "That place cannot be written to: choose a directory you may write to \
-             (reproduce --out DIR)"
+            "That place cannot be written to: choose a directory you may write to"
         }
-        _ => {
-            "Check that the directory can be written to, or write somewhere else \
-             (reproduce --out DIR)"
-        }
+        _ => "Check that the directory can be written to, or write somewhere else",
     }
 }

@@ -158,6 +158,9 @@ mod tests {
             msg.contains("could not write") && msg.contains("out.png"),
             "{msg}"
         );
-        assert!(msg.contains("--out"), "{msg}");
+        assert!(
+            msg.contains("write somewhere else") && !msg.contains("--"),
+            "{msg}"
+        );
     }
 }

@@ -81,14 +81,14 @@ pub fn quick_mode() -> bool {
     std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// The device called `name` on the command line: `cpu`, `cuda` or `metal`
-/// (the last two need a build with that feature, and the GPU).
+/// The device called `name`: `cpu`, `cuda` or `metal` (the last two need a
+/// build with that feature, and the GPU).
 pub fn device(name: &str) -> Result<candle_core::Device> {
     use candle_core::Device;
     let unavailable = |what: &str, e: candle_core::Error| {
         Error::DeviceUnavailable(format!(
-            "--device {name}: {what} is not available ({e}); it needs a build with \
-             `--features {name}` and a {what} GPU, or use --device cpu"
+            "device '{name}': {what} is not available ({e}); it needs a build with \
+             the `{name}` feature and a {what} GPU; the CPU ('cpu') always works"
         ))
     };
     match name {
@@ -96,7 +96,7 @@ pub fn device(name: &str) -> Result<candle_core::Device> {
         "cuda" => Device::new_cuda(0).map_err(|e| unavailable("CUDA", e)),
         "metal" => Device::new_metal(0).map_err(|e| unavailable("Metal", e)),
         other => Err(Error::InvalidConfig(format!(
-            "--device: '{other}' is not a device; choose cpu, cuda or metal"
+            "'{other}' is not a device; choose cpu, cuda or metal"
         ))),
     }
 }

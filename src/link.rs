@@ -113,8 +113,10 @@ impl Default for RunLink {
     }
 }
 
-/// Why a link cannot be replayed.
+/// Why a link cannot be replayed (into the crate's [`crate::Error`] as
+/// [`crate::Error::Link`]). New kinds may be added: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LinkError {
     /// Made by a newer version of the page, in a format this one cannot read.
     #[error(

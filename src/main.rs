@@ -407,6 +407,24 @@ fn demo(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What the command line's options can do about a library error, said
+/// after it (the library's messages speak of its own settings).
+fn advice(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::Write { .. } => Some("--out DIR writes the outputs somewhere else."),
+        Error::CannotResume { .. } => Some(
+            "Run with the options it was made with, leave out --resume to start afresh, \
+             or choose another folder with --out DIR.",
+        ),
+        Error::DatasetUnavailable(_) => Some("--data-dir DIR reads the four IDX files from DIR."),
+        Error::DeviceUnavailable(_) => Some(
+            "--device cuda needs a build with `cargo build --release --features cuda` \
+             (--features metal for --device metal); --device cpu always works.",
+        ),
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let done = match &cli.command {
@@ -424,6 +442,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            if let Some(advice) = advice(&e) {
+                eprintln!("{advice}");
+            }
             ExitCode::FAILURE
         }
     }

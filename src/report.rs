@@ -372,7 +372,7 @@ impl Report {
         if let Some((learned, random)) = pair {
             if !learned.second_layer.is_empty() && !random.second_layer.is_empty() {
                 let (a, b) = (&learned.second_layer, &random.second_layer);
-                let matches = second_layer::best_matches(b, a);
+                let matches = second_layer::best_matches(b, a)?;
                 let title = format!(
                     "Does the second layer see the same over a random first layer? Mean top patches, seed {}",
                     learned.seed

@@ -114,7 +114,7 @@ fn conv1_maps(model: &MnistCnn, images: &Tensor) -> Result<Tensor> {
 /// image's peaks come out of the convolution as it is computed
 /// ([`ops::conv_relu_peaks`]).
 pub fn top_patches(model: &MnistCnn, images: &Tensor, k: usize) -> Result<Vec<ChannelPatches>> {
-    let n = images.dim(0)?;
+    let (n, _, _, width) = images.dims4()?;
     if k == 0 || k > n {
         return Err(Error::BadArgument(format!(
             "top patches: k must be 1..={n} (the images searched), not {k}"
@@ -158,7 +158,7 @@ pub fn top_patches(model: &MnistCnn, images: &Tensor, k: usize) -> Result<Vec<Ch
                         image,
                         at: (r, c),
                         activation,
-                        patch: patch(&pixels(image)?, r, c),
+                        patch: patch(&pixels(image)?, width, r, c),
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -182,9 +182,23 @@ pub fn mean_top_patches(model: &MnistCnn, images: &Tensor, k: usize) -> Result<V
 /// channel of `b` whose mean top patch is most like it, and how like:
 /// their centred cosine ([`crate::analysis::centred_cosine`]), -1..1. Two
 /// networks number their channels as they please, so a channel is matched
-/// wherever it is in the other.
-pub fn best_matches(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<(usize, f32)> {
-    a.iter()
+/// wherever it is in the other. Refused: an empty `b` (nothing to match
+/// with), and patches of different lengths.
+pub fn best_matches(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<Vec<(usize, f32)>> {
+    if b.is_empty() && !a.is_empty() {
+        return Err(Error::BadArgument(
+            "best matches: no channels to match with (the second set is empty)".into(),
+        ));
+    }
+    if let Some(len) = a.first().or(b.first()).map(Vec::len) {
+        if let Some(other) = a.iter().chain(b).find(|p| p.len() != len) {
+            return Err(Error::BadArgument(format!(
+                "best matches: patches of {len} and {} values cannot be compared",
+                other.len()
+            )));
+        }
+    }
+    Ok(a.iter()
         .map(|pa| {
             b.iter()
                 .enumerate()
@@ -194,14 +208,14 @@ pub fn best_matches(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<(usize, f32)> {
                     |best, m| if m.1 > best.1 { m } else { best },
                 )
         })
-        .collect()
+        .collect())
 }
 
-/// The 5×5 pixels of a 28×28 image whose top-left is `(r, c)`.
-fn patch(image: &[f32], r: usize, c: usize) -> Vec<f32> {
+/// The 5×5 pixels of an image `width` pixels wide whose top-left is `(r, c)`.
+fn patch(image: &[f32], width: usize, r: usize, c: usize) -> Vec<f32> {
     let side = RECEPTIVE_FIELD;
     (0..side * side)
-        .map(|i| image[(r + i / side) * 28 + c + i % side])
+        .map(|i| image[(r + i / side) * width + c + i % side])
         .collect()
 }
 
@@ -341,6 +355,12 @@ fn evaluate(
     let ops = model.backend();
     let fixed = |(k, b): (&Var, &Var)| (k.as_tensor().detach(), b.as_tensor().detach());
     let (n, _, h, w) = x.dims4()?;
+    if targets.is_empty() || targets.len() != n {
+        return Err(Error::BadArgument(format!(
+            "scores: {n} pictures and {} targets; give one target a picture, at least one",
+            targets.len()
+        )));
+    }
     let device = x.device();
     let (k1, b1) = fixed(model.conv1.weights());
     let (k2, b2) = fixed(model.conv2.weights());
@@ -500,9 +520,29 @@ mod tests {
     use candle_core::Device;
 
     #[test]
+    fn a_patch_of_a_wider_image_is_the_pixels_it_names() {
+        let image: Vec<f32> = (0..30 * 40).map(|i| i as f32).collect();
+        let p = patch(&image, 40, 3, 7);
+        assert_eq!(p[0], (3 * 40 + 7) as f32);
+        assert_eq!(p[24], (7 * 40 + 11) as f32);
+    }
+
+    #[test]
+    fn best_matches_refuse_nothing_to_match_and_patches_of_two_sizes() {
+        let a = vec![vec![0.0, 1.0, 2.0]];
+        assert!(best_matches(&a, &[]).is_err());
+        assert!(best_matches(&a, &[vec![1.0, 2.0]]).is_err());
+        assert_eq!(best_matches(&[], &[]).unwrap(), vec![]);
+        assert_eq!(
+            best_matches(&a, &[vec![5.0, 5.0, 5.0], vec![2.0, 3.0, 4.0]]).unwrap()[0].0,
+            1
+        );
+    }
+
+    #[test]
     fn a_patch_is_the_pixels_it_names() {
         let image: Vec<f32> = (0..784).map(|i| i as f32).collect();
-        let p = patch(&image, 2, 3);
+        let p = patch(&image, 28, 2, 3);
         assert_eq!(p[0], (2 * 28 + 3) as f32);
         assert_eq!(p[24], (6 * 28 + 7) as f32);
     }

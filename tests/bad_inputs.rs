@@ -757,3 +757,57 @@ fn every_bad_input_is_refused_with_a_message_that_says_what_and_where() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(cases.len() >= 30, "only {} cases", cases.len());
 }
+
+/// The library's messages speak of its own settings, never of the command
+/// line's options (the program adds those where it reports an error): no
+/// string in `src/` but the program's own `main.rs` names an option.
+#[test]
+fn library_messages_name_no_command_line_option() {
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("main.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            // An option inside a string: `--` and a letter after a quote.
+            let quoted = code.split('"').skip(1).step_by(2);
+            let option = |s: &str| {
+                s.match_indices("--")
+                    .any(|(at, _)| s[at + 2..].starts_with(|c: char| c.is_ascii_lowercase()))
+            };
+            if quoted.clone().any(option)
+                || (code.contains('"') && option(code.split("//").next().unwrap_or("")))
+            {
+                found.push(format!("{}:{}: {}", file.display(), i + 1, code));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "options named by the library:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn a_link_error_is_one_of_the_crates_errors() {
+    let link = filters_are_weights::link::RunLink::parse("link=99").unwrap_err();
+    let e: filters_are_weights::Error = link.into();
+    assert!(matches!(e, filters_are_weights::Error::Link(_)));
+    assert!(e.to_string().contains("newer version of the page"), "{e}");
+}

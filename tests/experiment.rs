@@ -158,7 +158,7 @@ fn a_stopped_experiment_goes_on_where_it_stopped_and_refuses_other_settings() {
     longer.train.epochs = 2;
     let err = refused(longer, &data);
     assert!(
-        err.contains("other settings") && err.contains("--resume"),
+        err.contains("other settings") && err.contains("start afresh") && !err.contains("--"),
         "{err}"
     );
     let err = refused(config(2), &data.subset(640, 300).unwrap());

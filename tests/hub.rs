@@ -206,16 +206,26 @@ fn bad_parquet_content_is_named() {
     );
 }
 
-/// Writes the fuzzer's seed: a small valid file in the Hub's schema, so that
-/// fuzzing starts from inputs the loader accepts. Run by hand:
-/// `cargo test --test hub -- --ignored write_parquet_fuzz_seed`.
+/// The fuzzer's seed, a small valid file in the Hub's schema (so that
+/// fuzzing starts from inputs the loader accepts), is what this writer makes
+/// and the loader reads it. `FAW_WRITE_FUZZ_SEED=1` writes it anew into
+/// `fuzz/seeds/parquet/` (after a change to the schema).
 #[test]
-#[ignore]
-fn write_parquet_fuzz_seed() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/parquet/hub-schema.parquet");
+fn the_parquet_fuzz_seed_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub-schema.parquet");
     let pngs = [png_of_digit(3), png_of_digit(7)];
     write_parquet(&path, HUB_SCHEMA, &pngs, &[3, 7]);
     assert_eq!(hub::read_parquet(&path).unwrap().1, [3, 7]);
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/parquet/hub-schema.parquet");
+    assert_eq!(
+        hub::read_parquet(&seed).unwrap().1,
+        [3, 7],
+        "the committed seed"
+    );
+    if std::env::var_os("FAW_WRITE_FUZZ_SEED").is_some() {
+        std::fs::copy(&path, &seed).unwrap();
+    }
 }
 
 #[test]

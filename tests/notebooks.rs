@@ -5,9 +5,9 @@
 //! does not overwrite it with `--write`); and that
 //! a run split across cells ends where a run in one cell does.
 //!
-//! Enabled by the `notebook-tests` feature, so that the library's own tests
-//! need neither Jupyter nor evcxr.
-#![cfg(feature = "notebook-tests")]
+//! Ignored unless asked for (`cargo test --release -- --include-ignored`,
+//! the README's test command), so that the library's own tests need neither
+//! Jupyter nor evcxr.
 
 use filters_are_weights::data::{self, Mnist, MNIST_DIR_ENV};
 use std::path::PathBuf;
@@ -67,6 +67,7 @@ fn runner(args: &[&str]) -> Output {
 }
 
 #[test]
+#[ignore = "needs the evcxr Jupyter kernel, rust-src and Python's jupyter_client: run with -- --include-ignored"]
 fn every_notebook_runs_in_quick_mode() {
     let output = runner(&["--quick"]);
     assert!(
@@ -76,6 +77,7 @@ fn every_notebook_runs_in_quick_mode() {
 }
 
 #[test]
+#[ignore = "needs the evcxr Jupyter kernel, rust-src and Python's jupyter_client: run with -- --include-ignored"]
 fn training_across_cells_equals_training_in_one() {
     let output = runner(&["tests/data/across-cells.ipynb"]);
     assert!(
@@ -85,6 +87,7 @@ fn training_across_cells_equals_training_in_one() {
 }
 
 #[test]
+#[ignore = "needs the evcxr Jupyter kernel, rust-src and Python's jupyter_client: run with -- --include-ignored"]
 fn the_runner_catches_every_kind_of_failure() {
     // On a copy, with --write: a failed run must leave the file as it was.
     let dir = tempfile::tempdir().unwrap();
@@ -115,6 +118,7 @@ fn the_runner_catches_every_kind_of_failure() {
 }
 
 #[test]
+#[ignore = "needs the evcxr Jupyter kernel, rust-src and Python's jupyter_client: run with -- --include-ignored"]
 fn committed_outputs_name_no_machines_paths() {
     // What a committed notebook prints must read the same on every machine:
     // no MNIST folder, no checkout, no home or temporary directory.

@@ -260,7 +260,11 @@ fn a_network_finds_each_of_its_channels_in_a_renumbered_copy_of_itself() {
     // The same channels in another order: each found where it went.
     let order: Vec<usize> = (0..64).map(|i| (i * 37 + 11) % 64).collect();
     let renumbered: Vec<Vec<f32>> = order.iter().map(|&i| patches[i].clone()).collect();
-    for (j, &(found, cosine)) in best_matches(&renumbered, &patches).iter().enumerate() {
+    for (j, &(found, cosine)) in best_matches(&renumbered, &patches)
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         assert!(cosine > 0.9999, "channel {j}: {cosine}");
         assert_eq!(
             patches[found], renumbered[j],
@@ -270,6 +274,6 @@ fn a_network_finds_each_of_its_channels_in_a_renumbered_copy_of_itself() {
     // Against another seed's network, fewer than all find their like.
     let other = MnistCnn::new(4, &Device::Cpu).unwrap();
     let theirs = mean_top_patches(&other, &images, 5).unwrap();
-    let best = best_matches(&theirs, &patches);
+    let best = best_matches(&theirs, &patches).unwrap();
     assert!(best.iter().any(|m| m.1 < 0.9999), "{best:?}");
 }

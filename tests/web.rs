@@ -10,12 +10,11 @@
 //! Then Firefox and WebKit train as Chromium does, bit for bit; the page
 //! fits every screen; and it works from the keyboard alone.
 //!
-//! Enabled by the `web-tests` feature. Needs Node.js and Chromium (Debian's
+//! Ignored unless asked for (`cargo test --release -- --include-ignored`,
+//! the README's test command). Needs Node.js and Chromium (Debian's
 //! `chromium`, or `CHROMIUM=/path/to/chrome`), Firefox ESR, WebKitWebDriver
 //! and Xvfb (`firefox-esr`, `webkit2gtk-driver`, `xvfb`); builds the page
 //! with `web/build.sh` and installs its npm packages if one is missing.
-#![cfg(feature = "web-tests")]
-
 mod common;
 
 use candle_core::Device;
@@ -308,6 +307,7 @@ fn browser_tools() -> (PathBuf, String) {
 }
 
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn a_replay_plays_in_chromium_and_shows_its_gif_without_scripts() {
     let (web, chromium) = browser_tools();
     // Five frames: a model's random filters, moved a little more each time.
@@ -394,6 +394,7 @@ fn a_replay_plays_in_chromium_and_shows_its_gif_without_scripts() {
 }
 
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_teaches_the_lesson_in_chromium() {
     let (web, chromium) = browser_tools();
     build_page(&web);
@@ -913,6 +914,7 @@ fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
 /// and Fashion-MNIST's parquet layout is told by its folder, its address
 /// naming the data set.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn serve_py_serves_every_layout_the_crate_reads() {
     build_page(&Path::new(ROOT).join("web"));
     let dir = tempfile::tempdir().unwrap();
@@ -967,6 +969,7 @@ fn serve_py_serves_every_layout_the_crate_reads() {
 /// state and history (`web/js/state.js`) and what it tells a visitor
 /// (`web/messages.js`).
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_pages_pure_parts_pass_their_unit_tests() {
     let web = Path::new(ROOT).join("web");
     let out = Command::new("node")
@@ -1073,6 +1076,7 @@ fn other_engines() {
 /// too, WebKit those from 768, its window's smallest being 447). An engine
 /// that meets a fault of its own (`engine_fault`) is run once more.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
     let (web, chromium) = browser_tools();
     other_engines();
@@ -1201,6 +1205,7 @@ fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
 /// drawn while another's prediction is on its way is read. And on a
 /// phone's touch screen: the products, a filter's editor, the pad.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_works_from_the_keyboard_alone() {
     let (web, chromium) = browser_tools();
     build_page(&web);
@@ -1330,6 +1335,7 @@ fn the_page_works_from_the_keyboard_alone() {
 /// the run reads back as the one opened. A malformed link and one from a newer page are explained, and
 /// the page starts plain.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
     use filters_are_weights::link::RunLink;
     let (web, chromium) = browser_tools();
@@ -1482,6 +1488,7 @@ fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
 /// served on the same address replaces the kept one on the next visit, and
 /// is the one that opens offline after.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_works_offline_after_one_visit() {
     let (web, chromium) = browser_tools();
     build_page(&web);
@@ -1549,6 +1556,7 @@ fn the_page_works_offline_after_one_visit() {
 /// the page trains all the same, on one thread, once the threads have had
 /// their time (20 s), and says why; its losses are the native trainer's.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_trains_on_one_thread_when_its_threads_never_start() {
     let (web, chromium) = browser_tools();
     other_engines();
@@ -1633,6 +1641,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// snapshot of the slider. Before an epoch has ended, the post's figure
 /// cannot be drawn, and the page says why.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_saves_the_crates_figures_for_slides() {
     use filters_are_weights::candle::Tensor;
     use filters_are_weights::train::{FilterStep, History, Snapshot};
@@ -1727,6 +1736,7 @@ const FULL_MNIST_MIB: f64 = 200.0;
 /// epoch's end, and not growing. `benches/web_memory.py` plays whole
 /// epochs, in each engine.
 #[test]
+#[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_holds_all_of_mnist_within_its_memory_bound() {
     let (web, chromium) = browser_tools();
     build_page(&web);

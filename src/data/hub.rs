@@ -89,7 +89,7 @@ pub(crate) fn how_to_get(dataset: Dataset) -> String {
          Hugging Face Hub, dataset {repo}, about 20-30 MB, and cached), or put the four IDX \
          files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
          t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, from {mirror}) in a directory \
-         and set {env} to it (or pass --data-dir{debian})"
+         and set {env} to it{debian}"
     )
 }
 

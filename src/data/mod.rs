@@ -218,7 +218,7 @@ impl Mnist {
         let name = dataset.name();
         if !dir.is_dir() {
             return Err(Error::DatasetUnavailable(format!(
-                "the {name} directory {} does not exist; point {} (or --data-dir) \
+                "the {name} directory {} does not exist; point {} \
                  at a directory holding the four IDX files {}",
                 dir.display(),
                 dataset.dir_env(),

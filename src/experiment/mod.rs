@@ -296,12 +296,12 @@ impl Experiment {
         let mut then = saved.config.clone();
         then.train.progress = self.config.train.progress;
         if !same_data || then.train != self.config.train {
-            return Err(Error::bad_data(
-                &path,
-                format!(
+            return Err(Error::CannotResume {
+                path: path.clone(),
+                problem: format!(
                     "it holds runs of other settings ({} epochs on {} training and {} test \
                      images of {}; this run: {} epochs on {} and {} of {}); use another \
-                     folder, or leave out --resume to start afresh",
+                     folder, or start afresh",
                     saved.config.train.epochs,
                     saved.train_images,
                     saved.test_images,
@@ -311,21 +311,21 @@ impl Experiment {
                     data.test_len(),
                     data.dataset
                 ),
-            ));
+            });
         }
         // Every saved run must be one this experiment asks for: the file is
         // written again after each new run, and would lose the others.
         let wanted =
             |r: &ArmRun| self.config.arms.contains(&r.arm) && self.config.seeds.contains(&r.seed);
         if let Some(r) = saved.runs.iter().find(|r| !wanted(r)) {
-            return Err(Error::bad_data(
-                &path,
-                format!(
+            return Err(Error::CannotResume {
+                path: path.clone(),
+                problem: format!(
                     "it holds a run this experiment does not ask for ({}, seed {}); ask for \
                      its seeds and arms too, or use another folder",
                     r.arm, r.seed
                 ),
-            ));
+            });
         }
         Ok(Some(Results {
             config: self.config.clone(),

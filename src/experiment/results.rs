@@ -190,7 +190,9 @@ fn nearest_in_bank(filter: &[f32]) -> (&'static str, f32) {
 /// each the mean of the two directions.
 fn channel_likeness(a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, f32) {
     let one_way = |a: &[Vec<f32>], b: &[Vec<f32>]| {
-        let best = best_matches(a, b);
+        // Both sides hold patches of one size (checked where results are
+        // loaded or made), and neither is empty (checked by the caller).
+        let best = best_matches(a, b).unwrap_or_default();
         let matched = best.iter().filter(|m| m.1 >= CHANNEL_MATCH).count() as f32;
         let cosine = best.iter().map(|m| m.1).sum::<f32>() / best.len().max(1) as f32;
         (matched, cosine)
@@ -339,14 +341,29 @@ impl Results {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let results: Self = serde_json::from_str(&text).map_err(|e| {
             Error::bad_data(
                 path,
                 format!(
                     "not the results of a hand-vs-learned run ({e}); delete it to start afresh"
                 ),
             )
-        })
+        })?;
+        let patch = crate::second_layer::RECEPTIVE_FIELD.pow(2);
+        let runs = results.runs.iter();
+        if let Some(p) = runs
+            .flat_map(|r| &r.second_layer)
+            .find(|p| p.len() != patch)
+        {
+            return Err(Error::bad_data(
+                path,
+                format!(
+                    "a mean top patch of {} values, not {patch}; delete it to start afresh",
+                    p.len()
+                ),
+            ));
+        }
+        Ok(results)
     }
 
     /// The results as pretty JSON.

@@ -79,7 +79,12 @@ impl Backend {
 
     /// 2×2 max-pooling, the gradient to the first maximum of each window.
     pub fn max_pool2x2(self, x: &Tensor) -> Result<Tensor> {
-        let (_, h, w, _) = x.dims4()?;
+        let (b, h, w, c) = x.dims4()?;
+        if b == 0 || c == 0 {
+            candle_core::bail!(
+                "max_pool2x2: every size must be at least 1, not [{b}, {h}, {w}, {c}]"
+            )
+        }
         if h < 2 || w < 2 {
             candle_core::bail!("max_pool2x2: input {h}x{w} is smaller than the 2x2 window")
         }
@@ -99,6 +104,13 @@ impl Backend {
 
     /// `x · mask` for a dropout `mask` of `x`'s shape.
     pub fn mul_mask(self, x: &Tensor, mask: Vec<f32>) -> Result<Tensor> {
+        if mask.len() != x.elem_count() {
+            candle_core::bail!(
+                "mask-mul: a mask of {} values for a tensor of shape {:?}",
+                mask.len(),
+                x.dims()
+            )
+        }
         match self {
             Backend::Fused => fused::mul_mask(x, mask),
             Backend::Generic => {

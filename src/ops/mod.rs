@@ -29,6 +29,17 @@
 //!   goes, whole, to the position that held the maximum (the first one, if
 //!   several tie), exactly as in Keras and PyTorch.
 //!
+//! **NaN and infinities** travel as IEEE arithmetic carries them, alike on
+//! every backend: ReLU keeps a NaN (and passes no gradient there), and
+//! wherever a largest value is chosen (a pooling window, a channel's peak) a
+//! NaN ranks above every number (the first NaN, if
+//! several), so it wins and is not hidden. A NaN in an input never
+//! comes out as a clean number; the fused 3×3 blocks (Winograd) may spread it,
+//! or an infinity, over the 2×2 block of outputs around it.
+//!
+//! Every size must be at least 1 (an empty batch, no channels or a kernel of
+//! no rows is refused with an error, on every backend).
+//!
 //! * [`conv_relu`] and [`conv_relu_pool`] fuse the network's two blocks
 //!   (conv + bias + ReLU, and conv + bias + ReLU + max-pool) into single
 //!   operations with their own backward passes, for fast training on a CPU;
@@ -83,6 +94,8 @@ macro_rules! float_dispatch {
 }
 
 mod backend;
+#[cfg(test)]
+mod conformance;
 mod fused;
 pub mod generic;
 mod reference;
@@ -101,19 +114,37 @@ pub fn conv2d(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 /// the bias is folded into the matrix product (one more column of ones),
 /// so its gradient comes out of the same product.
 pub fn conv2d_with_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    conv_shapes(x.shape(), w.shape())?;
+    conv_checked(x, w, bias)?;
     Backend::of(x.device()).conv2d_with_bias(x, w, bias)
 }
 
 /// Convolution, bias and ReLU in one operation (module `fused` on the CPU).
 pub fn conv_relu(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    conv_checked(x, w, Some(b))?;
     Backend::of(x.device()).conv_relu(x, w, b)
 }
 
 /// Convolution, bias, ReLU and 2×2 max-pooling in one operation (module
 /// `fused` on the CPU).
 pub fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    conv_checked(x, w, Some(b))?;
     Backend::of(x.device()).conv_relu_pool(x, w, b)
+}
+
+/// [`conv_shapes`], and the bias, when given, `[o]`.
+fn conv_checked(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Dims4Kernel> {
+    let dims = conv_shapes(x.shape(), w.shape())?;
+    if let Some(b) = bias {
+        if b.dims() != [dims.1 .2] {
+            bail!(
+                "conv: a kernel of {} output channels needs a bias of shape [{}], not {:?}",
+                dims.1 .2,
+                dims.1 .2,
+                b.dims()
+            )
+        }
+    }
+    Ok(dims)
 }
 
 /// The sizes `((b, h, w, c), (kh, kw, o))` of a convolution of `x` `[b, h, w, c]`
@@ -121,6 +152,12 @@ pub fn conv_relu_pool(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 fn conv_shapes(x: &Shape, w: &Shape) -> Result<Dims4Kernel> {
     let (b, h, wd, c) = x.dims4()?;
     let (kh, kw, wc, o) = w.dims4()?;
+    if [b, h, wd, c, kh, kw, o].contains(&0) {
+        bail!(
+            "conv2d: every size must be at least 1, not an input [{b}, {h}, {wd}, {c}] \
+             and a kernel [{kh}, {kw}, {wc}, {o}]"
+        )
+    }
     if wc != c {
         bail!("conv2d: input has {c} channels but the kernel expects {wc}")
     }
@@ -141,6 +178,11 @@ type Dims4Kernel = ((usize, usize, usize, usize), (usize, usize, usize));
 /// convolution is computed (a 3×3 kernel by Winograd's F(2×2, 3×3), whose
 /// rounding differs from [`conv2d`]'s in the last bits). No gradient.
 ///
+/// Refused: inputs, weights or bias holding a NaN or an infinity (a peak
+/// among them means nothing), maps of more than 2²⁴ positions (positions
+/// travel as f32, exact below that), and a peak that is not finite (a
+/// convolution that overflowed).
+///
 /// ```
 /// use candle_core::{Device, Tensor};
 /// use filters_are_weights::ops::{conv_relu, conv_relu_peaks};
@@ -160,7 +202,19 @@ type Dims4Kernel = ((usize, usize, usize, usize), (usize, usize, usize));
 /// # Ok(()) }
 /// ```
 pub fn conv_relu_peaks(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Peaks> {
-    let ((n, _, wd, _), (_, kw, o)) = conv_shapes(x.shape(), w.shape())?;
+    let ((n, h, wd, _), (kh, kw, o)) = conv_checked(x, w, Some(b))?;
+    let positions = (h - kh + 1) * (wd - kw + 1);
+    if positions > MAX_PEAK_POSITIONS {
+        bail!(
+            "conv_relu_peaks: an output map of {positions} positions; at most \
+             {MAX_PEAK_POSITIONS} (2^24) can be told apart"
+        )
+    }
+    for (t, what) in [(x, "input"), (w, "kernel"), (b, "bias")] {
+        if !all_finite(t)? {
+            bail!("conv_relu_peaks: the {what} holds a NaN or an infinity; a peak among them means nothing")
+        }
+    }
     let found = Backend::of(x.device()).conv_relu_peaks(x, w, b)?;
     let found: Vec<f32> = found
         .to_dtype(candle_core::DType::F32)?
@@ -171,12 +225,46 @@ pub fn conv_relu_peaks(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Peaks> {
         values.extend_from_slice(&image[..o]);
         positions.extend(image[o..].iter().map(|&p| p as usize));
     }
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "conv_relu_peaks: image {}, channel {}: the convolution overflowed (its largest \
+             value is {}); scale the input or the weights down",
+            k / o,
+            k % o,
+            values[k]
+        )
+    }
     Ok(Peaks {
         values,
         positions,
         channels: o,
         width: wd - kw + 1,
     })
+}
+
+/// The most positions of an output map that [`conv_relu_peaks`] tells apart.
+pub const MAX_PEAK_POSITIONS: usize = 1 << 24;
+
+/// Whether every value of `t` is finite, on any device: `t - t` is 0 for
+/// a finite value and NaN for a NaN or an infinity, and a NaN makes the sum NaN.
+pub(crate) fn all_finite(t: &Tensor) -> Result<bool> {
+    if t.elem_count() == 0 {
+        return Ok(true);
+    }
+    let zeros = t.sub(t)?.sum_all()?.to_dtype(candle_core::DType::F64)?;
+    Ok(zeros.to_scalar::<f64>()?.is_finite())
+}
+
+/// `a` ranks above `b` where a largest value is chosen: larger, or a NaN
+/// where `b` is none (a NaN ranks above every number). Equals do not.
+#[inline(always)]
+pub(crate) fn ranks_above<T: PartialOrd>(a: T, b: T) -> bool {
+    #[allow(clippy::eq_op)]
+    let (a_nan, b_nan) = (a != a, b != b);
+    if a_nan || b_nan {
+        return a_nan && !b_nan;
+    }
+    a > b
 }
 
 /// What [`conv_relu_peaks`] found: per image and channel, the largest value

@@ -7,7 +7,7 @@
 //! * 2×2 max-pooling (`MaxPool2x2`), whose gradient goes whole to the first
 //!   maximum of each window (`MaxPool2x2Grad`);
 //! * ReLU (`Relu`), whose gradient passes where the output is positive
-//!   (`ReluGrad`), not at 0.
+//!   (`ReluGrad`), not at 0; a NaN stays NaN.
 //!
 //! The fused operations (`super::fused`) compute the same, faster; the tests
 //! hold them to these. [`super::Backend::Fused`] runs these where no fused
@@ -57,7 +57,7 @@ pub(super) fn peaks(maps: &Tensor) -> Result<Tensor> {
         for ch in 0..o {
             let (mut top, mut at) = (f32::NEG_INFINITY, 0);
             for p in 0..h * w {
-                if image[p * o + ch] > top {
+                if super::ranks_above(image[p * o + ch], top) {
                     (top, at) = (image[p * o + ch], p);
                 }
             }
@@ -220,7 +220,8 @@ impl CustomOp1 for Col2Im {
     }
 }
 
-/// Index, within `x`, of the first maximum of the 2×2 window at `(n, oy, ox, ch)`.
+/// Index, within `x`, of the first maximum of the 2×2 window at `(n, oy, ox, ch)`
+/// (a NaN ranks above every number).
 #[inline]
 fn window_argmax<T: WithDType>(
     x: &[T],
@@ -234,7 +235,7 @@ fn window_argmax<T: WithDType>(
     let mut best = at(2 * oy, 2 * ox);
     for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
         let i = at(2 * oy + dy, 2 * ox + dx);
-        if x[i] > x[best] {
+        if super::ranks_above(x[i], x[best]) {
             best = i;
         }
     }
@@ -340,7 +341,7 @@ impl CustomOp1 for Relu {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let out = float_dispatch!("relu", [(storage, layout) => x], x
             .iter()
-            .map(|&v| if v > num_zero(v) { v } else { num_zero(v) })
+            .map(|&v| if v < num_zero(v) { num_zero(v) } else { v })
             .collect());
         Ok((out, layout.shape().clone()))
     }
@@ -395,5 +396,152 @@ impl CustomOp2 for ReluGrad {
         }
         let out = float_dispatch!(self.name(), [(s1, l1) => y, (s2, l2) => g], run(y, g));
         Ok((out, l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conformance::{assert_conforms, random, values, Case};
+    use crate::ops::{generic, Backend};
+    use candle_core::{DType, Device, Var};
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), g> = <x, col2im(g)> for every shape of the grid.
+        for (i, case) in Case::grid(1).iter().enumerate().step_by(3) {
+            for ones in [false, true] {
+                let x = random(&[case.b, case.h, case.w, case.c], i as u64, DType::F64);
+                let cols = x
+                    .apply_op1(Im2Col {
+                        kh: case.kh,
+                        kw: case.kw,
+                        ones,
+                    })
+                    .unwrap();
+                let g = random(cols.dims(), i as u64 + 1, DType::F64);
+                let back = g
+                    .apply_op1(Col2Im {
+                        kh: case.kh,
+                        kw: case.kw,
+                        ones,
+                        input: x.dims4().unwrap(),
+                    })
+                    .unwrap();
+                let dot = |a: &Tensor, b: &Tensor| {
+                    (a * b)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .to_scalar::<f64>()
+                        .unwrap()
+                };
+                // The column of ones came from no pixel: its share is left out.
+                let ones_share = if ones {
+                    let last = g.dim(1).unwrap() - 1;
+                    g.narrow(1, last, 1)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .to_scalar::<f64>()
+                        .unwrap()
+                } else {
+                    0.0
+                };
+                let (lhs, rhs) = (dot(&cols, &g) - ones_share, dot(&x, &back));
+                assert!(
+                    (lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0),
+                    "{case:?} ones {ones}: {lhs} vs {rhs}"
+                );
+            }
+        }
+    }
+
+    /// `f` against the generic path's `g`, values and gradients, on `x`.
+    fn against_generic(
+        x: &Tensor,
+        f: fn(&Tensor) -> Result<Tensor>,
+        g: fn(&Tensor) -> Result<Tensor>,
+        what: &str,
+    ) {
+        let run = |op: fn(&Tensor) -> Result<Tensor>| {
+            let v = Var::from_tensor(x).unwrap();
+            let y = op(v.as_tensor()).unwrap();
+            let probe = random(y.dims(), 1, y.dtype());
+            let grads = (&y * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            (y, grads.get(v.as_tensor()).unwrap().clone())
+        };
+        let ((y, dy), (gy, gdy)) = (run(f), run(g));
+        assert_conforms(&y, &gy, 0.0, false, &format!("{what}: values"));
+        assert_conforms(&dy, &gdy, 0.0, false, &format!("{what}: gradient"));
+    }
+
+    #[test]
+    fn relu_and_pooling_are_the_generic_paths_ties_nan_and_infinities_included() {
+        for (b, h, w, c) in [(1, 2, 2, 1), (3, 5, 7, 2), (2, 8, 8, 17)] {
+            let x = random(&[b, h, w, c], (h * w) as u64, DType::F32);
+            // Ties: rounded to quarters, many values are equal in a window.
+            let ties = ((&x * 4.0).unwrap().round().unwrap() / 4.0).unwrap();
+            let mut specials = values(&ties)
+                .iter()
+                .map(|&v| v as f32)
+                .collect::<Vec<f32>>();
+            for (k, v) in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, f32::NAN]
+                .into_iter()
+                .enumerate()
+            {
+                let at = (k * 7919) % specials.len();
+                specials[at] = v;
+            }
+            let specials = Tensor::from_vec(specials, x.dims(), &Device::Cpu).unwrap();
+            for (t, what) in [
+                (&x, "random"),
+                (&ties, "ties"),
+                (&specials, "NaN, ±inf, -0"),
+            ] {
+                let what = format!("[{b}, {h}, {w}, {c}] {what}");
+                against_generic(t, relu, generic::relu, &format!("relu {what}"));
+                against_generic(
+                    t,
+                    max_pool2x2,
+                    generic::max_pool2x2,
+                    &format!("pool {what}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_nan_wins_its_pooling_window_and_relu_keeps_it() {
+        let x = Tensor::from_vec(
+            vec![1f32, f32::NAN, f32::INFINITY, 2.0],
+            (1, 2, 2, 1),
+            &Device::Cpu,
+        )
+        .unwrap();
+        for backend in [Backend::Fused, Backend::Generic] {
+            let pooled = values(&backend.max_pool2x2(&x).unwrap());
+            assert!(pooled[0].is_nan(), "{backend:?}: {pooled:?}");
+            let relu = values(&backend.relu(&x).unwrap());
+            assert!(
+                relu[1].is_nan() && relu[2].is_infinite(),
+                "{backend:?}: {relu:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pooling_refuses_empty_and_too_small_inputs_on_both_paths() {
+        for shape in [[0, 4, 4, 1], [1, 4, 4, 0], [1, 1, 4, 1]] {
+            let x = Tensor::zeros(&shape, DType::F32, &Device::Cpu).unwrap();
+            for backend in [Backend::Fused, Backend::Generic] {
+                assert!(backend.max_pool2x2(&x).is_err(), "{backend:?} {shape:?}");
+            }
+        }
     }
 }

@@ -80,14 +80,14 @@ impl Trainer {
     ) -> Result<Self> {
         let checkpoint = checkpoint.as_ref();
         let t = Trainer::from_checkpoint(checkpoint, device)?;
-        let refuse = |problem: String| Error::Checkpoint {
+        let refuse = |problem: String| Error::CannotResume {
             path: checkpoint.to_path_buf(),
-            problem: format!("cannot resume from it: {problem}"),
+            problem,
         };
         let mismatch = |what: &str, then: String, now: String| {
             refuse(format!(
                 "it was made with {what} {then}, this run has {now}; \
-                 run with the same options, or without --resume to start afresh"
+                 resume with the same settings, or start afresh"
             ))
         };
         if t.config.seed != config.seed {
@@ -111,13 +111,13 @@ impl Trainer {
         if t.history.steps_per_epoch != steps {
             return Err(refuse(format!(
                 "it was trained with {} batches per epoch, this data gives {steps}; \
-                 use the same data and --train-subset, or run without --resume",
+                 resume on the same data, or start afresh",
                 t.history.steps_per_epoch
             )));
         }
         if t.epochs_done() > config.epochs {
             return Err(refuse(format!(
-                "it already holds {} epochs, more than --epochs {}",
+                "it already holds {} epochs, more than the {} this run trains",
                 t.epochs_done(),
                 config.epochs
             )));

@@ -29,7 +29,7 @@
 
 use super::{BatchStats, EpochInProgress, EpochStats, FilterStep, Trainer};
 use crate::data::Mnist;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A [`Trainer`] and the epoch it is in the middle of, if any.
 #[derive(Debug)]
@@ -63,8 +63,14 @@ impl Stepper {
             Some(e) => e,
             None => self.trainer.begin_epoch(data)?,
         };
-        let (stats, out) =
-            train(&mut self.trainer, &mut epoch)?.expect("an epoch in progress has a batch left");
+        let Some((stats, out)) = train(&mut self.trainer, &mut epoch)? else {
+            return Err(Error::BadArgument(format!(
+                "Stepper::next_with: the closure trained no batch, though batch {} of {} \
+                 was next; it should train one (Trainer::train_batch)",
+                epoch.batches_done() + 1,
+                epoch.steps()
+            )));
+        };
         let ended = if epoch.batches_done() == epoch.steps() {
             Some(self.trainer.end_epoch(data, epoch, 0.0)?)
         } else {
@@ -132,6 +138,19 @@ mod tests {
     /// batch at a time (the fifth shown): each epoch closed once, at its last
     /// batch; the same filters and test scores as `Trainer::run` on the same
     /// data; a seventh batch begins the third epoch.
+    #[test]
+    fn a_closure_that_trains_no_batch_is_an_error_not_a_panic() {
+        let ((ti, tl), (vi, vl)) = (images(300), images(50));
+        let names = crate::data::IDX_FILES;
+        let data =
+            Mnist::from_parts(Dataset::Mnist, (ti, tl), (vi, vl), names, "a pattern").unwrap();
+        let mut stepper = Stepper::new(trainer());
+        let err = stepper
+            .next_with(&data, |_, _| Ok(None::<(BatchStats, ())>))
+            .unwrap_err();
+        assert!(err.to_string().contains("trained no batch"), "{err}");
+    }
+
     #[test]
     fn stepping_across_epochs_is_running_them() {
         let ((ti, tl), (vi, vl)) = (images(300), images(50));

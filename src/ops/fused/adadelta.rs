@@ -241,3 +241,96 @@ impl InplaceOp3 for InPlace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use candle_core::Device;
+
+    const H: Hyper = (1.0, 0.95, 1e-7);
+
+    fn state(n: usize, seed: u64) -> [Vec<f32>; 4] {
+        let mut rng = Rng::new(seed);
+        let mut v = |low: f32| (0..n).map(|_| rng.uniform(low, 1.0)).collect::<Vec<f32>>();
+        [v(-1.0), v(-1.0), v(0.0), v(0.0)] // p, g, a, d
+    }
+
+    fn tensor(v: &[f32]) -> Tensor {
+        Tensor::from_slice(v, v.len(), &Device::Cpu).unwrap()
+    }
+
+    fn read(t: &Tensor) -> Vec<f32> {
+        t.to_vec1().unwrap()
+    }
+
+    #[test]
+    fn one_pass_three_passes_and_the_formula_agree_bit_for_bit() {
+        // One chunk, a chunk boundary, and several chunks with a remainder.
+        for n in [1, 5, CHUNK - 1, CHUNK + 3, 3 * CHUNK + 17] {
+            let [p, g, a, d] = state(n, n as u64);
+            let (p3, g3, a3, d3) = (tensor(&p), tensor(&g), tensor(&a), tensor(&d));
+            adadelta_in_place(&p3, &g3, &a3, &d3, H).unwrap();
+            let (p1, a1, d1) = (tensor(&p), tensor(&a), tensor(&d));
+            adadelta_in_place_from(&p1, &g, &a1, &d1, H).unwrap();
+            let (mut pf, mut af, mut df) = (p.clone(), a.clone(), d.clone());
+            let (lr, rho, eps) = (H.0 as f32, H.1 as f32, H.2 as f32);
+            for i in 0..n {
+                af[i] = rho * af[i] + (1.0 - rho) * g[i] * g[i];
+                let u = g[i] * (df[i] + eps).sqrt() / (af[i] + eps).sqrt();
+                pf[i] -= lr * u;
+                df[i] = rho * df[i] + (1.0 - rho) * u * u;
+            }
+            for (what, three, one, formula) in [
+                ("p", &p3, &p1, &pf),
+                ("a", &a3, &a1, &af),
+                ("d", &d3, &d1, &df),
+            ] {
+                assert_eq!(&read(three), formula, "{n}: {what}, three passes");
+                assert_eq!(&read(one), formula, "{n}: {what}, one pass");
+            }
+        }
+    }
+
+    #[test]
+    fn three_passes_in_f64_follow_the_formula() {
+        let [p, g, a, d] =
+            state(1000, 3).map(|v| v.iter().map(|&x| x as f64).collect::<Vec<f64>>());
+        let t = |v: &[f64]| Tensor::from_slice(v, v.len(), &Device::Cpu).unwrap();
+        let (pt, gt, at, dt) = (t(&p), t(&g), t(&a), t(&d));
+        adadelta_in_place(&pt, &gt, &at, &dt, H).unwrap();
+        let got: Vec<f64> = pt.to_vec1().unwrap();
+        for i in 0..p.len() {
+            let a = H.1 * a[i] + (1.0 - H.1) * g[i] * g[i];
+            let u = g[i] * (d[i] + H.2).sqrt() / (a + H.2).sqrt();
+            assert_eq!(got[i], p[i] - H.0 * u, "{i}");
+        }
+    }
+
+    #[test]
+    fn sizes_dtypes_and_layouts_that_do_not_fit_are_refused() {
+        let [p, g, a, d] = state(8, 4);
+        let (pt, at, dt) = (tensor(&p), tensor(&a), tensor(&d));
+        let err = adadelta_in_place_from(&pt, &g[..7], &at, &dt, H).unwrap_err();
+        assert!(err.to_string().contains("sizes differ"), "{err}");
+        let err = adadelta_in_place(&pt, &tensor(&g[..7]), &at, &dt, H).unwrap_err();
+        assert!(err.to_string().contains("sizes differ"), "{err}");
+        let g64 = tensor(&g).to_dtype(DType::F64).unwrap();
+        assert!(
+            adadelta_in_place(&pt, &g64, &at, &dt, H).is_err(),
+            "mixed dtypes"
+        );
+        let square = Tensor::from_slice(&[1f32, 2., 3., 4.], (2, 2), &Device::Cpu).unwrap();
+        let strided = square.t().unwrap();
+        let err = adadelta_in_place_from(
+            &strided,
+            &[0.0; 4],
+            &tensor(&[0.0; 4]),
+            &tensor(&[0.0; 4]),
+            H,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("contiguous"), "{err}");
+        assert_eq!(p, read(&pt), "a refused step changes nothing");
+    }
+}

@@ -345,3 +345,44 @@ fn conv_input_grad(gz: &Tensor, w: &Tensor, d: Dims) -> Result<Tensor> {
             input: (d.b, d.h, d.w, d.c),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::conformance::{assert_conforms, random};
+    use crate::ops::Backend;
+    use crate::rng::Rng;
+    use candle_core::{DType, Var};
+
+    #[test]
+    fn the_mask_product_is_candles_mul_values_and_gradients() {
+        let mut rng = Rng::new(12);
+        for shape in [&[1][..], &[3, 5], &[37, 9, 9, 4], &[70000]] {
+            let x = random(shape, shape.len() as u64, DType::F32);
+            let mask: Vec<f32> = (0..x.elem_count())
+                .map(|_| if rng.below(2) == 0 { 0.0 } else { 2.0 })
+                .collect();
+            let run = |backend: Backend| {
+                let v = Var::from_tensor(&x).unwrap();
+                let y = backend.mul_mask(v.as_tensor(), mask.clone()).unwrap();
+                let grads = (&y * 3.0).unwrap().sum_all().unwrap().backward().unwrap();
+                (y, grads.get(v.as_tensor()).unwrap().clone())
+            };
+            let ((y, g), (gy, gg)) = (run(Backend::Fused), run(Backend::Generic));
+            assert_conforms(&y, &gy, 0.0, false, &format!("{shape:?} values"));
+            assert_conforms(&g, &gg, 0.0, false, &format!("{shape:?} gradient"));
+        }
+        let x = random(&[4], 1, DType::F32);
+        let err = Backend::Fused.mul_mask(&x, vec![1.0; 3]).unwrap_err();
+        assert!(err.to_string().contains("a mask of 3 values"), "{err}");
+        assert!(Backend::Generic.mul_mask(&x, vec![1.0; 3]).is_err());
+    }
+
+    #[test]
+    fn zeros_are_zeros_at_any_length() {
+        for len in [0, 1, 1 << 16, (1 << 16) + 1, 3 << 17] {
+            let z = super::zeros::<f32>(len);
+            assert_eq!(z.len(), len);
+            assert!(z.iter().all(|&v| v == 0.0));
+        }
+    }
+}

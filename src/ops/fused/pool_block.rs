@@ -205,20 +205,21 @@ impl ConvReluPool {
 /// One 2×2 window of the pooling: `z` holds the `o` convolution outputs of
 /// each position, in the order (0, 0), (0, 1), (1, 0), (1, 1). Writes
 /// `max(0, max(z) + bias)` to `y[..o]` and the winning position (the first
-/// one, if several tie) to `won[..o]`.
+/// one, if several tie; a NaN ranks above every number, and stays NaN) to
+/// `won[..o]`.
 #[inline(always)]
 fn pool_window<T: WithDType>(z: [&[T]; 4], bias: &[T], y: &mut [T], won: &mut [u8]) {
     for ch in 0..bias.len() {
         let mut best = z[0][ch];
         let mut arg = 0u8;
         for (k, zk) in z.iter().enumerate().skip(1) {
-            if zk[ch] > best {
+            if crate::ops::ranks_above(zk[ch], best) {
                 best = zk[ch];
                 arg = k as u8;
             }
         }
         let v = best + bias[ch];
-        y[ch] = if v > T::zero() { v } else { T::zero() };
+        y[ch] = if v < T::zero() { T::zero() } else { v };
         won[ch] = arg;
     }
 }
@@ -337,5 +338,63 @@ impl CustomOp3 for PoolGrad {
             ),
         };
         Ok((out, shape))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::conformance::{check_block, check_block_non_finite, Block, Case};
+    use crate::rng::Rng;
+    use candle_core::{DType, Device, Tensor};
+
+    #[test]
+    fn conv_relu_pool_conforms_over_the_grid_in_f32_and_f64() {
+        let cases = Case::grid(Block::ConvReluPool.min_out());
+        assert!(
+            cases.iter().any(|c| (c.kh, c.kw) == (3, 3)),
+            "Winograd's branch"
+        );
+        assert!(
+            cases.iter().any(|c| (c.kh, c.kw) != (3, 3)),
+            "the matrix product's"
+        );
+        assert!(
+            cases.iter().any(|c| (c.h - c.kh + 1) % 2 == 1),
+            "an odd output"
+        );
+        for (i, case) in cases.iter().enumerate() {
+            check_block(Block::ConvReluPool, case, DType::F32, i as u64);
+        }
+        for (i, case) in cases.iter().enumerate().step_by(7) {
+            check_block(Block::ConvReluPool, case, DType::F64, i as u64);
+        }
+    }
+
+    #[test]
+    fn conv_relu_pool_equals_its_layers_on_random_cases() {
+        let mut rng = Rng::new(2018);
+        for seed in 0..48 {
+            let case = Case::random(&mut rng, Block::ConvReluPool.min_out());
+            check_block(Block::ConvReluPool, &case, DType::F32, 2000 + seed);
+        }
+    }
+
+    #[test]
+    fn conv_relu_pool_keeps_nan_and_infinities_where_its_layers_do() {
+        for (i, case) in Case::grid(2).iter().enumerate().step_by(11) {
+            check_block_non_finite(Block::ConvReluPool, case, i as u64);
+        }
+    }
+
+    #[test]
+    fn conv_relu_pool_refuses_an_output_smaller_than_its_window() {
+        let t = |shape: &[usize]| Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap();
+        let err = crate::ops::conv_relu_pool(&t(&[1, 3, 5, 1]), &t(&[3, 3, 1, 2]), &t(&[2]));
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("smaller than the 2x2 window"));
+        let err = crate::ops::conv_relu_pool(&t(&[1, 5, 5, 1]), &t(&[3, 3, 1, 0]), &t(&[0]));
+        assert!(err.unwrap_err().to_string().contains("at least 1"));
     }
 }

@@ -232,3 +232,61 @@ impl CustomOp3 for ConvReluWeightGrad {
         Ok((out, Shape::from((d.patch() + 1, d.o))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::conformance::{check_block, check_block_non_finite, Block, Case};
+    use crate::rng::Rng;
+    use candle_core::{DType, Device, Tensor};
+
+    #[test]
+    fn conv_relu_conforms_over_the_grid_in_f32_and_f64() {
+        let cases = Case::grid(Block::ConvRelu.min_out());
+        assert!(cases.len() > 200, "{} cases", cases.len());
+        for (i, case) in cases.iter().enumerate() {
+            check_block(Block::ConvRelu, case, DType::F32, i as u64);
+        }
+        for (i, case) in cases.iter().enumerate().step_by(7) {
+            check_block(Block::ConvRelu, case, DType::F64, i as u64);
+        }
+    }
+
+    #[test]
+    fn conv_relu_equals_its_layers_on_random_cases() {
+        let mut rng = Rng::new(2017);
+        for seed in 0..48 {
+            let case = Case::random(&mut rng, Block::ConvRelu.min_out());
+            check_block(Block::ConvRelu, &case, DType::F32, 1000 + seed);
+        }
+    }
+
+    #[test]
+    fn conv_relu_keeps_nan_and_infinities_where_its_layers_do() {
+        for (i, case) in Case::grid(1).iter().enumerate().step_by(11) {
+            check_block_non_finite(Block::ConvRelu, case, i as u64);
+        }
+    }
+
+    #[test]
+    fn conv_relu_refuses_sizes_of_zero_and_a_bias_that_does_not_fit() {
+        let t = |shape: &[usize]| Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap();
+        for (x, w, b, expected) in [
+            (&[2, 5, 5, 1][..], &[3, 3, 1, 0][..], &[0][..], "at least 1"),
+            (&[2, 5, 5, 0], &[3, 3, 0, 4], &[4], "at least 1"),
+            (&[0, 5, 5, 1], &[3, 3, 1, 4], &[4], "at least 1"),
+            (&[2, 5, 5, 1], &[0, 3, 1, 4], &[4], "at least 1"),
+            (&[2, 5, 5, 1], &[3, 3, 1, 4], &[3], "bias of shape [4]"),
+            (&[2, 2, 5, 1], &[3, 3, 1, 4], &[4], "larger than"),
+        ] {
+            let err = crate::ops::conv_relu(&t(x), &t(w), &t(b))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{x:?} {w:?} {b:?}: {err}");
+            let err = crate::ops::Backend::Generic.conv_relu(&t(x), &t(w), &t(b));
+            assert!(
+                err.is_err(),
+                "the generic path refuses {x:?} {w:?} {b:?} too"
+            );
+        }
+    }
+}

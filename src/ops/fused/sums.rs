@@ -62,3 +62,38 @@ fn block<T: candle_core::WithDType, const N: usize>(
     }
     acc[..N].copy_from_slice(&a);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn gather_axpy_is_the_plain_sum_in_order_for_every_block_width() {
+        let mut rng = Rng::new(5);
+        // Every length up to past two 96-blocks: each block width and remainder.
+        for len in (1..=200).chain([288, 289]) {
+            let src: Vec<f32> = (0..len + 64).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let entries: Vec<(usize, f32)> = (0..rng.below(6))
+                .map(|_| (rng.below(40), rng.uniform(-2.0, 2.0)))
+                .collect();
+            let base = rng.below(20);
+            let start: Vec<f32> = (0..len).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let mut fast = start.clone();
+            gather_axpy(&mut fast, &entries, &src, base);
+            let mut plain = start.clone();
+            for (i, acc) in plain.iter_mut().enumerate() {
+                for &(off, g) in &entries {
+                    *acc += g * src[base + off + i];
+                }
+            }
+            assert_eq!(fast, plain, "length {len}: bit for bit");
+            let mut sum = start.clone();
+            add_assign(&mut sum, &plain);
+            assert!(sum
+                .iter()
+                .zip(start.iter().zip(&plain))
+                .all(|(s, (a, b))| *s == a + b));
+        }
+    }
+}

@@ -162,3 +162,55 @@ pub(super) fn conv_blocks<T: WithDType>(
         window(t, [y00, y01, y10, y11]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conformance::{random, values};
+    use candle_core::DType;
+
+    /// Every 2×2 block of `conv_blocks` against the direct sum
+    /// `Σ img[2p + dy + ky, 2q + dx + kx, ci] · w[ky, kx, ci, co]`.
+    fn check<T: WithDType>(h: usize, w: usize, c: usize, o: usize, dtype: DType, tol: f64) {
+        let img: Vec<f64> = values(&random(&[h, w, c], (h * w + c * o) as u64, dtype));
+        let ker: Vec<f64> = values(&random(&[3, 3, c, o], 7, dtype));
+        let as_t = |v: &[f64]| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>();
+        let (img_t, ker_t) = (as_t(&img), as_t(&ker));
+        let u = transform_kernel(&ker_t, c, o);
+        let (ph, pw) = ((h - 2) / 2, (w - 2) / 2);
+        let mut scratch = Scratch::new(ph * pw, c, o);
+        let mut seen = 0;
+        conv_blocks(&img_t, (h, w, c), &u, o, &mut scratch, |t, z| {
+            let (p, q) = (t / pw, t % pw);
+            for (k, z) in z.iter().enumerate() {
+                let (i, j) = (2 * p + k / 2, 2 * q + k % 2);
+                for (co, z) in z.iter().enumerate() {
+                    let mut sum = 0f64;
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            for ci in 0..c {
+                                sum += img[((i + ky) * w + j + kx) * c + ci]
+                                    * ker[((ky * 3 + kx) * c + ci) * o + co];
+                            }
+                        }
+                    }
+                    let scale = (9 * c) as f64;
+                    let z = z.to_f64();
+                    assert!((z - sum).abs() <= tol * scale, "{h}x{w}x{c}->{o} {dtype:?} tile {t} at ({i}, {j}) channel {co}: {z} vs {sum}");
+                }
+            }
+            seen += 1;
+        });
+        assert_eq!(seen, ph * pw, "every tile handed over once");
+    }
+
+    #[test]
+    fn winograd_blocks_are_the_direct_sums() {
+        for (h, w) in [(4, 4), (5, 5), (6, 9), (28, 28), (26, 26)] {
+            for (c, o) in [(1, 1), (1, 32), (3, 5), (32, 17), (2, 33)] {
+                check::<f32>(h, w, c, o, DType::F32, 1e-5);
+                check::<f64>(h, w, c, o, DType::F64, 1e-13);
+            }
+        }
+    }
+}
