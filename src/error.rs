@@ -36,6 +36,20 @@ pub enum Error {
         /// What is wrong with it, and what to do.
         problem: String,
     },
+    /// The files hold another data set than the one asked for (told by
+    /// their labels: [`crate::data::Dataset::recognise`]).
+    #[error(
+        "{from}: these files hold {found}, not {asked} (their labels begin as {found}'s \
+         do); give {asked}'s own files for {asked}, or ask for {found}"
+    )]
+    WrongDataset {
+        /// Where the files came from.
+        from: String,
+        /// The data set asked for.
+        asked: crate::data::Dataset,
+        /// The data set the files hold.
+        found: crate::data::Dataset,
+    },
     /// The dataset could not be found or fetched.
     #[error("{0}")]
     DatasetUnavailable(String),

@@ -20,12 +20,19 @@
 //!
 //! The edits (`filter`, `freeze`, `thaw`) happen in the order the link
 //! lists them, each after its number of batches (`@S`, 0 when left out:
-//! before the first batch). Numbers are written as Rust writes an `f32`
+//! before the first batch), so they are listed in the order of their
+//! batches (a link that lists a later one first is refused: it would make
+//! the earlier one late). Numbers are written as Rust writes an `f32`
 //! (the shortest decimal that reads back as the same `f32`), so that a
 //! filter set by hand comes back exactly. The page's own keys (`data`,
 //! `format`, `isolate`, `threads`) say where the data comes from and how
-//! the page runs, not what it trains, and are passed over; any other key is
-//! an error, so that a mistyped one is not silently ignored.
+//! the page runs, not what it trains, and are passed over, and so are the
+//! tracking keys that messengers, mail and learning platforms add to a
+//! shared address (`utm_source`, `fbclid`, …: [`is_tracking`]). Any other
+//! key is an error that names the setting it may be a typo of, so that a
+//! mistyped one is not silently ignored. A query whose only run setting is
+//! `dataset` (the page's data-set switch writes it) is the plain page on
+//! that data set, not a link.
 //!
 //! ```
 //! use filters_are_weights::link::{Change, RunLink};
@@ -35,7 +42,7 @@
 //! assert_eq!(link.edits.len(), 2);
 //! assert_eq!(link.edits[1].change, Change::Freeze(true));
 //! // Written back, it reads the same.
-//! assert_eq!(RunLink::parse(&link.to_query())?, Some(link));
+//! assert_eq!(RunLink::parse(&link.to_query()?)?, Some(link));
 //! # Ok::<(), filters_are_weights::link::LinkError>(())
 //! ```
 
@@ -53,6 +60,43 @@ pub const LINK_VERSION: u32 = 1;
 /// The page's own keys: where the data comes from and how the page runs.
 /// A link keeps them, but they do not change what is trained.
 pub const PAGE_KEYS: [&str; 4] = ["data", "format", "isolate", "threads"];
+
+/// Keys that sharing adds to an address (campaigns, click and share
+/// identifiers): passed over. Also every key that begins with one of
+/// [`TRACKING_PREFIXES`].
+pub const TRACKING_KEYS: [&str; 22] = [
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "yclid",
+    "twclid",
+    "ttclid",
+    "li_fat_id",
+    "igshid",
+    "igsh",
+    "si",
+    "ref",
+    "ref_src",
+    "ref_url",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "_ga",
+    "_gl",
+];
+
+/// Prefixes of tracking keys (`utm_source`, `mc_cid`, …): passed over.
+pub const TRACKING_PREFIXES: [&str; 3] = ["utm_", "mc_", "pk_"];
+
+/// Whether `key` is one that sharing adds ([`TRACKING_KEYS`],
+/// [`TRACKING_PREFIXES`]), passed over by [`RunLink::parse`].
+pub fn is_tracking(key: &str) -> bool {
+    TRACKING_KEYS.contains(&key) || TRACKING_PREFIXES.iter().any(|p| key.starts_with(p))
+}
 
 /// The keys of a run's settings.
 const RUN_KEYS: [&str; 10] = [
@@ -139,6 +183,42 @@ pub enum LinkError {
     },
 }
 
+/// The key of `known` that `key` is most likely a typo of: at most two
+/// letters added, dropped, changed or swapped, and fewer than it has.
+fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| -> usize {
+        // Optimal string alignment distance (Damerau–Levenshtein without
+        // repeated edits of one substring).
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = (a[i - 1] != b[j - 1]) as usize;
+                d[i][j] = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        d[a.len()][b.len()]
+    };
+    let lower = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|&k| (distance(&lower, k), k))
+        .filter(|&(d, k)| d <= 2 && d < k.len().min(key.len().max(1)))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
 /// One `key=value` of a query, percent-decoded (`+` is a space).
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -178,7 +258,9 @@ impl RunLink {
                 (decode(k), decode(v))
             })
             .collect();
-        if !pairs.iter().any(|(k, _)| RUN_KEYS.contains(&k.as_str())) {
+        // `dataset` alone is the data-set switch's page, not a run to replay.
+        let is_run = |k: &str| RUN_KEYS.contains(&k) && k != "dataset";
+        if !pairs.iter().any(|(k, _)| is_run(k)) {
             return Ok(None);
         }
         // A newer format may have settings this one does not know: it is
@@ -241,13 +323,24 @@ impl RunLink {
                 "stops" => link.post_stops = flag()?,
                 "until" => link.until = Some(count(1)?),
                 "filter" | "freeze" | "thaw" => {
-                    link.edits.push(edit(key, value).map_err(|why| bad(&why))?)
+                    let edit = edit(key, value).map_err(|why| bad(&why))?;
+                    if let Some(last) = link.edits.last().filter(|l| l.step > edit.step) {
+                        return Err(bad(&format!(
+                            "it comes after batch {}, but the link lists it after a change at \
+                             batch {}: changes are listed in the order of their batches",
+                            edit.step, last.step
+                        )));
+                    }
+                    link.edits.push(edit)
                 }
-                k if PAGE_KEYS.contains(&k) => {}
+                k if PAGE_KEYS.contains(&k) || is_tracking(k) => {}
                 _ => {
                     let known: Vec<&str> = RUN_KEYS.iter().chain(&PAGE_KEYS).copied().collect();
+                    let guess = nearest(key, &known)
+                        .map(|k| format!("did you mean {k}? "))
+                        .unwrap_or_default();
                     return Err(bad(&format!(
-                        "there is no such setting (a link's are {})",
+                        "there is no such setting ({guess}a link's are {})",
                         known.join(", ")
                     )));
                 }
@@ -256,9 +349,60 @@ impl RunLink {
         Ok(Some(link))
     }
 
+    /// Whether [`RunLink::parse`] would read these settings back: images an
+    /// epoch and `until` at least 1, filters below 32 with finite numbers,
+    /// edits in the order of their batches. The error names the setting as
+    /// the link would write it.
+    pub fn check(&self) -> std::result::Result<(), LinkError> {
+        let bad = |key: &str, value: String, why: &str| LinkError::Malformed {
+            key: key.into(),
+            value,
+            why: why.into(),
+        };
+        if self.train_images == Some(0) {
+            return Err(bad(
+                "images",
+                "0".into(),
+                "it must be a whole number, at least 1",
+            ));
+        }
+        if self.until == Some(0) {
+            return Err(bad(
+                "until",
+                "0".into(),
+                "it must be a whole number, at least 1",
+            ));
+        }
+        let filters = crate::model::PARAMETER_SHAPES[0][3];
+        let mut step = 0;
+        for e in &self.edits {
+            let key = match e.change {
+                Change::Set(_) => "filter",
+                Change::Freeze(true) => "freeze",
+                Change::Freeze(false) => "thaw",
+            };
+            let value = format!("{}@{}", e.filter, e.step);
+            if e.filter >= filters {
+                let why = format!("a filter is a number from 0 to {}", filters - 1);
+                return Err(bad(key, value, &why));
+            }
+            if matches!(e.change, Change::Set(w) if w.iter().any(|v| !v.is_finite())) {
+                return Err(bad(key, value, "its numbers must be finite"));
+            }
+            if e.step < step {
+                let why = format!("it comes after a change at batch {step}: changes are listed in the order of their batches");
+                return Err(bad(key, value, &why));
+            }
+            step = e.step;
+        }
+        Ok(())
+    }
+
     /// The settings as a query, without its `?`: what [`RunLink::parse`]
-    /// reads back as the same settings.
-    pub fn to_query(&self) -> String {
+    /// reads back as the same settings. Settings it would not read back
+    /// ([`RunLink::check`]) are refused.
+    pub fn to_query(&self) -> std::result::Result<String, LinkError> {
+        self.check()?;
         let mut parts = vec![
             format!("link={LINK_VERSION}"),
             format!("seed={}", self.seed),
@@ -293,7 +437,7 @@ impl RunLink {
         if let Some(n) = self.until {
             parts.push(format!("until={n}"));
         }
-        parts.join("&")
+        Ok(parts.join("&"))
     }
 
     /// The learned model's trainer, at its start: Keras' `mnist_cnn` from
@@ -543,7 +687,7 @@ mod tests {
                 },
             ],
         };
-        let query = link.to_query();
+        let query = link.to_query().unwrap();
         let back = RunLink::parse(&query).unwrap().unwrap();
         assert_eq!(back, link, "{query}");
         // Bit for bit, -0 too.
@@ -605,5 +749,184 @@ mod tests {
             Err(LinkError::Newer { version: 2 })
         );
         assert!(err("link=2").contains("link format 2; this one reads format 1"));
+    }
+
+    #[test]
+    fn tracking_keys_from_sharing_are_passed_over() {
+        let plain = "link=1&seed=7&filter=3:1,0,-1,2,0,-2,1,0,-1&freeze=3&until=30";
+        let shared = format!(
+            "{plain}&utm_source=newsletter&utm_medium=email&fbclid=IwAR0abc-def&gclid=x&mc_cid=1&igshid=y&ref=share"
+        );
+        assert_eq!(RunLink::parse(&shared), RunLink::parse(plain));
+        assert!(RunLink::parse(plain).unwrap().is_some());
+        // Tracking keys alone are the plain page.
+        assert_eq!(RunLink::parse("?utm_source=a&fbclid=b"), Ok(None));
+        assert!(is_tracking("utm_campaign") && is_tracking("fbclid") && !is_tracking("seeds"));
+    }
+
+    #[test]
+    fn a_mistyped_key_is_named_with_the_setting_it_may_mean() {
+        for (query, meant) in [
+            ("link=1&sed=7", "did you mean seed?"),
+            ("link=1&untill=7", "did you mean until?"),
+            ("link=1&imags=7", "did you mean images?"),
+            ("link=1&Seed=7", "did you mean seed?"),
+            ("link=1&frezee=3", "did you mean freeze?"),
+        ] {
+            let e = err(query);
+            assert!(
+                e.contains(meant) && e.contains("there is no such setting"),
+                "{query}: {e}"
+            );
+        }
+        let e = err("link=1&colour=red");
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn the_data_set_alone_is_not_a_link() {
+        assert_eq!(RunLink::parse("?dataset=fashion-mnist"), Ok(None));
+        assert_eq!(
+            RunLink::parse("?dataset=fashion-mnist&data=d/&utm_source=x"),
+            Ok(None)
+        );
+        let link = RunLink::parse("?dataset=fashion-mnist&seed=3")
+            .unwrap()
+            .unwrap();
+        assert_eq!((link.dataset, link.seed), (Dataset::FashionMnist, 3));
+    }
+
+    #[test]
+    fn edits_out_of_the_order_of_their_batches_are_refused_not_made_late() {
+        let e = err("link=1&filter=3@120:1,0,-1,2,0,-2,1,0,-1&freeze=5");
+        assert!(
+            e.contains("changes are listed in the order of their batches"),
+            "{e}"
+        );
+        // Several at one batch, in any order of filters.
+        let link = RunLink::parse("link=1&freeze=5@3&filter=1@3:0,0,0,0,1,0,0,0,0&thaw=5@9");
+        assert_eq!(link.unwrap().unwrap().edits.len(), 3);
+    }
+
+    #[test]
+    fn settings_a_link_cannot_hold_are_refused_by_its_writer() {
+        let edit = |step, filter, change| Edit {
+            step,
+            filter,
+            change,
+        };
+        for (link, says) in [
+            (
+                RunLink {
+                    until: Some(0),
+                    ..RunLink::default()
+                },
+                "until=0",
+            ),
+            (
+                RunLink {
+                    train_images: Some(0),
+                    ..RunLink::default()
+                },
+                "images=0",
+            ),
+            (
+                RunLink {
+                    edits: vec![edit(0, 32, Change::Freeze(true))],
+                    ..RunLink::default()
+                },
+                "from 0 to 31",
+            ),
+            (
+                RunLink {
+                    edits: vec![edit(0, 3, Change::Set([f32::NAN; 9]))],
+                    ..RunLink::default()
+                },
+                "finite",
+            ),
+            (
+                RunLink {
+                    edits: vec![edit(0, 3, Change::Set([f32::INFINITY; 9]))],
+                    ..RunLink::default()
+                },
+                "finite",
+            ),
+            (
+                RunLink {
+                    edits: vec![
+                        edit(5, 3, Change::Freeze(true)),
+                        edit(2, 4, Change::Freeze(true)),
+                    ],
+                    ..RunLink::default()
+                },
+                "order of their batches",
+            ),
+        ] {
+            let e = link.to_query().expect_err(says).to_string();
+            assert!(e.contains(says), "{says}: {e}");
+        }
+    }
+
+    /// A random run that a link can hold: any seed and data set, edits in
+    /// the order of their batches with any finite numbers (-0, the smallest
+    /// and largest, random bits).
+    fn random_link(rng: &mut crate::rng::Rng) -> RunLink {
+        let number = |rng: &mut crate::rng::Rng| loop {
+            let v = match rng.below(6) {
+                0 => -0.0,
+                1 => f32::MIN_POSITIVE * rng.uniform(-1.0, 1.0),
+                2 => f32::MAX * rng.uniform(-1.0, 1.0),
+                3 => rng.uniform(-1.0, 1.0),
+                _ => f32::from_bits(rng.next_u64() as u32),
+            };
+            if v.is_finite() {
+                return v;
+            }
+        };
+        let mut step = 0;
+        let edits = (0..rng.below(6))
+            .map(|_| {
+                step += rng.below(3) * rng.below(500);
+                let change = match rng.below(3) {
+                    0 => Change::Set(std::array::from_fn(|_| number(rng))),
+                    k => Change::Freeze(k == 1),
+                };
+                Edit {
+                    step,
+                    filter: rng.below(32),
+                    change,
+                }
+            })
+            .collect();
+        let maybe = |rng: &mut crate::rng::Rng| (rng.below(2) == 0).then(|| 1 + rng.below(100_000));
+        RunLink {
+            seed: rng.next_u64() >> rng.below(64),
+            dataset: Dataset::ALL[rng.below(Dataset::ALL.len())],
+            train_images: maybe(rng),
+            hand_chosen: rng.below(2) == 0,
+            post_stops: rng.below(2) == 0,
+            until: maybe(rng),
+            edits,
+        }
+    }
+
+    #[test]
+    fn every_valid_run_reads_back_bit_for_bit_from_its_link() {
+        let mut rng = crate::rng::Rng::new(40);
+        for _ in 0..3000 {
+            let link = random_link(&mut rng);
+            let query = link.to_query().unwrap();
+            let back = RunLink::parse(&query).unwrap().unwrap();
+            let bits = |l: &RunLink| -> Vec<u32> {
+                l.edits
+                    .iter()
+                    .flat_map(|e| match e.change {
+                        Change::Set(w) => w.map(f32::to_bits).to_vec(),
+                        _ => vec![],
+                    })
+                    .collect()
+            };
+            assert_eq!((&back, bits(&back)), (&link, bits(&link)), "{query}");
+        }
     }
 }

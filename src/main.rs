@@ -417,6 +417,9 @@ fn advice(e: &Error) -> Option<&'static str> {
              or choose another folder with --out DIR.",
         ),
         Error::DatasetUnavailable(_) => Some("--data-dir DIR reads the four IDX files from DIR."),
+        Error::WrongDataset { .. } => Some(
+            "--dataset names the data set; --data-dir DIR must hold that set's four IDX files.",
+        ),
         Error::DeviceUnavailable(_) => Some(
             "--device cuda needs a build with `cargo build --release --features cuda` \
              (--features metal for --device metal); --device cpu always works.",

@@ -522,3 +522,35 @@ fn hf_hubs_variables_reach_the_command_line() {
         "{elsewhere}"
     );
 }
+
+#[test]
+fn mnist_asked_for_as_fashion_mnist_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = dir.path().join("mnist");
+    common::real_mnist()
+        .subset(200, 50)
+        .unwrap()
+        .save_idx(&mnist)
+        .unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "reproduce",
+            "--dataset",
+            "fashion-mnist",
+            "--epochs=1",
+            "--quiet",
+            "--data-dir",
+        ])
+        .arg(&mnist)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("these files hold MNIST, not Fashion-MNIST"),
+        "{err}"
+    );
+    assert!(err.contains("--data-dir DIR must hold"), "{err}");
+}

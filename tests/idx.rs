@@ -285,3 +285,62 @@ fn batches_from_the_bytes_equal_batches_of_the_set_scaled_up_front() {
     // 3,000 images in 24 batches of 128 (the last of 56); 1,500 in 2.
     assert_eq!(counted, [24, 2]);
 }
+
+/// MNIST's files asked for as Fashion-MNIST, and the reverse, are refused
+/// with an error naming both (their first labels tell them apart); their
+/// first images alone (a subset) are told apart too; data of one's own is
+/// taken on its word.
+#[test]
+fn a_folder_holding_the_other_data_set_is_refused_naming_both() {
+    use filters_are_weights::data::Dataset;
+    use filters_are_weights::Error;
+    let mnist = common::real_mnist();
+    let fashion = Mnist::load_dataset(Dataset::FashionMnist)
+        .expect("Fashion-MNIST (apt install dataset-fashion-mnist, or FASHION_MNIST_DIR)");
+    for (data, asked, says) in [
+        (
+            &mnist,
+            Dataset::FashionMnist,
+            "these files hold MNIST, not Fashion-MNIST",
+        ),
+        (
+            &fashion,
+            Dataset::Mnist,
+            "these files hold Fashion-MNIST, not MNIST",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        data.subset(100, 20).unwrap().save_idx(dir.path()).unwrap();
+        let err = Mnist::from_dir_of(asked, dir.path()).unwrap_err();
+        assert!(matches!(err, Error::WrongDataset { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(says) && msg.contains(&dir.path().display().to_string()),
+            "{msg}"
+        );
+        // Asked for as what it is, it reads.
+        let right = if asked == Dataset::Mnist {
+            Dataset::FashionMnist
+        } else {
+            Dataset::Mnist
+        };
+        assert_eq!(
+            Mnist::from_dir_of(right, dir.path()).unwrap().train_len(),
+            100
+        );
+    }
+    let labels = |d: &Mnist| d.test_labels.to_vec1::<u8>().unwrap();
+    assert_eq!(
+        Dataset::recognise(&[], &labels(&mnist)),
+        Some(Dataset::Mnist)
+    );
+    assert_eq!(
+        Dataset::recognise(&[], &labels(&fashion)),
+        Some(Dataset::FashionMnist)
+    );
+    // Shuffled, or one's own: neither.
+    let mut shuffled = labels(&mnist)[..100].to_vec();
+    shuffled.reverse();
+    assert_eq!(Dataset::recognise(&shuffled, &shuffled), None);
+    assert_eq!(Dataset::recognise(&[7, 2, 1], &[]), None, "too few to tell");
+}

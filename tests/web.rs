@@ -176,6 +176,12 @@ fn run(cmd: &mut Command, what: &str) {
 fn write_data(dir: &Path) -> Mnist {
     let data = common::real_mnist().subset(BATCHES * 128, 500).unwrap();
     data.save_idx(dir.join("idx")).unwrap();
+    // Fashion-MNIST's own first images, beside MNIST's (what the files hold
+    // is checked: MNIST's would be refused under Fashion-MNIST's name).
+    let fashion = Mnist::load_dataset(filters_are_weights::data::Dataset::FashionMnist)
+        .expect("Fashion-MNIST (apt install dataset-fashion-mnist, or FASHION_MNIST_DIR)");
+    let fashion = fashion.subset(BATCHES * 128, 500).unwrap();
+    fashion.save_idx(dir.join("idx/fashion")).unwrap();
     let data = Mnist::from_dir(dir.join("idx")).unwrap();
     for (split, images, labels) in [
         (
@@ -452,7 +458,8 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .args(["--threads-batches", "20"])
         .args(["--hand-batches", &BATCHES.to_string()])
         .args(["--fashion-page", idx_server.base()])
-        .args(["--fashion", "data/"])
+        .args(["--fashion", "data/fashion/"])
+        .args(["--fashion-wrong", "data/"])
         .args(["--pages-like", &format!("{plain}{PREFIX}")])
         .arg("--screenshot")
         .arg(&screenshot)
@@ -884,6 +891,10 @@ fn the_page_teaches_the_lesson_in_chromium() {
         "{status}"
     );
     assert_eq!(fashion["heading"], "3. Draw a picture");
+    assert_eq!(
+        fashion["linkNote"], "",
+        "?dataset= alone is no link: {fashion}"
+    );
     let names = filters_are_weights::data::Dataset::FashionMnist.class_names();
     assert!(
         names.contains(&fashion["reads"].as_str().unwrap()),
@@ -894,6 +905,15 @@ fn the_page_teaches_the_lesson_in_chromium() {
         unknown.contains("kmnist") && unknown.contains("mnist, fashion-mnist"),
         "{unknown}"
     );
+    // MNIST's files served as Fashion-MNIST: refused, naming both.
+    let wrong = &r["wrongDataset"];
+    let status = wrong["status"].as_str().unwrap();
+    assert!(
+        status.contains("these files hold MNIST, not Fashion-MNIST"),
+        "{wrong}"
+    );
+    assert_eq!(wrong["shownAsError"], true, "{wrong}");
+    assert_eq!(wrong["kernelsStillWork"], true, "{wrong}");
 }
 
 /// GET `path` from `addr` (`http://127.0.0.1:PORT`): the status and the body.

@@ -174,6 +174,49 @@ impl Dataset {
     }
 }
 
+/// How many of a split's first labels [`Dataset::recognise`] compares.
+const FINGERPRINT: usize = 16;
+
+impl Dataset {
+    /// The first labels of each split, `(training, test)`, in the files'
+    /// (and the Hub's) order: what tells the data sets apart.
+    fn first_labels(self) -> ([u8; FINGERPRINT], [u8; FINGERPRINT]) {
+        match self {
+            Dataset::Mnist => (
+                [5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7],
+                [7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6, 9, 0, 1, 5],
+            ),
+            Dataset::FashionMnist => (
+                [9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9, 5, 5, 7, 9],
+                [9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5, 7, 3, 4, 1],
+            ),
+        }
+    }
+
+    /// Which data set labels like these come from, where they tell: a
+    /// split whose first labels (at least 8 of them, at most 16) are one
+    /// set's first labels names that set. Data of one's own, or shuffled,
+    /// is recognised as neither (`None`) and taken on its word; the first
+    /// images of either set (a subset) are recognised.
+    ///
+    /// ```
+    /// use filters_are_weights::data::Dataset;
+    /// let mnist_test = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6];
+    /// assert_eq!(Dataset::recognise(&[], &mnist_test), Some(Dataset::Mnist));
+    /// assert_eq!(Dataset::recognise(&[1, 2, 3, 4, 5, 6, 7, 8], &[]), None);
+    /// ```
+    pub fn recognise(train_labels: &[u8], test_labels: &[u8]) -> Option<Dataset> {
+        let starts = |labels: &[u8], first: &[u8]| {
+            let n = labels.len().min(FINGERPRINT);
+            n >= 8 && labels[..n] == first[..n]
+        };
+        Dataset::ALL.into_iter().find(|d| {
+            let (train, test) = d.first_labels();
+            starts(train_labels, &train) || starts(test_labels, &test)
+        })
+    }
+}
+
 /// Where Debian's `dataset-fashion-mnist` package puts the four IDX files.
 pub const DEBIAN_FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 

@@ -282,6 +282,15 @@ impl Mnist {
         (source, kind): (String, String),
         device: &Device,
     ) -> Result<Self> {
+        if let Some(found) = Dataset::recognise(&train_labels, &test_labels) {
+            if found != dataset {
+                return Err(Error::WrongDataset {
+                    from: source,
+                    asked: dataset,
+                    found,
+                });
+            }
+        }
         let (train_x, train_y) =
             split_tensors(train_images, train_labels, paths[0], paths[1], device)?;
         let (test_x, test_y) = split_tensors(test_images, test_labels, paths[2], paths[3], device)?;

@@ -562,7 +562,7 @@ impl Session {
         }
         // "To batch 0": no batch to train to.
         let until = until.filter(|&n| n > 0).map(|n| n as usize);
-        Ok(self.settings(stops, until).to_query())
+        self.settings(stops, until).to_query().map_err(js)
     }
 
     fn settings(&self, post_stops: bool, until: Option<usize>) -> RunLink {

@@ -7,7 +7,7 @@
 //        [--threads-batches N] [--pages-like URL]
 //        [--parquet-page URL --parquet DATA] [--missing DATA] [--truncated DATA]
 //        [--hand-batches N [--hand-screenshot FILE]] [--second-layer-screenshot FILE]
-//        [--fashion-page URL --fashion DATA [--fashion-screenshot FILE]]
+//        [--fashion-page URL --fashion DATA [--fashion-screenshot FILE] [--fashion-wrong DATA]]
 //        [--huge DATA] [--cross-origin DATA] [--plain-page URL --unreachable DATA]
 //
 // Each URL is a page's address (without a query), each DATA what it is
@@ -413,6 +413,8 @@ try {
       status: document.getElementById('data-status').textContent,
       heading: document.querySelector('#digit h2').textContent,
       reads: window.faw.state.reads,
+      // ?dataset= alone is the data-set switch's page, not a link to replay.
+      linkNote: document.getElementById('link-note').hidden ? '' : document.getElementById('link-note').textContent,
     }));
     if (args['fashion-screenshot']) await fashion.screenshot({ path: args['fashion-screenshot'], fullPage: true });
     await fashion.close();
@@ -420,6 +422,11 @@ try {
     await unknown.waitForFunction(() => window.faw?.state.startError, null, { timeout: 30000 });
     result.unknownDataset = await unknown.textContent('#load-status');
     await unknown.close();
+    // Another data set's files under Fashion-MNIST's name: refused, saying which.
+    if (args['fashion-wrong']) {
+      result.wrongDataset = await failure(args['fashion-page'] || args.page, args['fashion-wrong'], 'idx',
+        'dataset=fashion-mnist');
+    }
   }
 
   // 10. Browsers that cannot run it: no WebAssembly, no SIMD128, its
