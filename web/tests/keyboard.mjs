@@ -172,6 +172,10 @@ try {
   await page.click('#play');
   await page.waitForFunction(() => window.faw.state.step >= 30, null, { timeout: 60000 });
   await page.click('#restart');
+  // The new run is there once its first snapshot (at initialisation) is
+  // shown, which a loaded machine takes a while to send; an update of the
+  // old run still on its way would have come by a second after that.
+  await page.waitForFunction(() => window.faw.state.snapshots.length >= 1, null, { timeout: 60000 });
   await page.waitForTimeout(1000);
   result.afterRestart = await state(() => {
     const s = window.faw.state;
