@@ -124,6 +124,13 @@ mod tests {
         (images, (0..n).map(|i| (i % 10) as u8).collect())
     }
 
+    /// 300 training and 50 test images of the pattern.
+    fn data() -> Mnist {
+        let ((ti, tl), (vi, vl)) = (images(300), images(50));
+        let names = crate::data::IDX_FILES;
+        Mnist::from_parts(Dataset::Mnist, (ti, tl), (vi, vl), names, "a pattern").unwrap()
+    }
+
     fn trainer() -> Trainer {
         let config = TrainConfig {
             epochs: 2,
@@ -140,10 +147,7 @@ mod tests {
     /// data; a seventh batch begins the third epoch.
     #[test]
     fn a_closure_that_trains_no_batch_is_an_error_not_a_panic() {
-        let ((ti, tl), (vi, vl)) = (images(300), images(50));
-        let names = crate::data::IDX_FILES;
-        let data =
-            Mnist::from_parts(Dataset::Mnist, (ti, tl), (vi, vl), names, "a pattern").unwrap();
+        let data = data();
         let mut stepper = Stepper::new(trainer());
         let err = stepper
             .next_with(&data, |_, _| Ok(None::<(BatchStats, ())>))
@@ -153,10 +157,7 @@ mod tests {
 
     #[test]
     fn stepping_across_epochs_is_running_them() {
-        let ((ti, tl), (vi, vl)) = (images(300), images(50));
-        let names = crate::data::IDX_FILES;
-        let data =
-            Mnist::from_parts(Dataset::Mnist, (ti, tl), (vi, vl), names, "a pattern").unwrap();
+        let data = data();
         let mut run = trainer();
         run.run(&data).unwrap();
         let mut stepper = Stepper::new(trainer());
