@@ -15,7 +15,7 @@ def serve(data, dataset=None, root=ROOT):
     page's address (without its query)."""
     more = ["--dataset", dataset] if dataset else []
     proc = subprocess.Popen([sys.executable, str(root / "web" / "serve.py"), "--port", "0",
-                             "--data", str(data)] + more,
+                             "--data", str(data), "--no-search"] + more,
                             stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("page: "):
@@ -28,7 +28,7 @@ def engine_run(engine, page, *args, check=True):
     or None (its errors printed) when it fails and `check` is off."""
     display = ["xvfb-run", "-a", "-s", "-screen 0 1920x1200x24"] if engine == "webkit" else []
     out = subprocess.run(display + ["node", str(ROOT / "web" / "tests" / "engines.mjs"), "--engine", engine,
-                                    "--page", page, "--idx", "data/", *map(str, args)],
+                                    "--page", page, "--idx", "data/{dataset}/", *map(str, args)],
                          capture_output=True, text=True)
     if out.returncode != 0:
         if check:

@@ -16,14 +16,19 @@ times and alternating:
 - the native trainer on 2 threads (benches/train_throughput.rs), batch 128
   too.
 
-Prints the medians with their ranges and ratios, and the files a visitor
-downloads (gzipped): the page's own, the service worker shim (coi.js) and
-one of the two WebAssembly builds (with threads where the page is
-isolated). Needs what the page tests need (Node.js, the three engines,
-`npm ci --prefix web`).
+Prints the medians with their ranges and ratios, and what a visitor
+downloads, counted apart: the page (its files as web/stamp.py lists them,
+which the service worker keeps for offline use after the first visit: all
+of them but one of the two WebAssembly builds, with threads where the page
+is isolated), and the guide beside it (fetched only when its chapters are
+opened, never kept). Both as served (web/serve.py does not compress) and
+gzipped (as GitHub Pages serves them); the data sets not included. Needs
+what the page tests need (Node.js, the three engines, `npm ci --prefix
+web`); `--sizes` prints only the sizes of the page built in web/dist.
 
     MNIST_DIR=/path/to/mnist python3 benches/web_page.py [--rounds 3] [--seconds 20]
         [--engines chromium,firefox,webkit]
+    python3 benches/web_page.py --sizes
 """
 import argparse
 import gzip
@@ -38,6 +43,8 @@ from page_driver import engine_run, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
+sys.path.insert(0, str(WEB))
+from stamp import BUILDS, page_files  # noqa: E402  (web/stamp.py: the page's files)
 
 
 def page_round(engine, page, seconds, threads):
@@ -61,7 +68,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=20, help="training time measured in the page")
     parser.add_argument("--engines", default="chromium,firefox,webkit")
+    parser.add_argument("--sizes", action="store_true", help="only the sizes of the page built in web/dist")
     args = parser.parse_args()
+    if args.sizes:
+        if not (WEB / "dist" / "coi.js").is_file():
+            sys.exit("web/dist holds no built page: build it with web/build.sh")
+        print_sizes(WEB / "dist")
+        return
     engines = args.engines.split(",")
     data = os.environ.get("MNIST_DIR")
     if not data:
@@ -104,17 +117,29 @@ def main():
         print(f"  {engine}, 2 threads asked / 1 (training time, per round): {med(ratio):.2f}x "
               f"({min(ratio):.2f}-{max(ratio):.2f}); first trained filters after {med(two['first']):.1f} s "
               f"({min(two['first']):.1f}-{max(two['first']):.1f})")
-    dist = WEB / "dist"
-    # What a visitor's browser asks for (not the TypeScript declarations).
-    files = [f for f in sorted(dist.rglob("*"))
-             if f.is_file() and not {"pkg", "pkg-threads"} & set(f.parts) and not f.name.endswith(".d.ts")]
-    for build in ("pkg", "pkg-threads"):
-        fetched = files + [f for f in sorted((dist / build).rglob("*")) if not f.name.endswith(".d.ts")]
-        sizes = {str(f.relative_to(dist)): len(gzip.compress(f.read_bytes(), 9)) for f in fetched if f.is_file()}
-        for name, size in sizes.items():
-            print(f"    {name}: {size / 1e3:.0f} kB gzipped")
-        print(f"  a visitor with {build}/ downloads {sum(sizes.values()) / 1e6:.2f} MB (gzipped) "
-              f"besides the data")
+    print_sizes(WEB / "dist")
+
+
+def print_sizes(dist):
+    """What a visitor downloads of the page built in `dist`, and of its guide, apart."""
+    def sizes(files):
+        raw = sum((dist / f).stat().st_size for f in files)
+        return raw, sum(len(gzip.compress((dist / f).read_bytes(), 9)) for f in files)
+
+    page = page_files(dist)
+    for build in BUILDS:
+        other = [b for b in BUILDS if b != build]
+        files = [f for f in page if not any(f.startswith(o) for o in other)]
+        raw, gz = sizes(files)
+        print(f"  the page with {build} (a first visit; what the service worker keeps): {len(files)} files, "
+              f"{raw / 1e6:.2f} MB as served, {gz / 1e6:.2f} MB gzipped")
+        for f in files:
+            print(f"    {f}: {sizes([f])[1] / 1e3:.0f} kB gzipped")
+    guide = sorted(str(p.relative_to(dist)) for p in (dist / "guide").rglob("*") if p.is_file())
+    if guide:
+        raw, gz = sizes(guide)
+        print(f"  the guide (fetched only when opened, not kept): {len(guide)} files, {raw / 1e6:.2f} MB as "
+              f"served, {gz / 1e6:.2f} MB gzipped")
 
 
 if __name__ == "__main__":

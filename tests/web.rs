@@ -18,7 +18,7 @@
 mod common;
 
 use candle_core::Device;
-use filters_are_weights::data::{idx, to_unit, Mnist};
+use filters_are_weights::data::{idx, to_unit, Dataset, Mnist};
 use filters_are_weights::experiment::Arm;
 use filters_are_weights::kernels::{scaled_to, Kernel};
 use filters_are_weights::model::MnistCnn;
@@ -26,6 +26,8 @@ use filters_are_weights::picture::demo_picture;
 use filters_are_weights::second_layer;
 use filters_are_weights::train::{Progress, Snapshot, TrainConfig, Trainer};
 use filters_are_weights::viz;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -39,7 +41,9 @@ const BATCHES: usize = 30;
 /// The sub-path the page is served under, as on GitHub Pages.
 const PREFIX: &str = "/filters-are-weights/";
 
-/// `web/serve.py --data DIR` on a free port, stopped when dropped.
+/// `web/serve.py --data DIR --no-search` on a free port, stopped when
+/// dropped: `DIR` at `data/mnist/` (or at `data/fashion-mnist/` for
+/// Fashion-MNIST's parquet files), and no other data set.
 struct ServePy {
     child: Child,
     /// The address it prints: the page, with `?data=` for its data.
@@ -53,10 +57,15 @@ impl ServePy {
 
     /// The page built in `site` (a copy of web/dist) with `data`.
     fn start_site(data: &Path, site: &Path) -> ServePy {
+        Self::start_with(&[OsStr::new("--data"), data.as_os_str()], site)
+    }
+
+    /// The page built in `site` with the data sets `args` name.
+    fn start_with(args: &[&OsStr], site: &Path) -> ServePy {
         let mut child = Command::new("python3")
             .arg(Path::new(ROOT).join("web/serve.py"))
-            .args(["--port", "0", "--prefix", PREFIX, "--data"])
-            .arg(data)
+            .args(["--port", "0", "--prefix", PREFIX, "--no-search"])
+            .args(args)
             .arg("--site")
             .arg(site)
             .stdout(Stdio::piped())
@@ -406,16 +415,28 @@ fn the_page_teaches_the_lesson_in_chromium() {
     build_page(&web);
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path());
-    let idx_server = ServePy::start(&dir.path().join("idx"));
+    // MNIST and Fashion-MNIST from one server, each at data/ID/.
+    let (idx, fashion) = (dir.path().join("idx"), dir.path().join("idx/fashion"));
+    let idx_server = ServePy::start_with(
+        &[
+            OsStr::new("--data"),
+            idx.as_os_str(),
+            OsStr::new("--fashion-mnist"),
+            fashion.as_os_str(),
+        ],
+        &web.join("dist"),
+    );
     let parquet_server = ServePy::start(&dir.path().join("parquet"));
     assert!(
         idx_server
             .page
-            .ends_with(&format!("{PREFIX}?data=data/&format=idx")),
+            .ends_with(&format!("{PREFIX}?data=data/%7Bdataset%7D/&format=idx")),
         "{}",
         idx_server.page
     );
-    assert!(parquet_server.page.ends_with("?data=data/&format=parquet"));
+    assert!(parquet_server
+        .page
+        .ends_with("?data=data/%7Bdataset%7D/&format=parquet"));
     let plain = serve(web.join("dist"), dir.path().to_path_buf());
     // A port where nothing answers: taken, then given back.
     let dead = TcpListener::bind("127.0.0.1:0")
@@ -438,12 +459,12 @@ fn the_page_teaches_the_lesson_in_chromium() {
     let out = Command::new("node")
         .arg(web.join("tests/page.mjs"))
         .args(["--page", idx_server.base()])
-        .args(["--idx", "data/"])
+        .args(["--idx", "data/{dataset}/"])
         .args(["--parquet-page", parquet_server.base()])
-        .args(["--parquet", "data/"])
-        .args(["--missing", "data/nothing-here"])
-        .args(["--truncated", "data/truncated"])
-        .args(["--huge", "data/huge"])
+        .args(["--parquet", "data/mnist/"])
+        .args(["--missing", "data/mnist/nothing-here"])
+        .args(["--truncated", "data/mnist/truncated"])
+        .args(["--huge", "data/mnist/huge"])
         .args(["--cross-origin", &format!("{plain}/data/idx")])
         .args(["--plain-page", &format!("{plain}/")])
         .args(["--unreachable", &format!("http://{dead}/mnist")])
@@ -458,8 +479,8 @@ fn the_page_teaches_the_lesson_in_chromium() {
         .args(["--threads-batches", "20"])
         .args(["--hand-batches", &BATCHES.to_string()])
         .args(["--fashion-page", idx_server.base()])
-        .args(["--fashion", "data/fashion/"])
-        .args(["--fashion-wrong", "data/"])
+        .args(["--fashion", "data/{dataset}/"])
+        .args(["--fashion-wrong", "data/mnist/"])
         .args(["--pages-like", &format!("{plain}{PREFIX}")])
         .arg("--screenshot")
         .arg(&screenshot)
@@ -759,7 +780,7 @@ fn the_page_teaches_the_lesson_in_chromium() {
     let expect = [
         (
             "missing",
-            vec!["Could not fetch MNIST", "HTTP 404", "?data="],
+            vec!["Could not fetch MNIST", "HTTP 404", "?data=", "--mnist DIR"],
         ),
         ("truncated", vec!["Could not read MNIST", "parquet"]),
         ("huge", vec!["Could not read MNIST", "1000000000"]),
@@ -768,7 +789,7 @@ fn the_page_teaches_the_lesson_in_chromium() {
             vec![
                 "refused to share",
                 "Access-Control-Allow-Origin",
-                "web/serve.py --data DIR",
+                "web/serve.py --mnist DIR --fashion-mnist DIR",
             ],
         ),
         (
@@ -929,10 +950,12 @@ fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
     (status, answer[end + 4..].to_vec())
 }
 
-/// `web/serve.py --data DIR` serves every layout the crate reads: IDX files
-/// named with `.idx` and not gzipped answer to the names the page asks for,
-/// and Fashion-MNIST's parquet layout is told by its folder, its address
-/// naming the data set.
+/// `web/serve.py` serves every layout the crate reads, each data set at
+/// `data/ID/`: IDX files named with `.idx` and not gzipped answer to the
+/// names the page asks for; Fashion-MNIST's parquet layout is told by its
+/// folder, its address naming the data set; both data sets from one server
+/// (`--mnist DIR --fashion-mnist DIR`); a data set not served is a 404 that
+/// says how to serve it; parquet files given as the other set are refused.
 #[test]
 #[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn serve_py_serves_every_layout_the_crate_reads() {
@@ -949,19 +972,16 @@ fn serve_py_serves_every_layout_the_crate_reads() {
     }
     let server = ServePy::start(&dotted);
     assert!(
-        server.page.ends_with("?data=data/&format=idx"),
+        server
+            .page
+            .ends_with("?data=data/%7Bdataset%7D/&format=idx"),
         "{}",
         server.page
     );
-    let addr = server
-        .base()
-        .split('/')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join("/");
+    let addr = addr_of(&server);
     let name = "train-images-idx3-ubyte";
-    assert_eq!(get(&addr, &format!("{PREFIX}data/{name}.gz")).0, 404);
-    let (status, body) = get(&addr, &format!("{PREFIX}data/{name}"));
+    assert_eq!(get(&addr, &format!("{PREFIX}data/mnist/{name}.gz")).0, 404);
+    let (status, body) = get(&addr, &format!("{PREFIX}data/mnist/{name}"));
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -979,10 +999,73 @@ fn serve_py_serves_every_layout_the_crate_reads() {
     assert!(
         server
             .page
-            .ends_with("?data=data/&format=parquet&dataset=fashion-mnist"),
+            .ends_with("?data=data/%7Bdataset%7D/&format=parquet&dataset=fashion-mnist"),
         "{}",
         server.page
     );
+    drop(server);
+
+    // Both data sets from one server, in two layouts: each at data/ID/, and
+    // the page left to tell the layouts apart (no &format=).
+    let both = ServePy::start_with(
+        &[
+            OsStr::new("--mnist"),
+            dotted.as_os_str(),
+            OsStr::new("--fashion-mnist"),
+            fashion.as_os_str(),
+        ],
+        &Path::new(ROOT).join("web/dist"),
+    );
+    assert!(
+        both.page
+            .ends_with(&format!("{PREFIX}?data=data/%7Bdataset%7D/")),
+        "{}",
+        both.page
+    );
+    let parquet = "fashion_mnist/train/0000.parquet";
+    let (status, body) = get(
+        &addr_of(&both),
+        &format!("{PREFIX}data/fashion-mnist/{parquet}"),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body, std::fs::read(fashion.join(parquet)).unwrap());
+    let (status, _) = get(&addr_of(&both), &format!("{PREFIX}data/mnist/{name}"));
+    assert_eq!(status, 200);
+    drop(both);
+    // One data set served: the other's address says how to serve it.
+    let one = ServePy::start(&dotted);
+    let (status, body) = get(
+        &addr_of(&one),
+        &format!("{PREFIX}data/fashion-mnist/t10k-labels-idx1-ubyte.gz"),
+    );
+    assert_eq!(status, 404);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("--fashion-mnist DIR"), "{body}");
+    drop(one);
+    // Fashion-MNIST's parquet files given as MNIST: refused, saying how.
+    let out = Command::new("python3")
+        .arg(Path::new(ROOT).join("web/serve.py"))
+        .args(["--port", "0", "--no-search", "--mnist"])
+        .arg(&fashion)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("holds Fashion-MNIST's parquet files, not MNIST's")
+            && said.contains("--fashion-mnist"),
+        "{said}"
+    );
+}
+
+/// `http://127.0.0.1:PORT` of a server's page.
+fn addr_of(server: &ServePy) -> String {
+    server
+        .base()
+        .split('/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The page's pure parts under node's own test runner, no browser: its
@@ -1114,7 +1197,7 @@ fn the_page_trains_alike_in_three_engines_and_fits_every_screen() {
         "--page",
         server.base(),
         "--idx",
-        "data/",
+        "data/{dataset}/",
         "--batches",
         &batches,
     ];
@@ -1255,7 +1338,7 @@ fn the_page_works_from_the_keyboard_alone() {
             "--page",
             server.base(),
             "--idx",
-            "data/",
+            "data/{dataset}/",
             "--picture",
             picture.to_str().unwrap(),
         ],
@@ -1352,8 +1435,10 @@ fn the_page_works_from_the_keyboard_alone() {
 /// same losses and filters, bit for bit, those of the native trainer
 /// replaying the same link (losses within 1e-5, filters within 1e-4: native
 /// sums in another order), filter 3 exactly as set; the link each makes of
-/// the run reads back as the one opened. A malformed link and one from a newer page are explained, and
-/// the page starts plain.
+/// the run reads back as the one opened. The same link with the tracking
+/// keys sharing adds (utm_*, fbclid) replays the same run, bit for bit. A
+/// malformed link, one from a newer page and one with a mistyped key (named
+/// with the key it may mean) are explained, and the page starts plain.
 #[test]
 #[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
@@ -1376,7 +1461,7 @@ fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
             "--page",
             server.base(),
             "--idx",
-            "data/",
+            "data/{dataset}/",
             "--link",
             link,
             // One thread: the numbers are the same on any number (the
@@ -1470,6 +1555,17 @@ fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
         a["filters"], b["filters"],
         "Chromium's and Firefox's filters"
     );
+    // The link as sharing leaves it, with tracking keys before and after:
+    // the same run, bit for bit.
+    let shared = format!("utm_source=newsletter&{query}&fbclid=IwAR0x9&utm_medium=email");
+    let r = open("chromium", &shared);
+    assert_eq!(r["linkError"], serde_json::Value::Null, "{}", r["note"]);
+    assert_eq!(r["step"], 30, "{r}");
+    assert_eq!(
+        (&r["losses"], &r["filters"]),
+        (&a["losses"], &a["filters"]),
+        "the link with tracking keys"
+    );
 
     for (engine, bad, says) in [
         (
@@ -1482,6 +1578,7 @@ fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
             "link=2&seed=7&filter=3:1",
             "made by a newer version of the page",
         ),
+        ("chromium", "link=1&sead=7", "did you mean seed?"),
     ] {
         let r = open(engine, bad);
         let error = r["linkError"]
@@ -1501,12 +1598,100 @@ fn a_link_replays_a_run_bit_for_bit_in_two_engines() {
     }
 }
 
+/// The page's files and version as web/stamp.py wrote them into `site`'s
+/// coi.js: (file, SHA-256; coi.js's own, which it cannot list, added) and
+/// the version.
+fn stamped(site: &Path) -> (Vec<(String, String)>, String) {
+    let coi = std::fs::read_to_string(site.join("coi.js")).unwrap();
+    let line = |name: &str| {
+        coi.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("const {name} = "))?
+                    .strip_suffix(';')
+            })
+            .unwrap_or_else(|| panic!("web/stamp.py writes `const {name} = ...;` into coi.js"))
+            .to_string()
+    };
+    let files: Vec<(String, Option<String>)> = serde_json::from_str(&line("FILES")).unwrap();
+    let files = files
+        .into_iter()
+        .map(|(f, sha)| {
+            let sha = sha.unwrap_or_else(|| sha256_hex(coi.as_bytes()));
+            (f, sha)
+        })
+        .collect();
+    (files, line("VERSION").trim_matches('\'').to_string())
+}
+
+/// The caches a page reported (offline.mjs): name -> [(key, SHA-256, bytes)].
+fn caches_of(v: &serde_json::Value) -> BTreeMap<String, Vec<(String, String, u64)>> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+/// One version of the page kept, whole and alone: the cache named by
+/// `version` holds each of `files` but the other WebAssembly build's (the
+/// page runs `build`), each with its hash, and the mark of completion; no
+/// other version's cache is left.
+fn assert_one_version_kept(
+    caches: &BTreeMap<String, Vec<(String, String, u64)>>,
+    files: &[(String, String)],
+    version: &str,
+    build: &str,
+) {
+    let pages: Vec<&String> = caches
+        .keys()
+        .filter(|n| n.starts_with("faw-page"))
+        .collect();
+    assert_eq!(pages, [&format!("faw-page-{version}")], "{caches:?}");
+    let kept = &caches[pages[0]];
+    let other = if build == "pkg/" {
+        "pkg-threads/"
+    } else {
+        "pkg/"
+    };
+    let mut wanted: Vec<&str> = files
+        .iter()
+        .map(|(f, _)| f.as_str())
+        .filter(|f| !f.starts_with(other))
+        .chain(["offline-page/complete"])
+        .collect();
+    wanted.sort();
+    let keys: Vec<&str> = kept.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(keys, wanted, "the files of version {version}, with {build}");
+    for (key, sha, _) in kept {
+        match files.iter().find(|(f, _)| f == key) {
+            Some((_, want)) => assert_eq!(sha, want, "{key} of version {version}"),
+            None => assert_eq!(key, "offline-page/complete"),
+        }
+    }
+}
+
+/// The SHA-256 of `bytes` in hex, by `sha256sum` (coreutils; the tests add
+/// no hashing crate).
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum (coreutils)");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    said.split_whitespace().next().unwrap().to_string()
+}
+
 /// The page offline after one visit (web/tests/offline.mjs, Chromium): a
-/// copy of the built page and the test data served by web/serve.py; once
-/// loaded, the page and the data set are kept (the page says so); the
-/// server stopped, the page reloads and trains 10 batches; a new version
-/// served on the same address replaces the kept one on the next visit, and
-/// is the one that opens offline after.
+/// copy of the built page served by web/serve.py with MNIST and
+/// Fashion-MNIST. Online, the page keeps one version of itself, whole (each
+/// file checked against the hash web/stamp.py wrote, only the WebAssembly
+/// build it runs), and MNIST; the data-set switch trains Fashion-MNIST from
+/// the same server (its test images labelled with its class names) and
+/// keeps it in a cache of its own. Offline, after a chapter of the guide
+/// was opened online, the page's address opens the page (not the guide)
+/// and trains each data set; the guide's chapter says it is not kept. A new
+/// version served on the same address replaces the kept one on the next
+/// online visit (every kept file the new version's, nothing of the old
+/// left) and is the one that opens offline after.
 #[test]
 #[ignore = "needs Node.js, Chromium, Firefox ESR, WebKitWebDriver and Xvfb: run with -- --include-ignored"]
 fn the_page_works_offline_after_one_visit() {
@@ -1516,49 +1701,119 @@ fn the_page_works_offline_after_one_visit() {
     write_data(dir.path());
     let site = dir.path().join("site");
     copy_dir(&web.join("dist"), &site);
-    let (site_arg, data_arg) = (site.to_str().unwrap(), dir.path().join("idx"));
-    let args = ["--site", site_arg, "--data", data_arg.to_str().unwrap()];
+    let (files, version) = stamped(&site);
+    let (mnist, fashion) = (dir.path().join("idx"), dir.path().join("idx/fashion"));
+    let args = [
+        "--site",
+        site.to_str().unwrap(),
+        "--mnist",
+        mnist.to_str().unwrap(),
+        "--fashion",
+        fashion.to_str().unwrap(),
+    ];
     let r = node_script(&web, &chromium, false, "offline.mjs", &args);
     println!("online: {}", r["online"]["offline"]);
-    println!(
-        "kept: {}, page files {}",
-        r["online"]["kept"],
-        r["pageCache"].as_array().map_or(0, Vec::len)
-    );
+    println!("after the switch: {}", r["fashionOnline"]["offline"]);
+    println!("updated: {}", r["updated"]["offline"]);
     assert_eq!(r["console"], serde_json::json!([]), "{r}");
     let online = &r["online"];
-    assert_eq!(
-        online["kept"]["kept"],
-        serde_json::json!(["mnist"]),
-        "{online}"
-    );
     assert_eq!(online["kept"]["page"], true, "{online}");
+    assert_eq!(online["kept"]["version"], version.as_str(), "{online}");
     let said = online["offline"].as_str().unwrap();
-    assert!(said.contains("keeps this page and MNIST"), "{said}");
-    assert!(said.contains("Fashion-MNIST: not kept"), "{said}");
-    // Every file web/build.sh listed in the service worker, and no other.
-    let coi = std::fs::read_to_string(site.join("coi.js")).unwrap();
-    let listed = coi
-        .lines()
-        .find_map(|l| l.strip_prefix("const FILES = ")?.strip_suffix(';'))
-        .expect("web/build.sh lists the page's files in coi.js");
-    let mut listed: Vec<String> = serde_json::from_str(listed).unwrap();
-    listed.sort();
-    assert!(listed.len() >= 20, "{listed:?}");
-    assert_eq!(
-        r["pageCache"],
-        serde_json::json!(listed),
-        "the page's files kept"
-    );
-    let offline = &r["offline"];
-    assert_eq!(offline["ready"], true, "offline: {}", offline["status"]);
-    assert_eq!(offline["controlled"], true);
-    assert_eq!(offline["step"], 10, "{offline}");
-    let losses = floats(&offline["losses"]);
-    assert_eq!(losses.len(), 10);
     assert!(
-        losses.iter().all(|l| l.is_finite() && *l > 0.0),
-        "{losses:?}"
+        said.contains(&format!("keeps this page (version {}: ", &version[..8]))
+            && said.contains(") and MNIST"),
+        "{said}"
+    );
+    assert!(said.contains("Fashion-MNIST: not kept"), "{said}");
+    let build = if online["threads"].as_u64().unwrap() > 1 {
+        "pkg-threads/"
+    } else {
+        "pkg/"
+    };
+    let caches = caches_of(&r["cachesOnline"]);
+    assert_one_version_kept(&caches, &files, &version, build);
+    let data: Vec<&String> = caches
+        .keys()
+        .filter(|n| n.starts_with("faw-data"))
+        .collect();
+    assert!(
+        data.len() == 1 && data[0].starts_with("faw-data-mnist-"),
+        "{data:?}"
+    );
+    // The data-set switch, on the same server: Fashion-MNIST, kept apart.
+    let switched = &r["fashionOnline"];
+    assert_eq!(switched["dataset"], "fashion-mnist", "{switched}");
+    assert_eq!(switched["step"], 3, "{switched}");
+    let address = switched["address"].as_str().unwrap();
+    assert!(
+        address.contains("data=data%2F%7Bdataset%7D%2F")
+            && address.contains("dataset=fashion-mnist"),
+        "{address}"
+    );
+    assert!(
+        switched["data"]
+            .as_str()
+            .unwrap()
+            .contains("/data/fashion-mnist"),
+        "{switched}"
+    );
+    for (seen, set) in [
+        (&r["online"], Dataset::Mnist),
+        (&r["fashionOnline"], Dataset::FashionMnist),
+        (&r["fashionOffline"], Dataset::FashionMnist),
+    ] {
+        let image = &seen["image"];
+        let names = set.class_names();
+        for said in [&image["label"], &image["reads"]] {
+            assert!(names.contains(&said.as_str().unwrap()), "{set:?}: {image}");
+        }
+    }
+    // Offline, after the guide was opened online: the page, on each data set.
+    if !site.join("guide/index.html").is_file() {
+        panic!(
+            "web/build.sh built no guide (mdbook not installed?): the offline test opens a chapter"
+        );
+    }
+    assert!(
+        r["guideOnline"].as_str().unwrap().contains("the guide"),
+        "{}",
+        r["guideOnline"]
+    );
+    for (seen, set) in [
+        (&r["offline"], "mnist"),
+        (&r["fashionOffline"], "fashion-mnist"),
+    ] {
+        assert_eq!(seen["ready"], true, "offline {set}: {}", seen["status"]);
+        assert_eq!(seen["controlled"], true);
+        assert_eq!(seen["dataset"], set);
+        assert!(!seen["title"].as_str().unwrap().contains("guide"), "{seen}");
+        assert_eq!(seen["step"], 10, "{seen}");
+        let losses = floats(&seen["losses"]);
+        assert_eq!(losses.len(), 10);
+        assert!(
+            losses.iter().all(|l| l.is_finite() && *l > 0.0),
+            "{losses:?}"
+        );
+    }
+    let guide = &r["guideOffline"];
+    assert_eq!(guide["title"], "Not kept for offline use", "{guide}");
+    // The new version: kept whole, the old one gone; it opens offline.
+    let (new_files, new_version) = stamped(&site);
+    assert_eq!(r["newVersion"], new_version.as_str());
+    assert_ne!(new_version, version);
+    let caches = caches_of(&r["cachesUpdated"]);
+    assert_one_version_kept(&caches, &new_files, &new_version, build);
+    let mut data: Vec<&String> = caches
+        .keys()
+        .filter(|n| n.starts_with("faw-data"))
+        .collect();
+    data.sort();
+    assert!(
+        data.len() == 2
+            && data[0].starts_with("faw-data-fashion-mnist-")
+            && data[1].starts_with("faw-data-mnist-"),
+        "one cache for each data set: {data:?}"
     );
     for (when, seen) in [("online", &r["updated"]), ("offline", &r["updatedOffline"])] {
         let title = seen["title"].as_str().unwrap();
@@ -1567,6 +1822,7 @@ fn the_page_works_offline_after_one_visit() {
             "{when}, the new version: {title}"
         );
         assert_eq!(seen["ready"], true, "{when}: {}", seen["status"]);
+        assert_eq!(seen["kept"]["version"], new_version.as_str(), "{when}");
     }
 }
 
@@ -1612,7 +1868,7 @@ fn the_page_trains_on_one_thread_when_its_threads_never_start() {
         "--page",
         server.base(),
         "--idx",
-        "data/",
+        "data/{dataset}/",
         "--batches",
         "3",
     ];
@@ -1676,7 +1932,7 @@ fn the_page_saves_the_crates_figures_for_slides() {
         "--page",
         server.base(),
         "--idx",
-        "data/",
+        "data/{dataset}/",
         "--out",
         out.to_str().unwrap(),
     ];
@@ -1771,7 +2027,7 @@ fn the_page_holds_all_of_mnist_within_its_memory_bound() {
         "--page",
         server.base(),
         "--idx",
-        "data/",
+        "data/{dataset}/",
         "--soak",
         "2",
         "--images-per-epoch",

@@ -16,7 +16,7 @@ import { setupEditor } from './js/editor.js';
 import { onFigure, onFigureError, setupFigures } from './js/figures.js';
 import { setupKernels } from './js/kernels.js';
 import { readLink, setupLink } from './js/link.js';
-import { setupOffline, showOffline } from './js/offline.js';
+import { keepPage, setupOffline, showOffline } from './js/offline.js';
 import { onSecondLayer, setupSecondLayer } from './js/second-layer.js';
 import { announce, $, page, params, threads } from './js/page.js';
 import { limits, state } from './js/state.js';
@@ -71,7 +71,7 @@ function showError(m) {
   announce(what);
 }
 
-/** @param {{ train: number, test: number, source: string, threads: number, threadsError: string }} m */
+/** @param {import('./messages.js').Ready} m */
 function onReady(m) {
   const { D } = page;
   state.ready = true;
@@ -87,6 +87,7 @@ function onReady(m) {
   }
   $('data-status').textContent = `${D.name}: ${m.train} training and ${m.test} test images, from ${m.source}.`;
   enableControls(true);
+  keepPage(m.build);
   restart();
 }
 
@@ -114,8 +115,10 @@ const ON_MESSAGE = {
 
 /** Fetches the data set into the worker (it answers `ready`). */
 function load() {
-  // `?data=` may be relative to the page (web/serve.py serves the data at data/).
-  const base = new URL(params.get('data') || page.D.hub_url, location.href).href.replace(/\/+$/, '');
+  // `?data=` may be relative to the page, and may name the data set with
+  // {dataset} (web/serve.py serves each at data/ID/: ?data=data/{dataset}/).
+  const data = params.get('data')?.replaceAll('{dataset}', page.D.id);
+  const base = new URL(data || page.D.hub_url, location.href).href.replace(/\/+$/, '');
   send(TO_WORKER.load, { base, format: params.get('format'), threads, dataset: page.D.id });
 }
 

@@ -73,11 +73,9 @@ font=$(cargo metadata --format-version 1 --locked --manifest-path Cargo.toml |
 p = [p for p in json.load(sys.stdin)["packages"] if p["name"] == "dejavu"][0]
 print(glob.glob(os.path.join(os.path.dirname(p["manifest_path"]), "assets", "*", "ttf", "DejaVuSans.ttf"))[0])')
 cp "$font" dist/DejaVuSans.ttf
-# The page's files, for coi.js (the service worker) to keep for offline
-# use: everything but the type declarations (and the guide, built below).
-files=$(cd dist && find . -type f ! -name '*.d.ts' | sed 's|^\./||' | LC_ALL=C sort | sed 's/.*/"&"/' | paste -sd, -)
-sed -i "s|^const FILES = \[\];|const FILES = [\"./\", $files];|" dist/coi.js
-grep -q '^const FILES = \["\./", ' dist/coi.js || { echo "build.sh: could not list the page's files in dist/coi.js" >&2; exit 1; }
+# The page's files and its version, for coi.js (the service worker) to keep
+# for offline use, each checked against its hash (stamp.py says which).
+python3 stamp.py dist
 # The guide (../book, mdBook) beside the page, where the page's "In the
 # guide" links lead: built where mdbook is installed (cargo install mdbook).
 if command -v mdbook >/dev/null; then

@@ -13,26 +13,47 @@
 // first takes control, to be served through it. A page that is already
 // isolated (web/serve.py sends the headers) needs no reload.
 //
-// Offline: every answer comes from the network first, and the page's own
-// files are kept in the browser's Cache Storage as they come, so that each
-// online visit brings the newest version; when the network does not
-// answer, the copy kept is served. The page's files are all kept when the
-// page asks (web/build.sh writes their list below, `FILES`), so one visit
-// is enough; the data sets are kept by the training worker as it
-// fetches them (worker.js, `DATA_CACHE`), with a note of what each is.
+// Offline, by version: every answer comes from the network first; when
+// the network does not answer, the kept copy is served. web/stamp.py
+// writes below the page's files with the SHA-256 of each and the page's
+// version (a hash of them all). Asked by the page ("keep", js/offline.js,
+// saying which of the two WebAssembly builds it runs), this worker fills a
+// cache of that version's name with the page's files, each checked against
+// its hash (taken from an older version's cache where it has not changed,
+// else fetched), and the other build's left out; once every file is in, it
+// writes a mark of completion, and only then drops the older versions. A
+// version is served only when complete, so a visitor's copy moves from one
+// version to the next at once, never mixed. Only the page's files are
+// answered from it: another document in its folder (the guide's chapters)
+// is never kept, and offline it gets a short page that says so. The data
+// sets are kept by the training worker, each in a cache of its own with a
+// note of what it is (worker.js, `keepForOffline`).
 //
 // A browser without service workers, an insecure origin (plain HTTP from
 // another machine), or `?isolate=no` leave the page alone: it then trains
 // on one thread and says why, and needs the network.
 
-// The page's files, relative to this one: written by web/build.sh.
+// The page's files, relative to this one, each with its SHA-256 (coi.js
+// itself with none: its version stands for it); written by web/stamp.py.
 const FILES = [];
-// Where they are kept (the data sets are in 'faw-data').
-const PAGE_CACHE = 'faw-page';
+// This version of the page: a hash of its files; written by web/stamp.py.
+const VERSION = '';
+// The two WebAssembly builds: only the one the page runs is kept.
+const BUILDS = ['pkg/', 'pkg-threads/'];
+// Each version's cache is PAGE_CACHE + its version; the data sets' caches
+// begin with DATA_CACHE (messages.js' DATA_CACHE).
+const PAGE_CACHE = 'faw-page-';
+const DATA_CACHE = 'faw-data-';
+// The key of the mark written once a version's cache holds every file,
+// relative to this file, and of the notes of the data sets kept.
+const COMPLETE = 'offline-page/complete';
+const DATA_NOTE = 'offline-data/';
 
 if (typeof window === 'undefined') {
   const scope = /** @type {any} */ (self).registration.scope;
-  const keep = new Set(FILES.map((f) => new URL(f, scope).href));
+  const url = (/** @type {string} */ file) => new URL(file, scope).href;
+  /** @type {Map<string, string | null>} each file's address and hash */
+  const listed = new Map(FILES.map(([file, sha]) => [url(file), sha]));
   /**
    * The answer `response`, with the headers that isolate the page where
    * its server sent none (web/serve.py's own, credentialless, stay).
@@ -55,39 +76,138 @@ if (typeof window === 'undefined') {
   };
   /** The page's file a request is for (its address without the query), if it is one. */
   const pageFile = (/** @type {Request} */ request) => {
-    const url = new URL(request.url);
-    url.search = '';
-    url.hash = '';
-    if (request.mode === 'navigate' && url.href.startsWith(scope) && !keep.has(url.href)) return scope;
-    return keep.has(url.href) ? url.href : null;
+    const address = new URL(request.url);
+    address.search = '';
+    address.hash = '';
+    return listed.has(address.href) ? address.href : null;
   };
+  /** The SHA-256 of `response`'s body, in hex. */
+  const sha256 = async (/** @type {Response} */ response) => {
+    const digest = await crypto.subtle.digest('SHA-256', await response.clone().arrayBuffer());
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  };
+  /** Whether `response` is this version's `file`: its hash, or for coi.js its version line. */
+  const isThisVersion = async (/** @type {string} */ file, /** @type {Response} */ response) => {
+    const sha = listed.get(file);
+    if (sha) return await sha256(response) === sha;
+    return (await response.clone().text()).includes(`const VERSION = '${VERSION}';`);
+  };
+  /** The page's caches, each with its mark of completion (null while filling). */
+  const pageCaches = async () => Promise.all((await caches.keys()).filter((n) => n.startsWith(PAGE_CACHE))
+    .map(async (name) => {
+      const mark = await (await caches.open(name)).match(url(COMPLETE));
+      return { name, complete: mark ? /** @type {{ at: number }} */ (await mark.json()) : null };
+    }));
+  /** The cache to answer from offline: this version's if complete, else the newest complete one. */
+  const servedCache = async () => {
+    const complete = (await pageCaches()).filter((c) => c.complete);
+    const own = complete.find((c) => c.name === PAGE_CACHE + VERSION);
+    const newest = complete.sort((a, b) => b.complete.at - a.complete.at)[0];
+    return (own || newest)?.name;
+  };
+
+  /**
+   * Keeps this version: every listed file but the other build's, checked
+   * against its hash, then the mark, then the older versions dropped.
+   * @param {string} build the build the page runs ('pkg/' or 'pkg-threads/')
+   * @returns {Promise<{ type: 'kept', version: string, kept: number, of: number, bytes: number,
+   *   complete: boolean, error?: string }>}
+   */
+  const keep = async (build) => {
+    const name = PAGE_CACHE + VERSION;
+    const cache = await caches.open(name);
+    const skipped = (/** @type {string} */ file) => BUILDS.some((b) => b !== build && file.startsWith(url(b)));
+    const wanted = [...listed.keys()].filter((file) => !skipped(file));
+    const older = (await pageCaches()).filter((c) => c.name !== name);
+    const wasComplete = Boolean(await cache.match(url(COMPLETE)));
+    let added = 0;
+    let kept = 0;
+    let bytes = 0;
+    let error;
+    for (const file of wanted) {
+      let copy = await cache.match(file);
+      for (const other of older) {
+        if (copy) break;
+        const theirs = await (await caches.open(other.name)).match(file);
+        if (theirs && await isThisVersion(file, theirs)) {
+          await cache.put(file, theirs.clone());
+          copy = theirs;
+          added += 1;
+        }
+      }
+      if (!copy) {
+        try {
+          const response = await fetch(file, { cache: 'no-cache' });
+          if (!response.ok) {
+            error = `${file} answered HTTP ${response.status}`;
+          } else if (!await isThisVersion(file, response)) {
+            // The server has another version: its own service worker will keep it.
+            error = `${file} is not this version's (the page has changed since)`;
+          } else {
+            await cache.put(file, response.clone());
+            copy = response;
+            added += 1;
+          }
+        } catch {
+          error = 'the network did not answer';
+        }
+      }
+      if (copy) {
+        kept += 1;
+        bytes += (await copy.clone().arrayBuffer()).byteLength;
+      }
+    }
+    const complete = kept === wanted.length;
+    if (complete && (added || !wasComplete)) {
+      // The other build, if an earlier visit kept it, goes; then the mark.
+      for (const request of await cache.keys()) if (skipped(request.url)) await cache.delete(request);
+      const mark = JSON.stringify({ at: Date.now(), build, files: kept, bytes });
+      await cache.put(url(COMPLETE), new Response(mark, { headers: { 'content-type': 'application/json' } }));
+      // The older versions go once this one is first complete (not later:
+      // this worker may be the old one, still running while a newer one fills its cache).
+      if (!wasComplete) for (const other of older) await caches.delete(other.name);
+    }
+    return { type: 'kept', version: VERSION, kept, of: wanted.length, bytes, complete, ...(error && { error }) };
+  };
+  // One pass at a time (a page may ask twice: once loaded, and again when
+  // a new version of this worker takes it over).
+  let keeping = Promise.resolve();
+
   // Installed and active at once, so that a page it isolates reloads
   // without waiting for the page's files to be kept (megabytes).
   self.addEventListener('install', () => /** @type {any} */ (self).skipWaiting());
-  self.addEventListener('activate', (event) => event.waitUntil(/** @type {any} */ (self).clients.claim()));
-  // "keep", from the page (js/offline.js), once it runs: every file of the
-  // page not kept yet is fetched and kept, files of older versions no
-  // longer listed are dropped, and the page is told how many are kept.
+  self.addEventListener('activate', (event) => event.waitUntil((async () => {
+    // The caches of versions before this scheme: one for every version.
+    await caches.delete('faw-page');
+    await caches.delete('faw-data');
+    await /** @type {any} */ (self).clients.claim();
+  })()));
   self.addEventListener('message', (event) => {
     if (event.data?.type !== 'keep') return;
-    event.waitUntil((async () => {
-      const cache = await caches.open(PAGE_CACHE);
-      for (const request of await cache.keys()) if (!keep.has(request.url)) await cache.delete(request);
-      let kept = 0;
-      for (const url of keep) {
-        if (!await cache.match(url)) {
-          try {
-            const response = await fetch(url, { cache: 'no-cache' });
-            if (response.ok) await cache.put(url, response);
-          } catch {
-            // No network: counted as not kept.
-          }
-        }
-        if (await cache.match(url)) kept += 1;
-      }
-      /** @type {any} */ (event.source)?.postMessage({ type: 'kept', kept, of: keep.size });
-    })());
+    const build = BUILDS.includes(event.data.build) ? event.data.build : BUILDS[0];
+    keeping = keeping.then(() => keep(build)).catch((e) => ({
+      type: 'kept', version: VERSION, kept: 0, of: 0, bytes: 0, complete: false, error: e.message || String(e),
+    })).then((answer) => /** @type {any} */ (event.source)?.postMessage(answer));
+    event.waitUntil(keeping);
   });
+
+  /** The kept copy of a data set's file: from a data set's cache that holds its note (complete). */
+  const keptData = async (/** @type {Request} */ request) => {
+    for (const name of (await caches.keys()).filter((n) => n.startsWith(DATA_CACHE))) {
+      const cache = await caches.open(name);
+      const noted = (await cache.keys()).some((r) => r.url.startsWith(url(DATA_NOTE)));
+      const copy = noted && await cache.match(request);
+      if (copy) return copy;
+    }
+    return undefined;
+  };
+  /** What a document of this folder that is not the page gets offline (a chapter of the guide). */
+  const notKept = () => new Response(`<!doctype html><meta charset="utf-8"><title>Not kept for offline use</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<p>This page is not kept for use without the network; the network does not answer now.
+<p><a href="${scope}">The page itself is kept</a>: it opens and trains offline.`,
+  { status: 503, headers: { 'content-type': 'text/html; charset=utf-8' } });
+
   self.addEventListener('fetch', (event) => {
     const request = event.request;
     if (request.cache === 'only-if-cached' && request.mode !== 'same-origin') return;
@@ -97,16 +217,13 @@ if (typeof window === 'undefined') {
     const answer = (/** @type {Response} */ r) => (plain ? r : isolated(r));
     event.respondWith((async () => {
       try {
-        const response = await fetch(request);
-        if (file && response.ok && response.status === 200) {
-          const copy = response.clone();
-          event.waitUntil(caches.open(PAGE_CACHE).then((cache) => cache.put(file, copy)));
-        }
-        return answer(response);
+        return answer(await fetch(request));
       } catch (e) {
-        // No network: the copy kept (a page's file, or a data set's).
-        const kept = (file && await caches.match(file)) || await caches.match(request);
+        // No network: the copy kept (of the page's version served, or of a data set).
+        const served = file && await servedCache();
+        const kept = served ? await (await caches.open(served)).match(file) : await keptData(request);
         if (kept) return answer(kept);
+        if (request.mode === 'navigate' && request.url.startsWith(scope)) return answer(notKept());
         throw e;
       }
     })());

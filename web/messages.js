@@ -73,7 +73,8 @@
  */
 /** @typedef {{ label: string, loaded: number, total: number }} Progress */
 /**
- * @typedef {{ train: number, test: number, source: string, threads: number, threadsError: string | null }} Ready
+ * @typedef {{ train: number, test: number, source: string, threads: number, threadsError: string | null,
+ *   build: string }} Ready
  */
 /**
  * @typedef {{ run: number, opened?: string, step: number, epochsDone: number, stepsPerEpoch: number,
@@ -129,8 +130,8 @@ export const TO_PAGE = Object.freeze({
  */
 export const datasetOf = (c, id) => c.datasets.find((d) => d.id === id) || null;
 
-const SERVE = 'serve the data from the page\'s own server: web/serve.py --data DIR, and open ' +
-  'the address it prints';
+const SERVE = 'serve the data from the page\'s own server: web/serve.py --mnist DIR --fashion-mnist DIR ' +
+  '(either or both), and open the address it prints';
 /**
  * What a folder of the data set `d` holds; `c` is the crate's constants().
  * @param {Constants} c
@@ -165,7 +166,8 @@ const FAILURES = Object.freeze({
     `the page keeps it and works offline after), or ${SERVE}.`,
   'not-found': (m, c, d) =>
     `Could not fetch ${d.name}: there is none at ${m.url} (HTTP 404: not found).\nWhat to do: ` +
-    `check the address given with ?data=; ${layout(c, d)}.`,
+    `check the address given with ?data= (web/serve.py serves ${d.name} when started with --${d.id} DIR); ` +
+    `${layout(c, d)}.`,
   'refused': (m, c, d) =>
     `Could not fetch ${d.name}: the server answered HTTP ${m.status} for ${m.url}.\nWhat to do: ` +
     `try again later; if it goes on, ${SERVE}.`,
@@ -289,9 +291,24 @@ export function oneThread({ secure, isolated, error }) {
 
 // Where the training worker keeps each data set it fetched, for the page
 // offline (coi.js, the service worker, serves it when the network does not
-// answer), with a note of what each is at OFFLINE_NOTE + its id.
-export const DATA_CACHE = 'faw-data';
+// answer): each in a cache of its own, DATA_CACHE + its id + '-' + when it
+// was kept, with a note of what it is at OFFLINE_NOTE + its id, written
+// last (coi.js serves only a cache that holds its note). coi.js, a classic
+// script, writes the two names again.
+export const DATA_CACHE = 'faw-data-';
 export const OFFLINE_NOTE = 'offline-data/';
+
+// The page's files as the service worker keeps them (coi.js): the page asks
+// it to keep them ("keep", naming the WebAssembly build the training worker
+// runs) and it answers with what it holds of this version ("kept").
+/** @typedef {{ type: 'keep', build: string }} KeepPage */
+/**
+ * @typedef {{ type: 'kept', version: string, kept: number, of: number, bytes: number, complete: boolean,
+ *   error?: string }} PageKept
+ */
+
+/** The folder of the WebAssembly build `PKG` names: 'pkg/' or 'pkg-threads/'. */
+export const buildOf = (/** @type {string} */ js) => js.replace(/^\.\//, '').replace(/[^/]*$/, '');
 
 /**
  * A data set kept for offline use: which, from where, its files' bytes.

@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""Serves the page (web/dist) and, on the same origin, a folder of MNIST.
+"""Serves the page (web/dist) and, on the same origin, MNIST and Fashion-MNIST.
 
     web/build.sh                          # once: builds web/dist
-    web/serve.py --data DIR [--port 8000] # then open the address it prints
+    web/serve.py [--data DIR] [--fashion-mnist DIR] [--port 8000]
+                                          # then open the address it prints
 
-DIR holds the four IDX files of MNIST or Fashion-MNIST (gzipped or not,
-with `-idx` or `.idx` in their names, as the crate's `--data-dir` reads
-them; `--dataset fashion-mnist` says which) or the Hugging Face Hub's
-parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet, or
-Fashion-MNIST's fashion_mnist/...). It is served at PREFIX/data/, so the
-page fetches it from its own origin: a second server on another port would
-be another origin, and the browser refuses its answers unless it sends
-Access-Control-Allow-Origin (Python's http.server does not).
+Each data set is served at PREFIX/data/ID/ (data/mnist/, data/fashion-mnist/),
+so that the page's data-set switch works from one server: the address it
+prints says ?data=data/{dataset}/, which the page fills in with the data set
+it shows. A folder holds the four IDX files (gzipped or not, with `-idx` or
+`.idx` in their names, as the crate's `--data-dir` reads them) or the Hugging
+Face Hub's parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet,
+or Fashion-MNIST's fashion_mnist/...). `--data DIR` is MNIST's (or the set
+`--dataset` names, or its parquet files say); `--mnist DIR` and
+`--fashion-mnist DIR` name each. A set not named is looked for where the
+crate looks: $MNIST_DIR ($FASHION_MNIST_DIR), then data/mnist/
+(data/fashion-mnist/, then Debian's /usr/share/datasets/fashion-mnist, from
+the package dataset-fashion-mnist). The page checks what the files hold and
+refuses MNIST under Fashion-MNIST's name, and the reverse.
+
+The data is served from the page's own origin: a second server on another
+port would be another origin, and the browser refuses its answers unless it
+sends Access-Control-Allow-Origin (Python's http.server does not).
 
 Every answer carries the headers that make the page cross-origin isolated
 (Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy:
@@ -20,18 +30,26 @@ page under a sub-path, as GitHub Pages does (https://OWNER.github.io/REPO/).
 """
 import argparse
 import http.server
+import os
 import posixpath
 import sys
 import urllib.parse
 from pathlib import Path
 
 DIST = Path(__file__).resolve().parent / "dist"
+ROOT = Path(__file__).resolve().parent.parent
 IDX = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 # The Hub's parquet layout of each data set the page knows (its ?dataset=).
 PARQUET = {"mnist": ["mnist/train/0000.parquet", "mnist/test/0000.parquet"],
            "fashion-mnist": ["fashion_mnist/train/0000.parquet", "fashion_mnist/test/0000.parquet"]}
 DATASETS = list(PARQUET)
+NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+# Where the crate looks for each data set's folder when none is named
+# (src/data/dataset.rs): its variable, then these.
+ENV = {"mnist": "MNIST_DIR", "fashion-mnist": "FASHION_MNIST_DIR"}
+FOLDERS = {"mnist": [ROOT / "data" / "mnist"],
+           "fashion-mnist": [ROOT / "data" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]}
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
          ".html": "text/html; charset=utf-8", ".css": "text/css", ".json": "application/json"}
 
@@ -62,26 +80,39 @@ def data_layout(folder):
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Files of the page under `prefix`, and of the data under `prefix`data/."""
+    """Files of the page under `prefix`, and of each data set under `prefix`data/ID/."""
 
     prefix = "/"
-    data = None
+    # Each data set served: its id -> its folder.
+    data = {}
     site = DIST
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
 
-    def translate_path(self, path):
+    def data_path(self, path):
+        """(data set id, the rest) of a request under PREFIX/data/, else None."""
         path = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0])
         if not path.startswith(self.prefix):
-            return ""
+            return None
         rest = posixpath.normpath("/" + path[len(self.prefix):]).lstrip("/")
-        if self.data is not None and (rest == "data" or rest.startswith("data/")):
-            root, rest = self.data, rest[len("data"):].lstrip("/")
+        if rest != "data" and not rest.startswith("data/"):
+            return None
+        dataset, _, rest = rest[len("data/"):].partition("/")
+        return dataset, rest
+
+    def translate_path(self, path):
+        under = self.data_path(path)
+        if under is not None and under[0] in self.data:
+            root, rest = self.data[under[0]], under[1]
             # An IDX file under the name the page asks for, whatever its name here.
             found = idx_file(root, rest)
             if found is not None:
                 return str(found)
         else:
+            path = urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0])
+            if not path.startswith(self.prefix):
+                return ""
             root = self.site
+            rest = posixpath.normpath("/" + path[len(self.prefix):]).lstrip("/")
         return str(root.joinpath(*[p for p in rest.split("/") if p not in ("", ".", "..")]))
 
     def do_GET(self):
@@ -91,14 +122,21 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Location", self.prefix)
             self.end_headers()
             return
+        under = self.data_path(self.path)
+        if under is not None and under[0] not in self.data:
+            name = NAMES.get(under[0])
+            why = (f"this server has no {name}: start web/serve.py with --{under[0]} DIR" if name
+                   else f"there is no data set {under[0]!r} (there are {', '.join(DATASETS)})")
+            self.send_error(404, why)
+            return
         super().do_GET()
 
     def end_headers(self):
         self.send_header("Cross-Origin-Opener-Policy", "same-origin")
         self.send_header("Cross-Origin-Embedder-Policy", "credentialless")
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-        # The page's own files change with each build; MNIST does not.
-        data = self.data is not None and f"{self.prefix}data/" in self.path
+        # The page's own files change with each build; the data sets do not.
+        data = self.data_path(self.path) is not None
         self.send_header("Cache-Control", "max-age=3600" if data else "no-cache")
         super().end_headers()
 
@@ -107,15 +145,52 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             super().log_message(fmt, *args)
 
 
+def checked_folder(p, option, folder, dataset):
+    """(layout, data set) of `folder`, given with `option` for `dataset` (None: told
+    by its parquet files, else MNIST); exits with what to do if it holds none."""
+    if not folder.is_dir():
+        p.exit(2, f"{option} {folder}: no such folder. Point it at the folder that holds "
+                  "the four IDX files (train-images-idx3-ubyte.gz, ...) or the Hub's "
+                  "parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet)\n")
+    found = data_layout(folder)
+    if found is None:
+        layouts = " or ".join(", ".join(files) for files in PARQUET.values())
+        p.exit(2, f"{option} {folder}: this folder holds neither the four IDX files "
+                  f"({', '.join(n + '[.gz]' for n in IDX)}, or with .idx for -idx) nor the Hub's "
+                  f"parquet layout ({layouts})\n")
+    layout, held = found
+    if held and dataset and held != dataset:
+        p.exit(2, f"{option} {folder} holds {NAMES[held]}'s parquet files, not {NAMES[dataset]}'s: "
+                  f"give it with --{held} instead\n")
+    return layout, held or dataset or "mnist"
+
+
+def found_folder(dataset):
+    """The folder the crate would use for `dataset` when none is named, if it
+    holds one of the layouts; and where it was found."""
+    env = os.environ.get(ENV[dataset])
+    candidates = ([(Path(env), f"${ENV[dataset]}")] if env else []) + [(f, str(f)) for f in FOLDERS[dataset]]
+    for folder, where in candidates:
+        if folder.is_dir() and data_layout(folder) is not None:
+            return folder.resolve(), where
+    return None, None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 epilog="Build the page first with web/build.sh.")
     p.add_argument("--data", metavar="DIR", type=Path,
                    help="a folder of MNIST (the four IDX files, or the Hub's parquet layout), "
-                        "served at PREFIX/data/")
+                        "or of the data set --dataset names, served at PREFIX/data/ID/")
     p.add_argument("--dataset", choices=DATASETS,
                    help="which data set --data holds, for IDX files (parquet files say it themselves); "
                         "default mnist")
+    p.add_argument("--mnist", metavar="DIR", type=Path, help="a folder of MNIST, served at PREFIX/data/mnist/")
+    p.add_argument("--fashion-mnist", metavar="DIR", type=Path,
+                   help="a folder of Fashion-MNIST, served at PREFIX/data/fashion-mnist/")
+    p.add_argument("--no-search", action="store_true",
+                   help="serve only the folders named, not those found where the crate looks "
+                        "($MNIST_DIR, data/mnist/, ...)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 for a classroom)")
@@ -129,27 +204,31 @@ def main(argv=None):
     if not (site / "index.html").is_file():
         p.exit(2, f"{site} holds no built page: build it first with web/build.sh\n")
     prefix = "/" + args.prefix.strip("/") + "/" if args.prefix.strip("/") else "/"
+    # Each data set's folder and layout, as named, then as found.
+    served = {}
+    named = [("--data", args.data, args.dataset), ("--mnist", args.mnist, "mnist"),
+             ("--fashion-mnist", args.fashion_mnist, "fashion-mnist")]
+    for option, folder, dataset in named:
+        if folder is None:
+            continue
+        layout, dataset = checked_folder(p, option, folder.resolve(), dataset)
+        if dataset in served:
+            p.exit(2, f"{option} {folder}: {NAMES[dataset]} is given twice "
+                      f"(also {served[dataset][0]}); give each data set once\n")
+        served[dataset] = (folder.resolve(), layout, option)
+    for dataset in DATASETS:
+        if dataset not in served and not args.no_search:
+            folder, where = found_folder(dataset)
+            if folder is not None:
+                served[dataset] = (folder, data_layout(folder)[0], f"found at {where}")
     query = ""
-    data = None
-    if args.data is not None:
-        data = args.data.resolve()
-        if not data.is_dir():
-            p.exit(2, f"--data {args.data}: no such folder. Point it at the folder that holds "
-                      "the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) or the Hub's "
-                      "parquet layout (mnist/train/0000.parquet, mnist/test/0000.parquet)\n")
-        found = data_layout(data)
-        if found is None:
-            layouts = " or ".join(", ".join(files) for files in PARQUET.values())
-            p.exit(2, f"--data {args.data}: this folder holds neither the four MNIST IDX files "
-                      f"({', '.join(n + '[.gz]' for n in IDX)}, or with .idx for -idx) nor the Hub's "
-                      f"parquet layout ({layouts})\n")
-        layout, dataset = found
-        if dataset and args.dataset and dataset != args.dataset:
-            p.exit(2, f"--data {args.data} holds {dataset}'s parquet files, not {args.dataset}'s: "
-                      "leave --dataset out, or point --data at the other data set\n")
-        dataset = dataset or args.dataset or "mnist"
-        query = f"?data=data/&format={layout}" + (f"&dataset={dataset}" if dataset != "mnist" else "")
+    if served:
+        layouts = {layout for _, layout, _ in served.values()}
+        query = "?data=data/%7Bdataset%7D/" + (f"&format={layouts.pop()}" if len(layouts) == 1 else "")
+        first = next(d for d in DATASETS if d in served)
+        query += f"&dataset={first}" if first != "mnist" else ""
 
+    data = {dataset: folder for dataset, (folder, _, _) in served.items()}
     handler = type("PageHandler", (Handler,), {"prefix": prefix, "data": data, "site": site})
     try:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
@@ -161,8 +240,13 @@ def main(argv=None):
     print(f"page: http://{host}:{server.server_address[1]}{prefix}{query}", flush=True)
     if args.host in ("0.0.0.0", ""):
         print("(other machines: this machine's address instead of 127.0.0.1)", flush=True)
-    if data is not None:
-        print(f"data: {data} ({layout}), at {prefix}data/", flush=True)
+    for dataset in DATASETS:
+        if dataset in served:
+            folder, layout, how = served[dataset]
+            print(f"{NAMES[dataset]}: {folder} ({layout}, {how}), at {prefix}data/{dataset}/", flush=True)
+        else:
+            print(f"{NAMES[dataset]}: not served (--{dataset} DIR serves it); the page fetches it "
+                  "from the Hugging Face Hub only without ?data=", flush=True)
     print("Ctrl-C stops it.", flush=True)
     try:
         server.serve_forever()

@@ -4,7 +4,7 @@
 // comparison on, a second model beside it on the same batches. The
 // messages in and out are in messages.js.
 import {
-  DATA_CACHE, datasetOf, MAX_FILE_BYTES, memoryUnshareable, OFFLINE_NOTE, PKG, TO_PAGE, TO_WORKER,
+  buildOf, DATA_CACHE, datasetOf, MAX_FILE_BYTES, memoryUnshareable, OFFLINE_NOTE, PKG, TO_PAGE, TO_WORKER,
 } from './messages.js';
 
 /** @typedef {import('./messages.js').ToWorker} ToWorker */
@@ -96,8 +96,11 @@ let fetched = [];
 
 /**
  * Keeps the data set just loaded (`fetched`) in the browser's Cache Storage,
- * where coi.js finds it when the network does not answer, with a note of
- * what it is; files kept already (the same size) are not written again.
+ * where coi.js finds it when the network does not answer: in a cache of
+ * its own (DATA_CACHE + its id + '-' + now), its files first, then a note
+ * of what it is; only then are the set's older copies dropped, so that one
+ * complete copy is kept at every moment and two are never mixed. A copy of
+ * the same files (addresses and sizes) kept already is left as it is.
  * Then tells the page. Where there is no Cache Storage (not a secure
  * context), nothing is kept.
  * @param {DatasetInfo} set
@@ -108,18 +111,33 @@ async function keepForOffline(set, source) {
   fetched = [];
   if (!self.caches) return;
   try {
-    const cache = await caches.open(DATA_CACHE);
-    for (const { url, bytes } of files) {
-      const kept = await cache.match(url);
-      if (kept && Number(kept.headers.get('content-length')) === bytes.length) continue;
-      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) };
-      await cache.put(url, new Response(bytes, { headers }));
-    }
+    const prefix = `${DATA_CACHE}${set.id}-`;
+    const noteUrl = new URL(OFFLINE_NOTE + set.id, self.location.href).href;
+    const older = (await caches.keys()).filter((name) => name.startsWith(prefix));
     const bytes = files.reduce((n, f) => n + f.bytes.length, 0);
+    for (const name of older) {
+      const cache = await caches.open(name);
+      const kept = await cache.match(noteUrl);
+      /** @type {import('./messages.js').OfflineNote | null} */
+      const note = kept ? await kept.json() : null;
+      const same = note && note.files.length === files.length && (await Promise.all(files.map(async (f, i) => {
+        const copy = note.files[i] === f.url && await cache.match(f.url);
+        return copy && Number(copy.headers.get('content-length')) === f.bytes.length;
+      }))).every(Boolean);
+      if (same) {
+        post(TO_PAGE.offline, { dataset: set.id, bytes });
+        return;
+      }
+    }
+    const cache = await caches.open(`${prefix}${Date.now()}`);
+    for (const { url, bytes: body } of files) {
+      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(body.length) };
+      await cache.put(url, new Response(body, { headers }));
+    }
     /** @type {import('./messages.js').OfflineNote} */
     const note = { dataset: set.id, name: set.name, source, bytes, files: files.map((f) => f.url) };
-    await cache.put(new URL(OFFLINE_NOTE + set.id, self.location.href).href,
-      new Response(JSON.stringify(note), { headers: { 'content-type': 'application/json' } }));
+    await cache.put(noteUrl, new Response(JSON.stringify(note), { headers: { 'content-type': 'application/json' } }));
+    for (const name of older) await caches.delete(name);
     post(TO_PAGE.offline, { dataset: set.id, bytes });
   } catch (e) {
     post(TO_PAGE.offline, { dataset: set.id, error: e.message || String(e) });
@@ -395,6 +413,9 @@ function reset(m) {
 // Why the threaded build did not start, when it did not.
 /** @type {string | null} */
 let threadsError = null;
+// The folder of the build that runs ('pkg/' or 'pkg-threads/'): the one the
+// service worker keeps for offline use.
+let build = '';
 
 // How long the pool's threads may take to start (well under a second, as a
 // rule): past it, the one-thread build trains instead, and the page says why.
@@ -473,6 +494,7 @@ async function start(threads) {
       wasm = await withThreads.default({ module_or_path: module });
       await startPool(module, wasm.memory, threads);
       faw = withThreads;
+      build = buildOf(js);
     } catch (e) {
       threadsError = e.message || String(e);
       faw = null;
@@ -482,6 +504,7 @@ async function start(threads) {
     if (!faw) {
       faw = await import(PKG(false, 1));
       wasm = await faw.default();
+      build = buildOf(PKG(false, 1));
     }
   } catch (e) {
     throw new Failure('startup', `its WebAssembly would not start in the worker (${e.message})`);
@@ -501,7 +524,7 @@ const HANDLERS = {
     const info = session.info();
     keepForOffline(set, info.source);
     post(TO_PAGE.ready, {
-      train: info.train, test: info.test, source: info.source, threads: faw.threads(), threadsError,
+      train: info.train, test: info.test, source: info.source, threads: faw.threads(), threadsError, build,
     });
   }],
   [TO_WORKER.reset]: ['training', reset],

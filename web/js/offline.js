@@ -1,40 +1,61 @@
-// 5. The page offline: which data sets this browser keeps for use without
-// the network. coi.js (the service worker) keeps the page's own files and
-// serves them, and the data sets the training worker kept, when the
-// network does not answer; this reads the notes the worker left
-// (messages.js' OfflineNote) and says what there is.
+// 5. The page offline: what this browser keeps for use without the
+// network. coi.js (the service worker) keeps the page's files, one version
+// at a time and whole, when asked (keepPage, once the training worker says
+// which WebAssembly build it runs), and answers with what it holds; the
+// training worker keeps each data set it loads, in a cache of its own with
+// a note of what it is (messages.js' OfflineNote). This reads both and says
+// what there is.
 import { DATA_CACHE, OFFLINE_NOTE } from '../messages.js';
 import { $, page } from './page.js';
 import { state } from './state.js';
 
 const MB = (/** @type {number} */ bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-// Whether the service worker (coi.js) has kept every file of the page: it
-// says so when asked to keep them (setupOffline).
-let pageKept = false;
+// What the service worker last said it keeps of the page, and the build
+// the page asked it to keep.
+/** @type {import('../messages.js').PageKept | null} */
+let pageKept = null;
+let build = '';
 
-/**
- * Asks the service worker, once it is active, to keep the page's files,
- * and says what is kept when it answers.
- */
+/** Listens to the service worker's answers; a new version of it, taking the page over, keeps its own version. */
 export function setupOffline() {
   if (!window.isSecureContext || !navigator.serviceWorker) return;
   navigator.serviceWorker.addEventListener('message', (event) => {
     if (event.data?.type !== 'kept') return;
-    pageKept = event.data.kept === event.data.of;
+    pageKept = event.data;
     showOffline();
   });
-  navigator.serviceWorker.ready.then((registration) => registration?.active?.postMessage({ type: 'keep' }));
+  navigator.serviceWorker.addEventListener('controllerchange', () => { if (build) keepPage(build); });
 }
 
 /**
- * The data sets kept, from the notes in the data cache.
+ * Asks the service worker to keep this version of the page with the
+ * WebAssembly build `which` (messages.js' Ready.build).
+ * @param {string} which
+ */
+export function keepPage(which) {
+  build = which;
+  if (!window.isSecureContext || !navigator.serviceWorker) return;
+  /** @type {import('../messages.js').KeepPage} */
+  const message = { type: 'keep', build };
+  navigator.serviceWorker.ready.then((registration) => {
+    (navigator.serviceWorker.controller || registration?.active)?.postMessage(message);
+  });
+}
+
+/**
+ * The data sets kept, from the notes in the data sets' caches (one each).
  * @returns {Promise<import('../messages.js').OfflineNote[]>}
  */
 async function keptDatasets() {
-  const cache = await caches.open(DATA_CACHE);
-  const notes = (await cache.keys()).filter((r) => new URL(r.url).pathname.includes(`/${OFFLINE_NOTE}`));
-  return Promise.all(notes.map(async (r) => (await cache.match(r)).json()));
+  const notes = [];
+  for (const name of (await caches.keys()).filter((n) => n.startsWith(DATA_CACHE))) {
+    const cache = await caches.open(name);
+    for (const r of await cache.keys()) {
+      if (new URL(r.url).pathname.includes(`/${OFFLINE_NOTE}`)) notes.push(await (await cache.match(r)).json());
+    }
+  }
+  return notes;
 }
 
 /**
@@ -55,8 +76,14 @@ export async function showOffline(error) {
     const names = kept.map((n) => `${n.name} (${MB(n.bytes)}, ${n.source})`);
     const missing = page.C.datasets.filter((d) => !kept.some((n) => n.dataset === d.id)).map((d) => d.name);
     const usage = navigator.storage?.estimate ? (await navigator.storage.estimate()).usage : null;
-    state.offline = { kept: kept.map((n) => n.dataset), page: pageKept, usage };
-    line.textContent = `Offline: ${pageKept ? 'this browser keeps this page' : 'the page is not kept yet'}` +
+    const whole = Boolean(pageKept?.complete);
+    state.offline = { kept: kept.map((n) => n.dataset), page: whole, version: pageKept?.version, usage };
+    const pageSaid = whole
+      ? `this browser keeps this page (version ${pageKept.version.slice(0, 8)}: ${pageKept.kept} files, ` +
+        `${MB(pageKept.bytes)})`
+      : `the page is not kept yet${pageKept ? ` (${pageKept.kept} of its ${pageKept.of} files` +
+        `${pageKept.error ? `; ${pageKept.error}` : ''})` : ''}`;
+    line.textContent = `Offline: ${pageSaid}` +
       `${names.length ? ` and ${names.join(' and ')}` : ', but no data set yet'}, so that it opens and ` +
       `trains without the network${usage ? ` (${MB(usage)} in all)` : ''}. ` +
       `${missing.length ? `${missing.join(' and ')}: not kept; open it once online to keep it. ` : ''}` +

@@ -54,7 +54,7 @@ export const state = {
   /** @type {import('../messages.js').SecondLayerSeen} what the second layer saw last */ secondLayer: null,
   /** @type {{ query: string, here: string, error: string }} this run as a link's query (js/link.js) */ link: null,
   /** @type {string} why the page's link could not be replayed */ linkError: null,
-  /** @type {{ kept: string[], page: boolean, usage?: number }} what this browser keeps offline */ offline: null,
+  /** @type {{ kept: string[], page: boolean, version?: string, usage?: number }} what this browser keeps offline */ offline: null,
   /** @type {{ kind: string, name: string, bytes: number, inputs: string }} the last picture saved */ figure: null,
   stopped: false,
 };
