@@ -216,11 +216,17 @@ def main(argv=None):
             p.exit(2, f"{option} {folder}: {NAMES[dataset]} is given twice "
                       f"(also {served[dataset][0]}); give each data set once\n")
         served[dataset] = (folder.resolve(), layout, option)
+    named_any = bool(served)
     for dataset in DATASETS:
         if dataset not in served and not args.no_search:
             folder, where = found_folder(dataset)
             if folder is not None:
                 served[dataset] = (folder, data_layout(folder)[0], f"found at {where}")
+    skipped = []
+    if not named_any and "mnist" not in served:
+        # Only Fashion-MNIST found, none named: the page opens on MNIST from
+        # the Hub, as without --data, rather than on Fashion-MNIST alone.
+        skipped, served = list(served), {}
     query = ""
     if served:
         layouts = {layout for _, layout, _ in served.values()}
@@ -247,6 +253,9 @@ def main(argv=None):
         else:
             print(f"{NAMES[dataset]}: not served (--{dataset} DIR serves it); the page fetches it "
                   "from the Hugging Face Hub only without ?data=", flush=True)
+    for dataset in skipped:
+        print(f"({NAMES[dataset]} was found, but is not served without MNIST: "
+              f"--{dataset} DIR serves it)", flush=True)
     print("Ctrl-C stops it.", flush=True)
     try:
         server.serve_forever()
